@@ -1,0 +1,296 @@
+"""Cross-host shard calls over Redis pub/sub.
+
+Every manager subscribes to two channels of its own: ``req:<host>`` for requests from other
+hosts and ``rep:<host>`` for the replies to its own requests. A call publishes one JSON request
+to the owner's request channel and waits for the reply with the caller's timeout; the owner runs
+it through its ordinary local path (``call_shard``) and publishes the result back.
+
+Why pub/sub rather than lists: ``PUBLISH`` answers how many subscribers received the message,
+so a request to a host that is gone fails at once (no waiting out the timeout on a dead host),
+and nothing is left queued in Redis for a host that will never read it. One subscriber
+connection per host carries every reply, so a broadcast to many shards does not need one
+blocking connection per pending call.
+
+Results and payloads are JSON (EasyLang values are JSON-shaped). Errors travel as
+``{kind, message}`` and are raised again as the same :class:`EzError` on the calling host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ezlang.lang.errors import KINDS, EzError
+from ezlang.sharding.redis_common import (
+    REDIS_DOWN_ERRORS,
+    RateLimitedWarning,
+    RedisKeys,
+    Warn,
+    connect,
+    default_host_name,
+    describe_error,
+    redact_url,
+    stderr_warn,
+)
+
+__all__ = ["LocalCall", "RedisShardBus", "HostUnreachable"]
+
+#: The manager's local entry point: ``call_shard(shard_id, op, payload, timeout) -> result``.
+LocalCall = Callable[[int, str, Any, float | None], Awaitable[Any]]
+
+#: Extra seconds the caller waits beyond the remote timeout, for the two Redis hops.
+_REPLY_SLACK = 0.5
+
+
+class HostUnreachable(EzError):
+    """The shard's host is not listening (gone, or Redis is unreachable)."""
+
+    def __init__(self, message: str, host: str | None) -> None:
+        super().__init__("ShardingError", message)
+        self.host = host
+
+
+class RedisShardBus:
+    """Request/reply between the managers of one bot, through Redis pub/sub.
+
+    ``await bus.start(local_call)`` subscribes; ``await bus.call(host, shard_id, op, payload,
+    timeout)`` runs ``local_call`` on host ``host`` and returns its result or raises its error.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        app_id: str | int,
+        *,
+        host: str | None = None,
+        warn: Warn = stderr_warn,
+        warn_interval: float = 30.0,
+        client: aioredis.Redis | None = None,
+    ) -> None:
+        self.redis_url = redis_url
+        self.keys = RedisKeys(str(app_id))
+        self.host = host or default_host_name()
+        self._redis = client or connect(redis_url)
+        self._owns_client = client is None
+        # The subscriber blocks on reads; it gets its own connection with no read timeout.
+        self._sub_client = connect(redis_url, socket_timeout=None)
+        self._warnings = RateLimitedWarning(warn, warn_interval)
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._nonce = f"{os.getpid()}-{random.getrandbits(32):08x}"
+        self._local_call: LocalCall | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._subscribed = asyncio.Event()
+
+    async def start(self, local_call: LocalCall, *, timeout: float = 5.0) -> None:
+        """Subscribe and serve requests with ``local_call``; returns once subscribed.
+
+        Raises ``ShardingError`` if Redis cannot be reached within ``timeout``; the reader keeps
+        retrying in the background either way.
+        """
+        self._local_call = local_call
+        if self._reader is None:
+            self._reader = asyncio.create_task(
+                self._read_loop(), name=f"ezlang redis bus {self.host}"
+            )
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), timeout)
+        except TimeoutError:
+            raise EzError(
+                "ShardingError",
+                f"cannot subscribe to Redis at {redact_url(self.redis_url)} within {timeout:g} s",
+            ) from None
+
+    async def _read_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self._sub_client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.keys.requests(self.host), self.keys.replies(self.host))
+                self._subscribed.set()
+                if backoff > 0.1:
+                    self._warnings.resolved(
+                        "down", "Redis is reachable again; cross-host calls resume"
+                    )
+                backoff = 0.1
+                while True:
+                    msg = await pubsub.get_message(timeout=None)
+                    if msg is None or msg.get("type") != "message":
+                        continue
+                    self._dispatch(msg["channel"], msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except REDIS_DOWN_ERRORS as exc:
+                self._subscribed.clear()
+                self._warnings(
+                    "down",
+                    f"Redis at {redact_url(self.redis_url)} is unreachable "
+                    f"({describe_error(exc)}); calls to shards on other hosts wait until it is "
+                    "back (local shards keep running)",
+                )
+                self._fail_pending(f"lost the connection to Redis ({describe_error(exc)})")
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pubsub.aclose())
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, 2.0)
+
+    def _fail_pending(self, why: str) -> None:
+        # A reply published while we were disconnected is lost for good: fail fast, the caller
+        # may retry, rather than hang until the timeout.
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_result({"ok": False, "kind": "ShardingError", "message": why, "lost": True})
+
+    def _dispatch(self, channel: str, data: str) -> None:
+        try:
+            msg = json.loads(data)
+        except ValueError:
+            return
+        if channel == self.keys.replies(self.host):
+            fut = self._pending.get(msg.get("id", ""))
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+        else:
+            task = asyncio.create_task(self._serve(msg))
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+
+    async def _serve(self, req: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"id": req.get("id")}
+        try:
+            if self._local_call is None:
+                raise EzError("ShardingError", f"host '{self.host}' is not serving calls")
+            timeout = req.get("timeout")
+            result = await self._local_call(
+                int(req["shard_id"]), str(req["op"]), req.get("payload"), timeout
+            )
+            reply.update(ok=True, result=result)
+        except EzError as exc:
+            reply.update(ok=False, kind=exc.kind, message=exc.message)
+        except Exception as exc:  # a bug on this host must not leave the caller hanging
+            reply.update(ok=False, kind="ShardingError", message=f"host '{self.host}': {exc!r}")
+        try:
+            data = json.dumps(reply)
+        except (TypeError, ValueError) as exc:
+            data = json.dumps(
+                {
+                    "id": req.get("id"),
+                    "ok": False,
+                    "kind": "ShardingError",
+                    "message": f"result of shard {req.get('shard_id')} cannot be sent to "
+                    f"another host: {exc}",
+                }
+            )
+        with contextlib.suppress(*REDIS_DOWN_ERRORS):
+            await self._redis.publish(self.keys.replies(str(req.get("from"))), data)
+
+    async def call(
+        self,
+        host: str,
+        shard_id: int,
+        op: str,
+        payload: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Run ``op`` on shard ``shard_id`` of host ``host``; same result/errors as locally.
+
+        Raises :class:`HostUnreachable` when no manager listens for ``host`` (or Redis stays
+        unreachable), ``TimeoutError`` when the reply misses ``timeout`` (+ a little slack).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout + _REPLY_SLACK
+        req_id = f"{self.host}|{self._nonce}|{next(self._ids)}"
+        data = json.dumps(
+            {
+                "id": req_id,
+                "from": self.host,
+                "shard_id": shard_id,
+                "op": op,
+                "payload": payload,
+                "timeout": timeout,
+            }
+        )
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        try:
+            await self._publish_request(host, shard_id, data, deadline)
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                reply = await asyncio.wait_for(fut, remaining)
+            except TimeoutError:
+                raise EzError(
+                    "TimeoutError",
+                    f"shard {shard_id} on host '{host}' did not answer within {timeout:g} s",
+                ) from None
+        finally:
+            self._pending.pop(req_id, None)
+        if reply.get("ok"):
+            return reply.get("result")
+        if reply.get("lost"):
+            raise HostUnreachable(str(reply.get("message")), host)
+        kind = reply.get("kind")
+        raise EzError(kind if kind in KINDS else "ShardingError", str(reply.get("message")))
+
+    async def _publish_request(
+        self, host: str, shard_id: int, data: str, deadline: float | None
+    ) -> None:
+        backoff = 0.1
+        while True:
+            if not self._subscribed.is_set():
+                # Without our reply subscription the answer would be lost; wait for it.
+                exc: BaseException | None = None
+            else:
+                try:
+                    receivers = await self._redis.publish(self.keys.requests(host), data)
+                except REDIS_DOWN_ERRORS as e:
+                    exc = e
+                else:
+                    if receivers == 0:
+                        raise HostUnreachable(
+                            f"shard {shard_id} is on host '{host}', which is not reachable "
+                            "(its manager is not running or lost Redis)",
+                            host,
+                        )
+                    return
+            why = describe_error(exc) if exc else "not subscribed"
+            self._warnings(
+                "down",
+                f"Redis at {redact_url(self.redis_url)} is unreachable ({why}); calls to shards "
+                "on other hosts wait until it is back (local shards keep running)",
+            )
+            if deadline is not None and time.monotonic() + backoff > deadline:
+                raise HostUnreachable(
+                    f"shard {shard_id} on host '{host}' cannot be reached: Redis at "
+                    f"{redact_url(self.redis_url)} is unreachable ({why})",
+                    host,
+                )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+
+    async def close(self) -> None:
+        """Stop serving, fail pending calls, close connections."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        for task in list(self._handlers):
+            task.cancel()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.cancel()
+        with contextlib.suppress(Exception):
+            await self._sub_client.aclose()
+        if self._owns_client:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
