@@ -1,0 +1,6 @@
+s = ""
+i = 0
+while i < 10000:
+    s = s + "x"
+    i += 1
+print(len(s))

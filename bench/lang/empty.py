@@ -1,0 +1,1 @@
+# The empty program: measures interpreter start-up.

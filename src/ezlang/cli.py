@@ -1,0 +1,231 @@
+"""The ``ezlang`` / ``easylang`` command (also ``python -m ezlang``).
+
+Subcommands::
+
+    ezlang run FILE [--debug] [--api URL] [--sandbox] [NAME=value ...]
+    ezlang check FILE...
+    ezlang test PATH...
+    ezlang repl
+    ezlang sandbox ...          (the local Discord; see docs/SANDBOX.md)
+
+``ezlang FILE.ez ...`` is short for ``ezlang run FILE.ez ...``.
+
+Exit codes: 0 success, 1 an EasyLang error (printed with its position on stderr), 2 a usage
+error (unknown flag, missing file). Heavy modules (discord.py, the sandbox, prompt_toolkit)
+are imported only by the subcommands that need them, so ``ezlang run empty.ez`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ezlang import __version__
+
+EXIT_USAGE = 2
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+SANDBOX_GUILDS = 5000
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our exit code and a short message for usage errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(
+        prog="ezlang",
+        description="EasyLang: a beginner-first language for Discord bots.",
+        epilog="'ezlang FILE.ez' is short for 'ezlang run FILE.ez'.",
+    )
+    parser.add_argument("--version", action="version", version=f"ezlang {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run an EasyLang program")
+    run.add_argument("file", help="the .ez file to run")
+    run.add_argument(
+        "assignments",
+        nargs="*",
+        metavar="NAME=value",
+        help="arguments the program reads with get_argument(NAME)",
+    )
+    run.add_argument("--debug", action="store_true", help="show Python internals in errors")
+    run.add_argument("--api", metavar="URL", help="Discord REST API base URL (e.g. a sandbox)")
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help=f"run against an embedded local Discord with {SANDBOX_GUILDS} guilds",
+    )
+
+    check = sub.add_parser("check", help="check files for syntax errors without running them")
+    check.add_argument("files", nargs="+", metavar="FILE")
+
+    test = sub.add_parser("test", help="run EasyLang test files (*.test.ez, *-test.ez)")
+    test.add_argument("paths", nargs="+", metavar="PATH", help="test files or directories")
+    test.add_argument("--debug", action="store_true", help="show Python internals in errors")
+
+    sub.add_parser("repl", help="interactive EasyLang prompt")
+    sub.add_parser("sandbox", help="run the local Discord sandbox (see 'ezlang sandbox --help')")
+    return parser
+
+
+def _usage_error(message: str) -> int:
+    sys.stderr.write(f"ezlang: error: {message}\n")
+    return EXIT_USAGE
+
+
+def _parse_assignments(items: Sequence[str]) -> dict[str, str] | str:
+    """``NAME=value`` pairs as a dict, or the error text for a malformed one."""
+    result: dict[str, str] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not _NAME.match(name):
+            return f"expected NAME=value after the file, got {item!r}"
+        result[name] = value
+    return result
+
+
+def _check_source_file(path: str) -> str | None:
+    """The usage error for a path that is not a readable file, else None."""
+    p = Path(path)
+    if not p.exists():
+        return f"file not found: {path}"
+    if not p.is_file():
+        return f"not a file: {path}"
+    if not os.access(p, os.R_OK):
+        return f"cannot read file: {path}"
+    return None
+
+
+def _sandbox_setup(ctx: Any) -> contextlib.AbstractAsyncContextManager[Any]:
+    """An embedded sandbox around the program, started in the program's own event loop."""
+
+    @contextlib.asynccontextmanager
+    async def cm() -> AsyncIterator[None]:
+        from ezlang.sandbox import Sandbox  # only --sandbox pays for the import
+
+        async with Sandbox(guilds=SANDBOX_GUILDS, max_concurrency=1, identify_window=1.0) as sb:
+            ctx.options["api"] = sb.api_url
+            ctx.options["token"] = sb.token
+            ctx.options["sandbox_control"] = sb.control_url
+            sys.stderr.write(
+                f"sandbox: Discord sandbox with {SANDBOX_GUILDS} guilds; inject messages with: "
+                f"curl -X POST {sb.control_url}/messages "
+                '-d \'{"channel_id": …, "content": "!ping"}\'\n'
+            )
+            sys.stderr.flush()
+            yield
+
+    return cm()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    assignments = _parse_assignments(args.assignments)
+    if isinstance(assignments, str):
+        return _usage_error(assignments)
+    problem = _check_source_file(args.file)
+    if problem:
+        return _usage_error(problem)
+    import ezlang.extensions
+    from ezlang.lang.runner import run_file
+
+    ezlang.extensions.install()
+    options: dict[str, Any] = {}
+    if args.api:
+        options["api"] = args.api
+    return run_file(
+        args.file,
+        arguments=assignments,
+        debug=args.debug,
+        options=options,
+        setup=_sandbox_setup if args.sandbox else None,
+    )
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    for path in args.files:
+        problem = _check_source_file(path)
+        if problem:
+            return _usage_error(problem)
+    from ezlang.lang import compile_file, format_error
+
+    failed = 0
+    for path in args.files:
+        try:
+            compile_file(path)
+        except Exception as exc:
+            failed += 1
+            text = format_error(exc)
+            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        else:
+            print(f"{path}: ok")
+    return 1 if failed else 0
+
+
+def _cmd_test(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        if not Path(path).exists():
+            return _usage_error(f"path not found: {path}")
+    import ezlang.extensions
+    from ezlang.lang.testrunner import run_tests
+
+    ezlang.extensions.install()
+    return run_tests(args.paths, debug=args.debug)
+
+
+def _cmd_repl(args: argparse.Namespace) -> int:
+    import ezlang.extensions
+    from ezlang.lang.repl import run_repl
+
+    ezlang.extensions.install()
+    return run_repl()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ezlang``, ``easylang`` and ``python -m ezlang``; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "sandbox":
+        # The sandbox has its own flags; hand everything after the word over untouched.
+        from ezlang.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args_list[1:])
+    if args_list and args_list[0].endswith((".ez", ".ezlang")):
+        args_list.insert(0, "run")
+    parser = _build_parser()
+    try:
+        if args_list and args_list[0] == "run":
+            # Flags may come after NAME=value pairs: `ezlang run bot.ez TOKEN=x --sandbox`.
+            args = parser.parse_intermixed_args(args_list)
+        else:
+            args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write("ezlang: error: a command is required (run, check, test, repl, sandbox)\n")
+        return EXIT_USAGE
+    handler = {
+        "run": _cmd_run,
+        "check": _cmd_check,
+        "test": _cmd_test,
+        "repl": _cmd_repl,
+    }[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `ezlang run x.ez | head`: the reader went away; not an error of the program.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0

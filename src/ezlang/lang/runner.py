@@ -1,0 +1,177 @@
+"""Run an EasyLang program as a process: ``ezlang run FILE`` and every shard process.
+
+:func:`run_file` compiles the file (a syntax error stops it before anything runs), makes a
+:class:`~ezlang.lang.context.RunContext` current, and runs the top level inside
+``asyncio.run`` in an EasyLang greenlet (``asyncbridge.call_async``). When the top level
+returns, the process stays alive while ``ctx.keepalive`` futures are pending (a connected
+bot, a supervising shard manager).
+
+Stopping: SIGINT (Ctrl-C) and SIGTERM interrupt whatever EasyLang code is running, run
+``ctx.shutdown_hooks`` newest first and exit 0. A second signal while the hooks run exits at
+once with 130. The handler is a plain ``signal.signal`` handler rather than
+``loop.add_signal_handler`` because a busy ``while true { }`` never hands control back to
+the event loop, and Ctrl-C must still stop it.
+
+Errors: an :class:`~ezlang.lang.errors.EzError` (or any exception escaping EasyLang code)
+prints ``format_error`` on stderr and gives exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ezlang.lang import context
+from ezlang.lang.asyncbridge import call_async, in_easylang
+from ezlang.lang.context import RunContext
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+Setup = Callable[[RunContext], contextlib.AbstractAsyncContextManager[Any]]
+
+
+class _Stop:
+    """Signal bookkeeping for one run: a stop request wakes the runner's wait."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.event = asyncio.Event()
+        self.requested = False
+        self.hooks_running = False
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            if self.hooks_running:
+                # Second Ctrl-C while shutting down: the user wants out now.
+                raise KeyboardInterrupt
+            return
+        self.requested = True
+        self.loop.call_soon_threadsafe(self.event.set)
+        if in_easylang():
+            # EasyLang code is running right now (perhaps a busy loop that would never
+            # yield): unwind it like a task cancellation; try/catch in EasyLang does not
+            # catch this, so the program cannot swallow Ctrl-C.
+            raise asyncio.CancelledError
+
+
+def _print_error(exc: BaseException, debug: bool) -> None:
+    from ezlang.lang import format_error
+
+    sys.stdout.flush()
+    try:
+        text = format_error(exc, debug=debug)
+    except Exception:  # a bug in error formatting must not hide the original error
+        import traceback
+
+        text = "".join(traceback.format_exception(exc))
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    sys.stderr.flush()
+
+
+async def _wait_first(*aws: asyncio.Future[Any]) -> None:
+    await asyncio.wait(aws, return_when=asyncio.FIRST_COMPLETED)
+
+
+async def run_program(
+    program: Any,
+    ctx: RunContext,
+    *,
+    setup: Setup | None = None,
+) -> int:
+    """Run a compiled program in the current event loop (signals, keepalive, shutdown hooks).
+
+    Returns the exit code. Used by :func:`run_file`; the shard agent may call it directly.
+    """
+    loop = asyncio.get_running_loop()
+    stop = _Stop(loop)
+    previous_handlers: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[sig] = signal.signal(sig, stop.handler)
+    stop_wait = asyncio.ensure_future(stop.event.wait())
+    code = EXIT_OK
+    try:
+        async with setup(ctx) if setup is not None else contextlib.nullcontext():
+            main = asyncio.ensure_future(call_async(program.run))
+            await _wait_first(main, stop_wait)
+            if main.done() and not main.cancelled():
+                exc = main.exception()
+                if exc is not None:
+                    _print_error(exc, ctx.debug)
+                    code = EXIT_ERROR
+            # The script is done (or interrupted); a bot or manager may keep the process up.
+            while code == EXIT_OK and ctx.keepalive and not stop.requested:
+                await _wait_first(*ctx.keepalive, stop_wait)
+                for fut in [f for f in list(ctx.keepalive) if f.done()]:
+                    ctx.keepalive.discard(fut)
+                    if not fut.cancelled() and fut.exception() is not None:
+                        _print_error(fut.exception(), ctx.debug)  # type: ignore[arg-type]
+                        code = EXIT_ERROR
+            if not main.done():
+                main.cancel()
+                with contextlib.suppress(BaseException):
+                    await main
+            stop.hooks_running = True
+            await ctx.run_shutdown_hooks()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    finally:
+        stop_wait.cancel()
+        for sig, old in previous_handlers.items():
+            signal.signal(sig, old)
+        sys.stdout.flush()
+    return code
+
+
+def _ensure_builtins() -> None:
+    import ezlang.lang.builtins  # noqa: F401  (registers the core builtins)
+
+
+def run_file(
+    path: str | Path,
+    *,
+    arguments: Mapping[str, str] | None = None,
+    debug: bool = False,
+    options: Mapping[str, Any] | None = None,
+    setup: Setup | None = None,
+) -> int:
+    """Compile and run the EasyLang file ``path``; returns the process exit code.
+
+    ``arguments`` are the ``NAME=value`` command-line arguments (for ``get_argument``),
+    ``options`` go to ``RunContext.options`` (``api``, ``token``, ``sandbox_control``), and
+    ``setup(ctx)``, if given, is an async context manager entered around the program (the
+    embedded sandbox of ``--sandbox``, the shard agent).
+    """
+    from ezlang.lang import compile_file
+
+    _ensure_builtins()
+    file = Path(path)
+    ctx = RunContext(
+        main_file=file,
+        arguments=dict(arguments or {}),
+        debug=debug,
+        options=dict(options or {}),
+    )
+    previous = context.set_current(ctx)
+    try:
+        try:
+            program = compile_file(str(file))
+        except Exception as exc:
+            _print_error(exc, debug)
+            return EXIT_ERROR
+        try:
+            return asyncio.run(run_program(program, ctx, setup=setup))
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+    finally:
+        context.set_current(previous)
+        sys.stdout.flush()
