@@ -1,0 +1,103 @@
+"""RedisShardBus against a real redis-server: cross-host request/reply."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from ezlang.lang.errors import EzError
+from ezlang.sharding.redis_bus import HostUnreachable, RedisShardBus
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def fake_local_call(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+    """Stands in for a manager's call_shard."""
+    if op == "echo":
+        return {"shard": shard_id, "payload": payload}
+    if op == "fail":
+        raise EzError("ShardingError", f"shard {shard_id} failed: boom")
+    if op == "slow":
+        await asyncio.sleep(30)
+    if op == "unserialisable":
+        return object()
+    raise EzError("ValueError", f"unknown op {op}")
+
+
+async def make_bus(url: str, host: str, **kw: object) -> RedisShardBus:
+    bus = RedisShardBus(url, "123", host=host, **kw)  # type: ignore[arg-type]
+    await bus.start(fake_local_call)
+    return bus
+
+
+async def test_a_call_runs_on_the_other_host_and_returns_its_result(redis_server) -> None:
+    a, b = await make_bus(redis_server.url, "a"), await make_bus(redis_server.url, "b")
+    assert await a.call("b", 5, "echo", [1, "x"], timeout=5) == {"shard": 5, "payload": [1, "x"]}
+    many = await asyncio.gather(*(b.call("a", i, "echo", i, timeout=5) for i in range(20)))
+    assert [m["payload"] for m in many] == list(range(20))
+    await a.close()
+    await b.close()
+
+
+async def test_errors_come_back_as_the_same_ezlang_error(redis_server) -> None:
+    a, b = await make_bus(redis_server.url, "a"), await make_bus(redis_server.url, "b")
+    with pytest.raises(EzError) as err:
+        await a.call("b", 2, "fail", None, timeout=5)
+    assert (err.value.kind, err.value.message) == ("ShardingError", "shard 2 failed: boom")
+    with pytest.raises(EzError) as err:
+        await a.call("b", 2, "unserialisable", None, timeout=5)
+    assert "cannot be sent" in err.value.message
+    await a.close()
+    await b.close()
+
+
+async def test_a_call_that_misses_its_timeout_raises_timeout_error(redis_server) -> None:
+    a, b = await make_bus(redis_server.url, "a"), await make_bus(redis_server.url, "b")
+    t0 = time.monotonic()
+    with pytest.raises(EzError) as err:
+        await a.call("b", 1, "slow", None, timeout=0.3)
+    assert err.value.kind == "TimeoutError" and "shard 1" in err.value.message
+    assert time.monotonic() - t0 < 3
+    await a.close()
+    await b.close()
+
+
+async def test_a_host_that_is_not_listening_is_unreachable_at_once(redis_server) -> None:
+    a = await make_bus(redis_server.url, "a")
+    t0 = time.monotonic()
+    with pytest.raises(HostUnreachable) as err:
+        await a.call("gone", 3, "echo", None, timeout=5)
+    assert time.monotonic() - t0 < 1
+    assert err.value.host == "gone" and "shard 3" in err.value.message
+    await a.close()
+
+
+async def test_redis_down_fails_calls_within_the_timeout_and_recovers(redis_server) -> None:
+    warnings: list[str] = []
+    a = await make_bus(redis_server.url, "a", warn=warnings.append)
+    b = await make_bus(redis_server.url, "b")
+    redis_server.stop()
+    t0 = time.monotonic()
+    with pytest.raises(HostUnreachable):
+        await a.call("b", 1, "echo", None, timeout=0.5)
+    assert time.monotonic() - t0 < 3
+    assert any("unreachable" in w for w in warnings)
+    redis_server.start()
+
+    async def works() -> bool:
+        try:
+            return await a.call("b", 1, "echo", "ok", timeout=1) == {"shard": 1, "payload": "ok"}
+        except EzError:
+            await asyncio.sleep(0.1)
+            return False
+
+    deadline = time.monotonic() + 15
+    ok = False
+    while not ok and time.monotonic() < deadline:
+        ok = await works()
+    assert ok
+    await a.close()
+    await b.close()
