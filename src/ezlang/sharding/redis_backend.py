@@ -124,8 +124,23 @@ class RedisIdentifyQueue:
         self._bucket_locks: dict[int, asyncio.Lock] = {}
         self._waiters: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Bucket -> monotonic time it is expected free again (only for next_slot_in()).
+        self._free_at: dict[int, float] = {}
         #: How many slots this queue granted (for tests and stats).
         self.granted = 0
+
+    def configure(self, max_concurrency: int, window: float) -> None:
+        """Adopt the bot's shared values (from ``GET /gateway/bot`` or the first host)."""
+        if max_concurrency < 1 or window <= 0:
+            raise ValueError("max_concurrency must be >= 1 and window > 0")
+        self.max_concurrency = max_concurrency
+        self.window = window
+
+    def next_slot_in(self) -> float:
+        """Seconds until the earliest bucket is free, as last seen from Redis (for progress)."""
+        now = time.monotonic()
+        waits = [max(0.0, self._free_at.get(b, 0.0) - now) for b in range(self.max_concurrency)]
+        return min(waits) if waits else 0.0
 
     @property
     def hold_ms(self) -> int:
@@ -168,7 +183,9 @@ class RedisIdentifyQueue:
             backoff = 0.2
             if wait_ms <= 0:
                 self.granted += 1
+                self._free_at[bucket] = time.monotonic() + self.hold_ms / 1000
                 return
+            self._free_at[bucket] = time.monotonic() + wait_ms / 1000
             # Sleep until the bucket frees, plus a little jitter so hosts do not ask in lockstep.
             await asyncio.sleep(wait_ms / 1000 + random.uniform(0.001, 0.02))
 

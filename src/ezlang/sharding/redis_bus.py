@@ -172,10 +172,25 @@ class RedisShardBus:
             if self._local_call is None:
                 raise EzError("ShardingError", f"host '{self.host}' is not serving calls")
             timeout = req.get("timeout")
-            result = await self._local_call(
-                int(req["shard_id"]), str(req["op"]), req.get("payload"), timeout
-            )
-            reply.update(ok=True, result=result)
+            if "shard_ids" in req:
+                # One request for all of this host's shards: run them in parallel, one reply.
+                outcomes = await asyncio.gather(
+                    *(
+                        self._local_call(int(i), str(req["op"]), req.get("payload"), timeout)
+                        for i in req["shard_ids"]
+                    ),
+                    return_exceptions=True,
+                )
+                ids = [int(i) for i in req["shard_ids"]]
+                reply.update(
+                    ok=True,
+                    result=[_outcome(i, o, self.host) for i, o in zip(ids, outcomes, strict=True)],
+                )
+            else:
+                result = await self._local_call(
+                    int(req["shard_id"]), str(req["op"]), req.get("payload"), timeout
+                )
+                reply.update(ok=True, result=result)
         except EzError as exc:
             reply.update(ok=False, kind=exc.kind, message=exc.message)
         except Exception as exc:  # a bug on this host must not leave the caller hanging
@@ -195,6 +210,38 @@ class RedisShardBus:
         with contextlib.suppress(*REDIS_DOWN_ERRORS):
             await self._redis.publish(self.keys.replies(str(req.get("from"))), data)
 
+    async def call_many(
+        self,
+        host: str,
+        shard_ids: list[int],
+        op: str,
+        payload: Any = None,
+        timeout: float | None = None,
+    ) -> list[Any | EzError]:
+        """Run ``op`` on several shards of host ``host`` in one round trip.
+
+        Returns one item per shard, in order: its result, or the :class:`EzError` it raised.
+        The whole call raises like :meth:`call` (host unreachable, timeout).
+        """
+        results = await self._request(
+            host,
+            {"shard_ids": list(shard_ids)},
+            op,
+            payload,
+            timeout,
+            what=f"shards {_id_list(shard_ids)}",
+        )
+        out: list[Any | EzError] = []
+        for item in results:
+            if item.get("ok"):
+                out.append(item.get("result"))
+            else:
+                kind = item.get("kind")
+                out.append(
+                    EzError(kind if kind in KINDS else "ShardingError", str(item.get("message")))
+                )
+        return out
+
     async def call(
         self,
         host: str,
@@ -208,13 +255,27 @@ class RedisShardBus:
         Raises :class:`HostUnreachable` when no manager listens for ``host`` (or Redis stays
         unreachable), ``TimeoutError`` when the reply misses ``timeout`` (+ a little slack).
         """
+        return await self._request(
+            host, {"shard_id": shard_id}, op, payload, timeout, what=f"shard {shard_id}"
+        )
+
+    async def _request(
+        self,
+        host: str,
+        target: dict[str, Any],
+        op: str,
+        payload: Any,
+        timeout: float | None,
+        *,
+        what: str,
+    ) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout + _REPLY_SLACK
         req_id = f"{self.host}|{self._nonce}|{next(self._ids)}"
         data = json.dumps(
             {
                 "id": req_id,
                 "from": self.host,
-                "shard_id": shard_id,
+                **target,
                 "op": op,
                 "payload": payload,
                 "timeout": timeout,
@@ -223,14 +284,14 @@ class RedisShardBus:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         try:
-            await self._publish_request(host, shard_id, data, deadline)
+            await self._publish_request(host, what, data, deadline)
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
                 reply = await asyncio.wait_for(fut, remaining)
             except TimeoutError:
                 raise EzError(
                     "TimeoutError",
-                    f"shard {shard_id} on host '{host}' did not answer within {timeout:g} s",
+                    f"{what} on host '{host}' did not answer within {timeout:g} s",
                 ) from None
         finally:
             self._pending.pop(req_id, None)
@@ -242,7 +303,7 @@ class RedisShardBus:
         raise EzError(kind if kind in KINDS else "ShardingError", str(reply.get("message")))
 
     async def _publish_request(
-        self, host: str, shard_id: int, data: str, deadline: float | None
+        self, host: str, what: str, data: str, deadline: float | None
     ) -> None:
         backoff = 0.1
         while True:
@@ -257,8 +318,8 @@ class RedisShardBus:
                 else:
                     if receivers == 0:
                         raise HostUnreachable(
-                            f"shard {shard_id} is on host '{host}', which is not reachable "
-                            "(its manager is not running or lost Redis)",
+                            f"{what} on host '{host}' cannot be reached: that host is gone "
+                            "(its manager is not running or lost its Redis connection)",
                             host,
                         )
                     return
@@ -270,7 +331,7 @@ class RedisShardBus:
             )
             if deadline is not None and time.monotonic() + backoff > deadline:
                 raise HostUnreachable(
-                    f"shard {shard_id} on host '{host}' cannot be reached: Redis at "
+                    f"{what} on host '{host}' cannot be reached: Redis at "
                     f"{redact_url(self.redis_url)} is unreachable ({why})",
                     host,
                 )
@@ -294,3 +355,24 @@ class RedisShardBus:
         if self._owns_client:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
+
+
+def _outcome(shard_id: int, o: Any, host: str) -> dict[str, Any]:
+    """One shard's result of a batched request, as JSON-ready data."""
+    if isinstance(o, EzError):
+        return {"ok": False, "kind": o.kind, "message": o.message}
+    if isinstance(o, BaseException):
+        return {"ok": False, "kind": "ShardingError", "message": f"host '{host}': {o!r}"}
+    try:
+        json.dumps(o)
+    except (TypeError, ValueError) as exc:
+        return {
+            "ok": False,
+            "kind": "ShardingError",
+            "message": f"result of shard {shard_id} cannot be sent to another host: {exc}",
+        }
+    return {"ok": True, "result": o}
+
+
+def _id_list(ids: list[int]) -> str:
+    return ", ".join(str(i) for i in ids)

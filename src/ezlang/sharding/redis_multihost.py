@@ -1,0 +1,249 @@
+"""One object a shard manager needs to run as one host among several: :class:`RedisMultiHost`.
+
+It bundles the three Redis pieces — the global identify queue, the shard directory and the
+cross-host bus — and does the routing the manager would otherwise repeat for each operation:
+
+```python
+multi = RedisMultiHost(options.redis, app_id)
+settings = await multi.join(total_shards=8, explicit=True, max_concurrency=1,
+                            identify_window=5.0, shard_ids=[0, 1, 2, 3], serve=manager.serve)
+queue = multi.queue                                       # an IdentifyQueue for the shards here
+outcomes = await multi.gather("stats", None, 5.0, local_ids, manager.call_shard)
+for o in outcomes: o.shard_id, o.host, o.value / o.error   # every shard of the bot, by id
+await multi.call(5, "respawn", None, 60.0)                # on whichever host owns shard 5
+await multi.leave()
+```
+
+``serve(shard_id, op, payload, timeout)`` is how other hosts reach this manager: it must handle
+the shard operations (``eval``, ``fetch``, ``stats`` — whatever ``call_shard`` takes) and the
+manager operations that route to the owner (``respawn``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ezlang.lang.errors import EzError
+from ezlang.sharding.redis_backend import RedisIdentifyQueue, RedisShardDirectory, SharedSettings
+from ezlang.sharding.redis_bus import HostUnreachable, LocalCall, RedisShardBus
+from ezlang.sharding.redis_common import Warn, default_host_name, stderr_warn, validate_redis_url
+
+__all__ = ["Outcome", "RedisMultiHost", "unreachable_stats"]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one shard answered to a gathered call."""
+
+    shard_id: int
+    host: str | None
+    value: Any = None
+    error: EzError | None = None
+    #: True when the shard's host could not be reached at all (gone, or Redis down).
+    unreachable: bool = False
+    entry: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def unreachable_stats(outcome: Outcome) -> dict[str, Any]:
+    """The ``get_shard_stats`` entry of a shard that did not answer."""
+    out: dict[str, Any] = {
+        "shard_id": outcome.shard_id,
+        "ready": False,
+        "status": "unreachable" if outcome.unreachable else outcome.entry.get("status", "dead"),
+        "host": outcome.host,
+    }
+    if outcome.error is not None:
+        out["error"] = outcome.error.message
+    return out
+
+
+class RedisMultiHost:
+    """This manager's membership in a multi-host bot: identify queue, directory and bus."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        app_id: str | int,
+        *,
+        host: str | None = None,
+        ttl: float = 10.0,
+        max_concurrency: int = 1,
+        identify_window: float = 5.0,
+        warn: Warn = stderr_warn,
+    ) -> None:
+        validate_redis_url(redis_url)
+        self.redis_url = redis_url
+        self.app_id = str(app_id)
+        self.host = host or default_host_name()
+        self.queue = RedisIdentifyQueue(
+            redis_url, self.app_id, max_concurrency, identify_window, host=self.host, warn=warn
+        )
+        self.directory = RedisShardDirectory(
+            redis_url, self.app_id, host=self.host, ttl=ttl, warn=warn
+        )
+        self.bus = RedisShardBus(redis_url, self.app_id, host=self.host, warn=warn)
+        self.settings: SharedSettings | None = None
+        self.local_ids: list[int] = []
+
+    async def join(
+        self,
+        *,
+        total_shards: int,
+        explicit: bool,
+        max_concurrency: int,
+        identify_window: float,
+        shard_ids: list[int] | None,
+        serve: LocalCall,
+    ) -> SharedSettings:
+        """Agree on the shared settings, start serving other hosts, claim this host's shards.
+
+        ``shard_ids`` None means every shard (only sensible for the first of several hosts
+        when the others are not started yet; usually each host has a ``shard_list``).
+        Raises ``ShardingError`` on a conflicting ``total_shards``, a shard owned by a live
+        host, a shard id outside ``[0, total_shards)``, or Redis unreachable.
+        """
+        settings = await self.directory.decide(
+            total_shards=total_shards,
+            explicit=explicit,
+            max_concurrency=max_concurrency,
+            identify_window=identify_window,
+        )
+        ids = list(range(settings.total_shards)) if shard_ids is None else sorted(set(shard_ids))
+        bad = [i for i in ids if not 0 <= i < settings.total_shards]
+        if bad:
+            raise EzError(
+                "ShardingError",
+                f"shard_list has {', '.join(map(str, bad))} outside [0, {settings.total_shards}) "
+                f"— total_shards {settings.total_shards} was fixed by host "
+                f"'{settings.decided_by}'",
+            )
+        self.queue.configure(settings.max_concurrency, settings.identify_window)
+        await self.bus.start(serve)
+        await self.directory.claim(ids)
+        self.settings = settings
+        self.local_ids = ids
+        return settings
+
+    async def update(self, shard_id: int, info: dict[str, Any]) -> None:
+        """Publish a local shard's status (never raises when Redis is down)."""
+        await self.directory.update(shard_id, info)
+
+    async def owner(self, shard_id: int) -> str:
+        """The host running ``shard_id``; ``ShardingError`` if none or unknown id."""
+        entries = await self.directory.entries()
+        entry = entries.get(shard_id)
+        if entry is None or not entry.get("host"):
+            total = self.settings.total_shards if self.settings else None
+            if total is not None and not 0 <= shard_id < total:
+                raise EzError(
+                    "ShardingError", f"unknown shard {shard_id}: shards are 0 to {total - 1}"
+                )
+            raise EzError("ShardingError", f"shard {shard_id} is not run by any host")
+        if entry.get("status") == "unreachable":
+            raise HostUnreachable(
+                f"shard {shard_id} is on host '{entry['host']}', which is unreachable",
+                entry["host"],
+            )
+        return str(entry["host"])
+
+    async def call(self, shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+        """Run ``op`` for ``shard_id`` on the host that owns it (this one included)."""
+        host = await self.owner(shard_id)
+        if host == self.host and self.bus._local_call is not None:
+            return await self.bus._local_call(shard_id, op, payload, timeout)
+        return await self.bus.call(host, shard_id, op, payload, timeout)
+
+    async def gather(
+        self,
+        op: str,
+        payload: Any,
+        timeout: float | None,
+        local_call: LocalCall,
+        local_ids: list[int] | None = None,
+    ) -> list[Outcome]:
+        """Run ``op`` on every shard of the bot, on every host, in parallel; ordered by id.
+
+        Local shards go through ``local_call`` directly (they keep working while Redis is down);
+        each other host gets one batched request. Never raises for a shard: each
+        :class:`Outcome` carries its value or error.
+        """
+        local = sorted(self.local_ids if local_ids is None else local_ids)
+        entries = await self.directory.entries()
+        total = self.settings.total_shards if self.settings else None
+        all_ids = set(entries) | set(local) | (set(range(total)) if total else set())
+        outcomes: dict[int, Outcome] = {}
+        by_host: dict[str, list[int]] = {}
+        for shard_id in sorted(all_ids):
+            entry = entries.get(shard_id, {})
+            host = entry.get("host")
+            if shard_id in local:
+                continue
+            if not host:
+                outcomes[shard_id] = Outcome(
+                    shard_id,
+                    None,
+                    error=EzError("ShardingError", f"shard {shard_id} is not run by any host"),
+                    unreachable=True,
+                    entry=entry,
+                )
+            elif entry.get("status") == "unreachable":
+                outcomes[shard_id] = Outcome(
+                    shard_id,
+                    host,
+                    error=EzError(
+                        "ShardingError",
+                        entry.get("error")
+                        or f"shard {shard_id} is on host '{host}', which is unreachable",
+                    ),
+                    unreachable=True,
+                    entry=entry,
+                )
+            else:
+                by_host.setdefault(host, []).append(shard_id)
+
+        async def run_local(shard_id: int) -> None:
+            o = Outcome(shard_id, self.host, entry=entries.get(shard_id, {}))
+            try:
+                o.value = await local_call(shard_id, op, payload, timeout)
+            except EzError as exc:
+                o.error = exc
+            outcomes[shard_id] = o
+
+        async def run_remote(host: str, ids: list[int]) -> None:
+            try:
+                results = await self.bus.call_many(host, ids, op, payload, timeout)
+            except EzError as exc:
+                gone = isinstance(exc, HostUnreachable)
+                for shard_id in ids:
+                    outcomes[shard_id] = Outcome(
+                        shard_id, host, error=exc, unreachable=gone, entry=entries.get(shard_id, {})
+                    )
+                return
+            for shard_id, res in zip(ids, results, strict=True):
+                o = Outcome(shard_id, host, entry=entries.get(shard_id, {}))
+                if isinstance(res, EzError):
+                    o.error = res
+                else:
+                    o.value = res
+                outcomes[shard_id] = o
+
+        await asyncio.gather(
+            *(run_local(i) for i in local), *(run_remote(h, ids) for h, ids in by_host.items())
+        )
+        return [outcomes[i] for i in sorted(outcomes)]
+
+    async def leave(self) -> None:
+        """Release this host's shards and stop heartbeating, serving and identifying."""
+        with contextlib.suppress(EzError):
+            await self.directory.release(self.local_ids)
+        self.local_ids = []
+        await self.bus.close()
+        await self.directory.close()
+        await self.queue.close()

@@ -1,0 +1,149 @@
+"""RedisMultiHost: routing every shard operation to the right host, with fake shards."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from ezlang.lang.errors import EzError
+from ezlang.sharding.redis_multihost import RedisMultiHost, unreachable_stats
+
+pytestmark = pytest.mark.timeout(60)
+
+TTL = 1.0
+
+
+class FakeHost:
+    """A stand-in manager: shards answer with their id; 'respawn' is a manager operation."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.name = name
+        self.multi = RedisMultiHost(url, "42", host=name, ttl=TTL)
+        self.respawned: list[int] = []
+
+    async def call_shard(self, shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+        if op == "guilds":
+            return 10 + shard_id
+        if op == "stats":
+            return {"shard_id": shard_id, "ready": True, "status": "ready", "host": self.name}
+        if op == "boom":
+            raise EzError("Error", f"shard {shard_id}: boom")
+        raise EzError("ValueError", f"unknown op {op}")
+
+    async def serve(self, shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+        if op == "respawn":
+            self.respawned.append(shard_id)
+            return True
+        return await self.call_shard(shard_id, op, payload, timeout)
+
+    async def join(self, ids: list[int], total: int = 8) -> None:
+        await self.multi.join(
+            total_shards=total,
+            explicit=True,
+            max_concurrency=1,
+            identify_window=0.2,
+            shard_ids=ids,
+            serve=self.serve,
+        )
+        for i in ids:
+            await self.multi.update(i, {"status": "ready", "ready": True, "pid": 1})
+
+
+async def test_gather_covers_every_shard_of_both_hosts_in_id_order(redis_server) -> None:
+    a, b = FakeHost(redis_server.url, "a"), FakeHost(redis_server.url, "b")
+    await a.join([0, 2, 4, 6])
+    await b.join([1, 3, 5, 7])
+    for h in (a, b):
+        outs = await h.multi.gather("guilds", None, 5.0, h.call_shard)
+        assert [o.shard_id for o in outs] == list(range(8))
+        assert [o.value for o in outs] == [10 + i for i in range(8)]
+        assert [o.host for o in outs] == ["a", "b"] * 4
+    boom = await a.multi.gather("boom", None, 5.0, a.call_shard)
+    assert all(o.error is not None and f"shard {o.shard_id}: boom" in o.error.message for o in boom)
+    await a.multi.leave()
+    await b.multi.leave()
+
+
+async def test_respawn_routes_to_the_owning_host(redis_server) -> None:
+    a, b = FakeHost(redis_server.url, "a"), FakeHost(redis_server.url, "b")
+    await a.join([0, 1, 2, 3])
+    await b.join([4, 5, 6, 7])
+    assert await a.multi.call(6, "respawn", None, 5.0) is True
+    assert b.respawned == [6] and a.respawned == []
+    with pytest.raises(EzError) as err:
+        await a.multi.call(9, "respawn", None, 5.0)
+    assert "unknown shard 9" in err.value.message
+    await a.multi.leave()
+    await b.multi.leave()
+
+
+async def test_a_killed_host_shows_unreachable_within_the_ttl_without_hanging(redis_server) -> None:
+    a, b = FakeHost(redis_server.url, "a"), FakeHost(redis_server.url, "b")
+    await a.join([0, 1, 2, 3])
+    await b.join([4, 5, 6, 7])
+    # b dies: no release, no goodbye — its bus stops listening and its heartbeat stops.
+    b.multi.directory._heartbeat_task.cancel()  # type: ignore[union-attr]
+    await b.multi.bus.close()
+    t0 = time.monotonic()
+    outs = await a.multi.gather("stats", None, 5.0, a.call_shard)
+    assert time.monotonic() - t0 < 1.0  # nobody listens: known at once, no timeout to wait
+    stats = [o.value if o.ok else unreachable_stats(o) for o in outs]
+    assert [s["shard_id"] for s in stats] == list(range(8))
+    assert all(s["ready"] for s in stats[:4])
+    assert all(s["status"] == "unreachable" and s["host"] == "b" for s in stats[4:])
+    assert all(not s["ready"] for s in stats[4:])
+
+    async def directory_says_unreachable() -> bool:
+        e = await a.multi.directory.entries()
+        return all(e[i]["status"] == "unreachable" for i in range(4, 8))
+
+    deadline = time.monotonic() + TTL * 5
+    while not await directory_says_unreachable():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - t0 < TTL + 1.0
+    await a.multi.leave()
+
+
+async def test_local_shards_still_answer_while_redis_is_down(redis_server) -> None:
+    a, b = FakeHost(redis_server.url, "a"), FakeHost(redis_server.url, "b")
+    await a.join([0, 1, 2, 3])
+    await b.join([4, 5, 6, 7])
+    await a.multi.gather("guilds", None, 5.0, a.call_shard)
+    redis_server.stop()
+    t0 = time.monotonic()
+    outs = await a.multi.gather("guilds", None, 0.5, a.call_shard)
+    assert time.monotonic() - t0 < 5
+    assert [o.value for o in outs[:4]] == [10, 11, 12, 13]
+    assert all(o.unreachable and o.host == "b" for o in outs[4:])
+    redis_server.start()
+    deadline = time.monotonic() + 20
+    while True:
+        outs = await a.multi.gather("guilds", None, 1.0, a.call_shard)
+        if all(o.ok for o in outs):
+            break
+        assert time.monotonic() < deadline, [unreachable_stats(o) for o in outs if not o.ok]
+        await asyncio.sleep(0.1)
+    assert [o.value for o in outs] == [10 + i for i in range(8)]
+    await a.multi.leave()
+    await b.multi.leave()
+
+
+async def test_shard_list_outside_the_fixed_total_is_refused(redis_server) -> None:
+    a, b = FakeHost(redis_server.url, "a"), FakeHost(redis_server.url, "b")
+    await a.join([0, 1], total=4)
+    with pytest.raises(EzError) as err:
+        await b.multi.join(
+            total_shards=2,
+            explicit=False,
+            max_concurrency=1,
+            identify_window=0.2,
+            shard_ids=[2, 5],
+            serve=b.serve,
+        )
+    assert "5 outside [0, 4)" in err.value.message and "'a'" in err.value.message
+    await a.multi.leave()
+    await b.multi.leave()
