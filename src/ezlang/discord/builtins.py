@@ -1,0 +1,226 @@
+"""The EasyLang builtins for Discord bots (every name of ``ezlang.extensions.DISCORD_BUILTINS``).
+
+Imported lazily the first time a program calls one of them (see ``ezlang.extensions``), so
+programs without a bot never import discord.py. Each builtin takes and returns plain EasyLang
+values and raises ``EzError``; the state lives in :mod:`ezlang.discord.runtime`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from ezlang.discord import convert
+from ezlang.discord.runtime import BotRuntime, parse_intents, rest_error, runtime
+from ezlang.discord.view import ClientView
+from ezlang.lang.errors import EzError
+from ezlang.lang.registry import register
+
+__all__ = ["BUILTINS"]
+
+
+def _to_text(value: Any) -> str:
+    try:
+        from ezlang.lang.values import to_str
+    except ImportError:  # pragma: no cover - only before the language core provides it
+        return str(value)
+    return to_str(value)
+
+
+def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
+    """``content`` as discord.py send() arguments: a string, or ``{content, embeds}``."""
+    kwargs: dict[str, Any] = {}
+    if isinstance(content, dict):
+        unknown = set(content) - {"content", "embeds", "embed"}
+        if unknown:
+            raise EzError(
+                "ValueError",
+                f"{what}: unknown message field(s) {', '.join(sorted(unknown))}; "
+                "a message object has content and embeds",
+            )
+        text = content.get("content")
+        if text is not None:
+            kwargs["content"] = _to_text(text)
+        embeds = content.get("embeds") or []
+        if content.get("embed") is not None:
+            embeds = [*embeds, content["embed"]]
+        if not isinstance(embeds, list):
+            raise EzError("TypeError", f"{what}: embeds must be an array of objects")
+        if embeds:
+            parsed = []
+            for embed in embeds:
+                if not isinstance(embed, dict):
+                    raise EzError("TypeError", f"{what}: each embed must be an object")
+                try:
+                    parsed.append(discord.Embed.from_dict(embed))
+                except (TypeError, ValueError, AttributeError) as exc:
+                    raise EzError("ValueError", f"{what}: invalid embed: {exc}") from None
+            kwargs["embeds"] = parsed
+    elif content is not None:
+        kwargs["content"] = _to_text(content)
+    if not kwargs.get("content") and not kwargs.get("embeds"):
+        raise EzError("ValueError", f"{what}: cannot send an empty message")
+    return kwargs
+
+
+def _message_ids(message: Any, what: str) -> tuple[int, int, int | None]:
+    """(message id, channel id, guild id) of a message object handed to EasyLang."""
+    if not isinstance(message, dict) or "id" not in message or "channel_id" not in message:
+        raise EzError(
+            "TypeError", f"{what} needs a message object (from on_message), not {message!r}"
+        )
+    guild = message.get("guild_id")
+    return (
+        convert.snowflake_arg(message["id"], what="message.id"),
+        convert.snowflake_arg(message["channel_id"], what="message.channel_id"),
+        None if guild is None else convert.snowflake_arg(guild, what="message.guild_id"),
+    )
+
+
+async def bot_start(token: Any = None) -> None:
+    """Log in and start connecting; the program then stays up while the bot is connected."""
+    await runtime().start(token)
+
+
+async def bot_stop() -> None:
+    """Close the gateway connection cleanly (close code 1000)."""
+    await runtime().stop()
+
+
+def on_ready(fn: Any) -> None:
+    """Run ``fn(client)`` when the bot is connected and has its guilds."""
+    runtime().add_handler("ready", fn)
+
+
+def on_message(fn: Any) -> None:
+    """Run ``fn(message)`` for every message the bot can see (its own included)."""
+    runtime().add_handler("messageCreate", fn)
+
+
+def listen(event: Any, fn: Any) -> None:
+    """Run ``fn`` on ``event`` (``ready``, ``messageCreate``, …); several handlers run in order."""
+    runtime().add_handler(event, fn)
+
+
+async def send_message(channel: Any, content: Any) -> dict[str, Any]:
+    """Post ``content`` (a string or ``{content, embeds}``) in a channel; returns the message."""
+    rt = runtime()
+    client = rt.require_client("send_message()")
+    channel_id = convert.channel_id_of(channel, what="send_message() channel")
+    guild_id = channel.get("guild_id") if isinstance(channel, dict) else None
+    kwargs = _message_kwargs(content, "send_message()")
+    target = client.get_partial_messageable(
+        channel_id, guild_id=None if guild_id is None else int(guild_id)
+    )
+    try:
+        sent = await target.send(**kwargs)
+    except discord.HTTPException as exc:
+        raise rest_error("send_message()", exc) from None
+    return convert.message(sent)
+
+
+async def reply(message: Any, content: Any) -> dict[str, Any]:
+    """Answer ``message`` in its channel, as a Discord reply; returns the message sent."""
+    rt = runtime()
+    client = rt.require_client("reply()")
+    message_id, channel_id, guild_id = _message_ids(message, "reply()")
+    kwargs = _message_kwargs(content, "reply()")
+    reference = discord.MessageReference(
+        message_id=message_id, channel_id=channel_id, guild_id=guild_id, fail_if_not_exists=False
+    )
+    target = client.get_partial_messageable(channel_id, guild_id=guild_id)
+    try:
+        sent = await target.send(reference=reference, **kwargs)
+    except discord.HTTPException as exc:
+        raise rest_error("reply()", exc) from None
+    return convert.message(sent)
+
+
+async def react(message: Any, emoji: Any) -> None:
+    """Add a reaction (``"👍"`` or a custom ``"<:name:id>"``) to ``message``."""
+    rt = runtime()
+    client = rt.require_client("react()")
+    message_id, channel_id, guild_id = _message_ids(message, "react()")
+    if not isinstance(emoji, str) or not emoji.strip():
+        raise EzError("TypeError", 'react() needs an emoji string such as "👍"')
+    partial = client.get_partial_messageable(channel_id, guild_id=guild_id)
+    try:
+        await partial.get_partial_message(message_id).add_reaction(emoji.strip())
+    except discord.HTTPException as exc:
+        raise rest_error("react()", exc) from None
+
+
+async def set_status(status: Any) -> None:
+    """``online``, ``idle``, ``dnd`` or ``invisible`` (before or after ``bot_start``)."""
+    rt = runtime()
+    rt.set_status(status)
+    await rt.push_presence()
+
+
+async def set_activity(kind: Any, text: Any = None, url: Any = None) -> None:
+    """``set_activity("playing"|"watching"|"listening"|"competing"|"streaming", text)``."""
+    rt = runtime()
+    rt.set_activity(kind, text, url)
+    await rt.push_presence()
+
+
+def set_intents(names: Any) -> None:
+    """The gateway intents to ask for (replaces the defaults); call before ``bot_start``."""
+    rt: BotRuntime = runtime()
+    if rt.client is not None:
+        raise EzError("DiscordError", "set_intents() must be called before bot_start()")
+    rt.intents = parse_intents(names)
+
+
+def get_client() -> ClientView:
+    """The read-only client view (``guilds.cache.size``, ``ws.ping``, ``user.tag``, …)."""
+    rt = runtime()
+    rt.require_client("get_client()")
+    assert rt.view is not None
+    return rt.view
+
+
+def get_shard_info() -> dict[str, Any]:
+    """``{shard_id, total_shards, guild_count, sharded}`` of this bot."""
+    from ezlang.discord import plugin
+
+    rt = runtime()
+    client = rt.require_client("get_shard_info()")
+    guild_count = len(client._connection._guilds)
+    shard_plugin = plugin.current()
+    if shard_plugin is not None:
+        return {
+            "shard_id": shard_plugin.shard_id,
+            "total_shards": shard_plugin.shard_count,
+            "guild_count": guild_count,
+            "sharded": True,
+        }
+    count = client.shard_count or 1
+    if count > 1:  # auto-sharded inside this one process
+        return {
+            "shard_id": None,
+            "total_shards": count,
+            "guild_count": guild_count,
+            "sharded": True,
+        }
+    return {"shard_id": None, "total_shards": 1, "guild_count": guild_count, "sharded": False}
+
+
+BUILTINS = {
+    "bot_start": bot_start,
+    "bot_stop": bot_stop,
+    "on_ready": on_ready,
+    "on_message": on_message,
+    "listen": listen,
+    "send_message": send_message,
+    "reply": reply,
+    "react": react,
+    "set_status": set_status,
+    "set_activity": set_activity,
+    "set_intents": set_intents,
+    "get_client": get_client,
+    "get_shard_info": get_shard_info,
+}
+
+for _name, _fn in BUILTINS.items():
+    register(_name, _fn)

@@ -1,0 +1,103 @@
+"""discord.py objects → plain EasyLang values (dicts with string keys).
+
+EasyLang code never sees a discord.py object: a message is an ordinary object a beginner can
+print, compare and pass around. Snowflake ids are strings, as in Discord's JSON and in
+discord.js, because EasyLang numbers are JavaScript-like and ids do not fit in a double.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+
+def snowflake(value: int | None) -> str | None:
+    """A Discord id as EasyLang sees it: a string (or null)."""
+    return None if value is None else str(value)
+
+
+def user(u: discord.abc.User | None) -> dict[str, Any] | None:
+    """``{id, username, tag, bot, display_name}`` of a user or member."""
+    if u is None:
+        return None
+    discriminator = getattr(u, "discriminator", "0") or "0"
+    # New-style Discord usernames have discriminator "0": the tag is just the name (discord.js).
+    tag = u.name if discriminator == "0" else f"{u.name}#{discriminator}"
+    return {
+        "id": str(u.id),
+        "username": u.name,
+        "tag": tag,
+        "bot": bool(u.bot),
+        "display_name": u.display_name,
+    }
+
+
+def message(m: discord.Message) -> dict[str, Any]:
+    """``{id, content, channel_id, guild_id, author, created_at, created_timestamp, …}``."""
+    created = m.created_at
+    return {
+        "id": str(m.id),
+        "content": m.content,
+        "channel_id": str(m.channel.id),
+        "guild_id": None if m.guild is None else str(m.guild.id),
+        "author": user(m.author),
+        "created_at": created.isoformat(),
+        "created_timestamp": int(created.timestamp() * 1000),
+        "edited_at": None if m.edited_at is None else m.edited_at.isoformat(),
+        "mentions": [str(u.id) for u in m.mentions],
+        "embeds": [e.to_dict() for e in m.embeds],
+    }
+
+
+def partial_message(message_id: int, channel_id: int, guild_id: int | None) -> dict[str, Any]:
+    """A message discord.py no longer has in its cache: only where it was (e.g. messageDelete)."""
+    return {
+        "id": str(message_id),
+        "content": None,
+        "channel_id": str(channel_id),
+        "guild_id": snowflake(guild_id),
+        "author": None,
+        "created_at": discord.utils.snowflake_time(message_id).isoformat(),
+        "created_timestamp": int(discord.utils.snowflake_time(message_id).timestamp() * 1000),
+        "edited_at": None,
+        "mentions": [],
+        "embeds": [],
+        "partial": True,
+    }
+
+
+def guild(g: discord.Guild) -> dict[str, Any]:
+    """``{id, name, member_count, shard_id, owner_id}`` of a guild."""
+    return {
+        "id": str(g.id),
+        "name": g.name,
+        "member_count": g.member_count,
+        "shard_id": g.shard_id,
+        "owner_id": snowflake(g.owner_id),
+    }
+
+
+def channel_id_of(value: Any, *, what: str) -> int:
+    """A channel id from what a beginner may pass: an id (string/number), a message or channel."""
+    if isinstance(value, dict):
+        if "channel_id" in value:
+            value = value["channel_id"]
+        elif "id" in value:
+            value = value["id"]
+    return snowflake_arg(value, what=what)
+
+
+def snowflake_arg(value: Any, *, what: str) -> int:
+    """Parse an id argument (``"123"`` or ``123``), raising a clear TypeError otherwise."""
+    from ezlang.lang.errors import EzError
+
+    if isinstance(value, bool) or value is None:
+        raise EzError("TypeError", f"{what} must be an id (a string of digits), not {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise EzError("TypeError", f"{what} must be an id (a string of digits), not {value!r}")

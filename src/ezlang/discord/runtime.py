@@ -1,0 +1,673 @@
+"""The bot runtime: one discord.py client per program, EasyLang handlers, presence and intents.
+
+A :class:`BotRuntime` belongs to the current ``RunContext`` (one per ``ezlang run``; tests make
+their own). ``bot_start`` logs in (so a bad token fails at the ``bot_start`` line), then runs
+the gateway connection as a task the context keeps alive; SIGINT/SIGTERM run :meth:`stop`,
+which closes the gateway with code 1000.
+
+Events reach EasyLang through :meth:`_EzClientMixin.dispatch`: discord.py's event names are
+mapped to the discord.js names EasyLang users know, the arguments are converted to plain
+EasyLang values once per event, and every handler runs in its own task through
+``call_async`` — concurrently, as in JavaScript — so a slow handler never holds up the
+gateway or the other handlers. Handler tasks are owned by the runtime and cancelled by stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from ezlang.discord import connect, convert, plugin
+from ezlang.discord.view import ClientView
+from ezlang.lang import context as context_mod
+from ezlang.lang.asyncbridge import call_async
+from ezlang.lang.errors import EzError
+
+#: Event names of ``listen``, as discord.js users know them.
+EVENTS = (
+    "ready",
+    "messageCreate",
+    "messageUpdate",
+    "messageDelete",
+    "guildCreate",
+    "guildDelete",
+    "shardReady",
+    "shardDisconnect",
+    "shardResume",
+    "error",
+)
+_EVENT_LOOKUP = {name.lower(): name for name in EVENTS} | {"message": "messageCreate"}
+
+DEFAULT_INTENTS = ("guilds", "guild_messages", "dm_messages", "message_content")
+
+# Spellings a beginner may use (ours, discord.py's, discord.js's GatewayIntentBits), normalised
+# by lowercasing and dropping "_", "-" and spaces → discord.py's Intents flag.
+_INTENT_ALIASES = {
+    "guilds": "guilds",
+    "members": "members",
+    "guildmembers": "members",
+    "moderation": "moderation",
+    "guildmoderation": "moderation",
+    "bans": "moderation",
+    "guildbans": "moderation",
+    "emojis": "emojis_and_stickers",
+    "emojisandstickers": "emojis_and_stickers",
+    "guildemojisandstickers": "emojis_and_stickers",
+    "guildexpressions": "emojis_and_stickers",
+    "expressions": "emojis_and_stickers",
+    "integrations": "integrations",
+    "guildintegrations": "integrations",
+    "webhooks": "webhooks",
+    "guildwebhooks": "webhooks",
+    "invites": "invites",
+    "guildinvites": "invites",
+    "voicestates": "voice_states",
+    "guildvoicestates": "voice_states",
+    "presences": "presences",
+    "guildpresences": "presences",
+    "messages": "messages",
+    "guildmessages": "guild_messages",
+    "dmmessages": "dm_messages",
+    "directmessages": "dm_messages",
+    "dms": "dm_messages",
+    "reactions": "reactions",
+    "guildreactions": "guild_reactions",
+    "guildmessagereactions": "guild_reactions",
+    "dmreactions": "dm_reactions",
+    "directmessagereactions": "dm_reactions",
+    "typing": "typing",
+    "guildtyping": "guild_typing",
+    "guildmessagetyping": "guild_typing",
+    "dmtyping": "dm_typing",
+    "directmessagetyping": "dm_typing",
+    "messagecontent": "message_content",
+    "scheduledevents": "guild_scheduled_events",
+    "guildscheduledevents": "guild_scheduled_events",
+    "automoderation": "auto_moderation",
+    "automod": "auto_moderation",
+    "polls": "polls",
+}
+# Privileged intents and their switch in the developer portal (Bot → Privileged Gateway Intents).
+PRIVILEGED_INTENTS = {
+    "members": "SERVER MEMBERS INTENT",
+    "presences": "PRESENCE INTENT",
+    "message_content": "MESSAGE CONTENT INTENT",
+}
+
+STATUSES = {
+    "online": discord.Status.online,
+    "idle": discord.Status.idle,
+    "dnd": discord.Status.dnd,
+    "invisible": discord.Status.invisible,
+}
+ACTIVITY_TYPES = ("playing", "watching", "listening", "competing", "streaming")
+DEFAULT_STREAM_URL = "https://www.twitch.tv/discord"
+
+#: on_ready waits this long after the last GUILD_CREATE. Discord sends guilds lazily, so keep
+#: discord.py's 2 s there; a sandbox sends them all right after READY, so a short wait lets
+#: demos and tests start fast.
+GUILD_READY_TIMEOUT_DISCORD = 2.0
+GUILD_READY_TIMEOUT_SANDBOX = 0.25
+
+# Close codes Discord uses to refuse a connection for good (never retried), in words.
+_FATAL_CLOSE = {
+    4004: connect.BAD_TOKEN,
+    4010: "Discord refused the connection: invalid shard (close 4010); the shard id must be "
+    "smaller than the shard count",
+    4011: "Discord refused the connection: this bot is in too many guilds for one connection "
+    "and must be sharded (close 4011); run it under a shard manager (see docs/SHARDING.md)",
+    4012: "Discord refused the connection: invalid API version (close 4012)",
+    4013: "Discord refused the connection: invalid intents (close 4013); check set_intents()",
+}
+
+
+@dataclass(slots=True)
+class Handler:
+    """An EasyLang function registered for an event; ``nargs`` is how many arguments it takes."""
+
+    fn: Callable[..., Any]
+    nargs: int | None
+
+
+def _arity(fn: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``fn`` accepts (None: any number).
+
+    EasyLang treats extra arguments as an error, so an event with several arguments (for
+    example ``messageUpdate(old, new)``) passes only as many as the handler declares.
+    """
+    code = getattr(fn, "__code__", None)
+    if code is not None and not code.co_flags & inspect.CO_VARARGS:
+        count = code.co_argcount
+        return count - 1 if inspect.ismethod(fn) else count
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def parse_intents(names: Any) -> discord.Intents:
+    """``set_intents([...])``: the full set of intents to ask for, replacing the defaults."""
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list):
+        raise EzError(
+            "TypeError",
+            "set_intents() takes an array of intent names, e.g. "
+            '["guilds", "guild_messages", "message_content"]',
+        )
+    intents = discord.Intents.none()
+    for name in names:
+        if not isinstance(name, str):
+            raise EzError("TypeError", f"intent names are strings, not {name!r}")
+        key = name.lower().replace("_", "").replace("-", "").replace(" ", "")
+        if key == "default":
+            for flag in DEFAULT_INTENTS:
+                setattr(intents, flag, True)
+            continue
+        if key == "all":
+            intents = intents | discord.Intents.all()
+            continue
+        flag = _INTENT_ALIASES.get(key)
+        if flag is None:
+            known = ", ".join(
+                sorted(
+                    {
+                        *DEFAULT_INTENTS,
+                        "members",
+                        "presences",
+                        "reactions",
+                        "typing",
+                        "voice_states",
+                        "default",
+                        "all",
+                    }
+                )
+            )
+            raise EzError("ValueError", f"unknown intent {name!r}; known intents include {known}")
+        setattr(intents, flag, True)
+    return intents
+
+
+def default_intents() -> discord.Intents:
+    """Guilds, guild messages, direct messages and message content (what a command bot needs)."""
+    return parse_intents(list(DEFAULT_INTENTS))
+
+
+def privileged_of(intents: discord.Intents) -> list[str]:
+    """The privileged intents in ``intents``, by name."""
+    return [name for name in PRIVILEGED_INTENTS if getattr(intents, name)]
+
+
+def rest_error(action: str, exc: discord.HTTPException) -> EzError:
+    """A failed REST call as a DiscordError carrying Discord's own message."""
+    reason = getattr(exc.response, "reason", "") or ""
+    text = exc.text or "(no message)"
+    code = f" (error code {exc.code})" if exc.code else ""
+    return EzError(
+        "DiscordError", f"{action} failed: {exc.status} {reason}: {text}{code}".replace("  ", " ")
+    )
+
+
+class IdentifyGate:
+    """Discord's IDENTIFY rate limit inside one process (an unsharded or auto-sharded bot).
+
+    At most ``max_concurrency`` IDENTIFYs per ``window`` seconds, one per bucket
+    ``shard_id % max_concurrency``. A shard process under a manager uses the manager's queue
+    (the plugin) instead.
+    """
+
+    MARGIN = 0.05  # seconds of safety for network jitter
+
+    def __init__(self, max_concurrency: int, window: float) -> None:
+        self.max_concurrency = max(1, max_concurrency)
+        self.window = window
+        self._last: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, shard_id: int) -> None:
+        bucket = shard_id % self.max_concurrency
+        async with self._lock:
+            last = self._last.get(bucket)
+            if last is not None:
+                delay = last + self.window + self.MARGIN - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            self._last[bucket] = time.monotonic()
+
+
+class _EzClientMixin:
+    """What EasyLang adds to a discord.py client: event mapping and the identify hook."""
+
+    ez_runtime: BotRuntime
+    ez_ready_at: float | None = None
+    #: discord.py events that become shard events, per client kind.
+    _ez_shard_events: dict[str, str] = {}
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        super().dispatch(event, *args, **kwargs)  # type: ignore[misc]
+        route = _ROUTES.get(event)
+        if route is not None:
+            route(self.ez_runtime, self, args)
+        shard_event = self._ez_shard_events.get(event)
+        if shard_event is not None:
+            self.ez_runtime.on_shard_event(self, shard_event, args)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.ez_runtime.before_identify(shard_id, initial)
+
+
+class EzClient(_EzClientMixin, discord.Client):
+    """One gateway connection: an unsharded bot, or one shard of a managed bot."""
+
+    _ez_shard_events = {"disconnect": "shardDisconnect", "resumed": "shardResume"}
+
+
+class EzAutoShardedClient(_EzClientMixin, discord.AutoShardedClient):
+    """Several shards in one process, for a bot that needs sharding but runs without a manager."""
+
+    _ez_shard_events = {
+        "shard_ready": "shardReady",
+        "shard_disconnect": "shardDisconnect",
+        "shard_resumed": "shardResume",
+    }
+
+
+def _route_ready(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
+    rt.on_ready(client)
+
+
+def _route_message(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
+    if rt.handlers.get("messageCreate"):
+        rt.emit("messageCreate", (convert.message(args[0]),))
+
+
+def _route_message_edit(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
+    if rt.handlers.get("messageUpdate"):
+        raw: discord.RawMessageUpdateEvent = args[0]
+        old = None if raw.cached_message is None else convert.message(raw.cached_message)
+        rt.emit("messageUpdate", (old, convert.message(raw.message)))
+
+
+def _route_message_delete(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
+    if rt.handlers.get("messageDelete"):
+        raw: discord.RawMessageDeleteEvent = args[0]
+        if raw.cached_message is not None:
+            value = convert.message(raw.cached_message)
+        else:
+            value = convert.partial_message(raw.message_id, raw.channel_id, raw.guild_id)
+        rt.emit("messageDelete", (value,))
+
+
+def _route_guild(event: str) -> Callable[[BotRuntime, Any, tuple[Any, ...]], None]:
+    def route(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
+        if rt.handlers.get(event):
+            rt.emit(event, (convert.guild(args[0]),))
+
+    return route
+
+
+_ROUTES: dict[str, Callable[[BotRuntime, Any, tuple[Any, ...]], None]] = {
+    "ready": _route_ready,
+    "message": _route_message,
+    "raw_message_edit": _route_message_edit,
+    "raw_message_delete": _route_message_delete,
+    "guild_join": _route_guild("guildCreate"),
+    "guild_remove": _route_guild("guildDelete"),
+}
+
+
+def _format_error(exc: BaseException, debug: bool) -> str:
+    try:
+        from ezlang.lang import format_error
+    except ImportError:  # pragma: no cover - only before the language core provides it
+        return str(exc) if isinstance(exc, EzError) else f"Error: {type(exc).__name__}: {exc}"
+    return format_error(exc, debug=debug)
+
+
+def _error_value(exc: BaseException, event: str) -> dict[str, Any]:
+    if isinstance(exc, EzError):
+        kind, message = exc.kind, exc.message
+    else:
+        try:
+            from ezlang.lang import to_ez_error
+
+            ez = to_ez_error(exc)
+            kind, message = ez.kind, ez.message
+        except ImportError:  # pragma: no cover - only before the language core provides it
+            kind, message = "Error", str(exc)
+    return {"kind": kind, "message": message, "event": event}
+
+
+class BotRuntime:
+    """Everything one program's bot needs: client, handlers, presence, intents."""
+
+    def __init__(self, ctx: context_mod.RunContext) -> None:
+        self.ctx = ctx
+        self.handlers: dict[str, list[Handler]] = {}
+        self.intents = default_intents()
+        self.status: discord.Status | None = None
+        self.activity: discord.BaseActivity | None = None
+        self.client: EzClient | EzAutoShardedClient | None = None
+        self.view: ClientView | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.handler_tasks: set[asyncio.Task[Any]] = set()
+        self.gate = IdentifyGate(1, connect.DEFAULT_IDENTIFY_WINDOW)
+        self._shutdown_registered = False
+        self._presence_dirty = False
+
+    # ---- handlers --------------------------------------------------------------------------
+
+    def add_handler(self, event: Any, fn: Any) -> None:
+        """``listen(event, fn)``: several handlers per event run in registration order."""
+        if not isinstance(event, str):
+            raise EzError("TypeError", f"listen() needs an event name string, not {event!r}")
+        name = _EVENT_LOOKUP.get(event.lower())
+        if name is None:
+            raise EzError("ValueError", f"unknown event {event!r}; events are: {', '.join(EVENTS)}")
+        if not callable(fn):
+            raise EzError("TypeError", f"the handler for {name!r} must be a function")
+        self.handlers.setdefault(name, []).append(Handler(fn, _arity(fn)))
+
+    def emit(self, event: str, args: tuple[Any, ...]) -> None:
+        """Start every handler of ``event``, each in its own task, in registration order."""
+        handlers = self.handlers.get(event)
+        if not handlers:
+            return
+        loop = asyncio.get_running_loop()
+        for handler in handlers:
+            n = handler.nargs
+            call_args = args if n is None or n >= len(args) else args[:n]
+            task = loop.create_task(self._run_handler(handler, event, call_args))
+            self.handler_tasks.add(task)
+            task.add_done_callback(self.handler_tasks.discard)
+
+    async def _run_handler(self, handler: Handler, event: str, args: tuple[Any, ...]) -> None:
+        try:
+            await call_async(handler.fn, *args)
+        except Exception as exc:  # a user's mistake must not stop the bot
+            self.report_handler_error(exc, event)
+
+    def report_handler_error(self, exc: BaseException, event: str) -> None:
+        """Print the error with its .ez position, or hand it to the ``error`` handlers."""
+        if event != "error" and self.handlers.get("error"):
+            self.emit("error", (_error_value(exc, event),))
+            return
+        text = _format_error(exc, self.ctx.debug)
+        print(
+            f"error in a {event} handler (the bot keeps running):\n{text}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    # ---- discord.py events ----------------------------------------------------------------
+
+    def on_ready(self, client: Any) -> None:
+        if client.ez_ready_at is None:
+            client.ez_ready_at = time.monotonic()
+        if self._presence_dirty:
+            self._presence_dirty = False
+            asyncio.get_running_loop().create_task(self._apply_presence())
+        if isinstance(client, EzClient):
+            self.emit("shardReady", (client.shard_id or 0,))
+        self.emit("ready", (self.view,))
+
+    def on_shard_event(self, client: Any, event: str, args: tuple[Any, ...]) -> None:
+        if not self.handlers.get(event) or client.is_closed() and event != "shardDisconnect":
+            return
+        shard_id = args[0] if args else (client.shard_id or 0)
+        if event == "shardDisconnect":
+            ws = client.ws if isinstance(client, EzClient) else None
+            code = getattr(ws, "_close_code", None) if ws is not None else None
+            self.emit(event, ({"code": code, "shard_id": shard_id}, shard_id))
+        else:
+            self.emit(event, (shard_id,))
+
+    async def before_identify(self, shard_id: int | None, initial: bool) -> None:
+        shard_plugin = plugin.current()
+        if shard_plugin is not None:
+            await shard_plugin.before_identify(
+                shard_plugin.shard_id if shard_id is None else shard_id, initial
+            )
+        else:
+            await self.gate.acquire(shard_id or 0)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def find_token(self, token: Any) -> str:
+        """The token: argument, ``TOKEN=…``, ``--sandbox``'s, ``DISCORD_TOKEN``, then ``TOKEN``."""
+        if token is None:
+            token = (
+                self.ctx.arguments.get("TOKEN")
+                or self.ctx.options.get("token")
+                or os.environ.get("DISCORD_TOKEN")
+                or os.environ.get("TOKEN")
+            )
+        if token is None or token == "":
+            raise EzError(
+                "DiscordError",
+                "no bot token: pass it to bot_start(token), run with TOKEN=… after the file "
+                "name, set the DISCORD_TOKEN environment variable, or use --sandbox to try "
+                "the bot offline",
+            )
+        if not isinstance(token, str):
+            raise EzError("TypeError", "the bot token must be a string")
+        token = token.strip()
+        if token.lower().startswith("bot "):  # a pasted "Bot xxx" header value
+            token = token[4:].strip()
+        return token
+
+    def running(self) -> bool:
+        return self.client is not None and not self.client.is_closed()
+
+    async def start(self, token_arg: Any = None) -> None:
+        """``bot_start``: log in, then connect in the background; returns once connecting."""
+        if self.running():
+            raise EzError("DiscordError", "bot_start() was already called: the bot is running")
+        token = self.find_token(token_arg)
+        api = connect.api_base(self.ctx.options)
+        info = await connect.fetch_gateway(api, token)
+        if info.remaining <= 0:
+            raise EzError(
+                "DiscordError",
+                "Discord allows no more gateway sessions for this bot today "
+                f"(session start limit reached; resets in {info.reset_after_ms // 1000} s)",
+            )
+        connect.point_discord_py_at(api, info.url)
+        install_discord_logging(self.ctx.debug)
+        shard_plugin = plugin.current()
+        timeout = self.ctx.options.get("guild_ready_timeout")
+        if timeout is None:
+            timeout = GUILD_READY_TIMEOUT_SANDBOX if info.sandbox else GUILD_READY_TIMEOUT_DISCORD
+        options: dict[str, Any] = {
+            "intents": self.intents,
+            "status": self.status,
+            "activity": self.activity,
+            # Chunking every guild at startup floods the gateway; only bots that asked for
+            # members want it.
+            "chunk_guilds_at_startup": self.intents.members,
+            "guild_ready_timeout": float(timeout),
+        }
+        client: EzClient | EzAutoShardedClient
+        if shard_plugin is not None:
+            client = EzClient(
+                shard_id=shard_plugin.shard_id, shard_count=shard_plugin.shard_count, **options
+            )
+        elif info.shards > 1:
+            # Too many guilds for one connection and no manager: shard inside this process,
+            # like discord.js's `shards: "auto"`, instead of failing with close 4011.
+            client = EzAutoShardedClient(shard_count=info.shards, **options)
+        else:
+            client = EzClient(**options)
+        client.ez_runtime = self
+        self.gate = IdentifyGate(info.max_concurrency, info.identify_window)
+        self._presence_dirty = False
+        try:
+            await client.login(token)
+        except discord.LoginFailure:
+            await client.close()
+            raise EzError("DiscordError", connect.BAD_TOKEN) from None
+        except discord.HTTPException as exc:
+            await client.close()
+            raise rest_error("logging in", exc) from None
+        except (TimeoutError, OSError) as exc:
+            await client.close()
+            raise EzError("DiscordError", f"cannot reach the Discord API at {api}: {exc}") from None
+        self.client = client
+        self.view = ClientView(client)
+        if shard_plugin is not None:
+            shard_plugin.client_created(client, self.view)
+        self.task = asyncio.get_running_loop().create_task(self._run(client), name="ezlang bot")
+        self.ctx.keep_alive(self.task)
+        if not self._shutdown_registered:
+            self._shutdown_registered = True
+            self.ctx.on_shutdown(self.stop)
+
+    async def _run(self, client: EzClient | EzAutoShardedClient) -> None:
+        """The gateway connection; a refusal by Discord becomes one clear DiscordError."""
+        try:
+            await client.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:
+            raise EzError("DiscordError", self._privileged_message()) from None
+        except discord.ConnectionClosed as exc:
+            message = _FATAL_CLOSE.get(exc.code or 0)
+            if message is None:
+                message = f"the gateway connection closed with code {exc.code}: {exc.reason}"
+            raise EzError("DiscordError", message) from None
+        except (discord.GatewayNotFound, discord.HTTPException, OSError) as exc:
+            raise EzError("DiscordError", f"cannot connect to the Discord gateway: {exc}") from None
+        finally:
+            if not client.is_closed():
+                await client.close()
+
+    def _privileged_message(self) -> str:
+        asked = privileged_of(self.intents)
+        switches = (
+            ", ".join(f"{PRIVILEGED_INTENTS[n]} (for {n!r})" for n in asked) or "the ones used"
+        )
+        return (
+            f"Discord refused the privileged intent(s) {', '.join(asked) or '?'} (close 4014). "
+            f"Enable {switches} at https://discord.com/developers/applications → your app → "
+            "Bot → Privileged Gateway Intents, or leave them out with set_intents([...])"
+        )
+
+    async def stop(self) -> None:
+        """Close the gateway cleanly (close 1000) and stop the handlers; safe to call twice."""
+        client, task = self.client, self.task
+        if client is not None and not client.is_closed():
+            await client.close()
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            done, _ = await asyncio.wait([task], timeout=10.0)
+            if not done:
+                task.cancel()
+        current = asyncio.current_task()
+        pending = [t for t in self.handler_tasks if t is not current and not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5.0)
+
+    # ---- presence --------------------------------------------------------------------------
+
+    def set_status(self, status: Any) -> None:
+        if not isinstance(status, str) or status.lower() not in STATUSES:
+            raise EzError(
+                "ValueError", f"set_status() takes one of {', '.join(STATUSES)}, not {status!r}"
+            )
+        self.status = STATUSES[status.lower()]
+
+    def set_activity(self, kind: Any, text: Any, url: Any = None) -> None:
+        if kind is None:
+            self.activity = None
+            return
+        if not isinstance(kind, str) or kind.lower() not in ACTIVITY_TYPES:
+            raise EzError(
+                "ValueError",
+                f"set_activity() type must be one of {', '.join(ACTIVITY_TYPES)}, not {kind!r}",
+            )
+        if not isinstance(text, str) or not text:
+            raise EzError("TypeError", "set_activity() needs the activity text as a string")
+        kind = kind.lower()
+        if kind == "playing":
+            self.activity = discord.Game(name=text)
+        elif kind == "streaming":
+            self.activity = discord.Streaming(name=text, url=url or DEFAULT_STREAM_URL)
+        else:
+            self.activity = discord.Activity(type=getattr(discord.ActivityType, kind), name=text)
+
+    async def push_presence(self) -> None:
+        """Send the presence now if connected; otherwise it goes out at IDENTIFY or READY."""
+        client = self.client
+        if client is None or client.is_closed():
+            return
+        if client.is_ready():
+            await self._apply_presence()
+        else:
+            self._presence_dirty = True
+
+    async def _apply_presence(self) -> None:
+        client = self.client
+        if client is None or client.is_closed():
+            return
+        await client.change_presence(status=self.status, activity=self.activity)
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def require_client(self, what: str) -> EzClient | EzAutoShardedClient:
+        client = self.client
+        if client is None or client.is_closed():
+            raise EzError(
+                "DiscordError",
+                f"{what} needs a running bot: call it after bot_start(), for example inside "
+                "on_ready or on_message",
+            )
+        return client
+
+
+_state: tuple[context_mod.RunContext, BotRuntime] | None = None
+
+
+def runtime() -> BotRuntime:
+    """The bot runtime of the current program (made on first use)."""
+    global _state
+    ctx = context_mod.current()
+    if _state is None or _state[0] is not ctx:
+        _state = (ctx, BotRuntime(ctx))
+    return _state[1]
+
+
+class _DiscordLogFormatter(logging.Formatter):
+    def __init__(self, debug: bool) -> None:
+        super().__init__("discord.py: %(message)s")
+        self.debug = debug
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's API
+        # Reconnect warnings carry tracebacks; beginners need the one line, --debug shows all.
+        if self.debug:
+            return super().formatException(ei)
+        exc = ei[1]
+        return f"  ({type(exc).__name__}: {exc})" if exc is not None else ""
+
+
+def install_discord_logging(debug: bool) -> None:
+    """Show discord.py's warnings as short lines on stderr unless logging is already set up."""
+    logger = logging.getLogger("discord")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_DiscordLogFormatter(debug))
+    logger.addHandler(handler)
+    logger.setLevel(
+        logging.DEBUG if debug and os.environ.get("EZLANG_DISCORD_DEBUG") else logging.WARNING
+    )
+    logger.propagate = False
