@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,11 @@ class RedisMultiHost:
         self.bus = RedisShardBus(redis_url, self.app_id, host=self.host, warn=warn)
         self.settings: SharedSettings | None = None
         self.local_ids: list[int] = []
+        # Routing (who owns which shard) changes rarely; re-reading it on every call would add
+        # two Redis round trips to each broadcast. A vanished host is still noticed at once
+        # (PUBLISH reaches nobody), so a short-lived cache only delays seeing *new* owners.
+        self.route_cache = min(1.0, ttl / 4)
+        self._routes: tuple[float, dict[int, dict[str, Any]]] | None = None
 
     async def join(
         self,
@@ -135,9 +141,17 @@ class RedisMultiHost:
         """Publish a local shard's status (never raises when Redis is down)."""
         await self.directory.update(shard_id, info)
 
+    async def _entries(self) -> dict[int, dict[str, Any]]:
+        now = time.monotonic()
+        if self._routes is not None and now - self._routes[0] < self.route_cache:
+            return self._routes[1]
+        entries = await self.directory.entries()
+        self._routes = (now, entries)
+        return entries
+
     async def owner(self, shard_id: int) -> str:
         """The host running ``shard_id``; ``ShardingError`` if none or unknown id."""
-        entries = await self.directory.entries()
+        entries = await self._entries()
         entry = entries.get(shard_id)
         if entry is None or not entry.get("host"):
             total = self.settings.total_shards if self.settings else None
@@ -175,7 +189,7 @@ class RedisMultiHost:
         :class:`Outcome` carries its value or error.
         """
         local = sorted(self.local_ids if local_ids is None else local_ids)
-        entries = await self.directory.entries()
+        entries = await self._entries()
         total = self.settings.total_shards if self.settings else None
         all_ids = set(entries) | set(local) | (set(range(total)) if total else set())
         outcomes: dict[int, Outcome] = {}
@@ -221,6 +235,8 @@ class RedisMultiHost:
                 results = await self.bus.call_many(host, ids, op, payload, timeout)
             except EzError as exc:
                 gone = isinstance(exc, HostUnreachable)
+                if gone:
+                    self._routes = None  # re-read who owns what on the next call
                 for shard_id in ids:
                     outcomes[shard_id] = Outcome(
                         shard_id, host, error=exc, unreachable=gone, entry=entries.get(shard_id, {})
