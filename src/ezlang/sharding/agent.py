@@ -1,0 +1,421 @@
+"""The shard agent: the manager's representative inside every shard process.
+
+It owns the child end of the IPC channel (see :mod:`ezlang.sharding.ipc`) and
+
+* fetches the shard's configuration (token included) with a ``hello`` request, so the token is
+  never in the child's argv or environment;
+* sends a heartbeat every ``heartbeat_interval`` from the bot's own event loop, so a handler
+  stuck in an endless loop stops the heartbeats and the manager kills and respawns the shard;
+* asks the manager's identify queue before every IDENTIFY (``before_identify``);
+* answers ``eval`` (EasyLang code with ``client`` bound to the read-only client view; each
+  distinct code string is compiled once and cached), ``fetch`` (a dotted path of the client
+  view), ``stats`` and ``shutdown``;
+* reports status changes (identifying, ready, resuming, reconnecting) and why the gateway
+  closed (fatal close codes are never retried);
+* exits when the manager goes away (end-of-file on the channel; a watchdog thread covers an
+  event loop that is too busy to notice).
+
+It is the :class:`ezlang.discord.plugin.ShardPlugin` of ``.ez`` bots and is attached to the
+client of ``.py`` bots by :mod:`ezlang.sharding.pybot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ezlang.lang.errors import EzError
+from ezlang.sharding.ipc import Channel, ChannelClosed, error_payload
+from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
+
+#: Environment variables the manager sets for a shard (never the token).
+ENV_FD = "EZLANG_SHARD_IPC_FD"
+ENV_SHARD_ID = "EZLANG_SHARD_ID"
+ENV_SHARD_COUNT = "EZLANG_SHARD_COUNT"
+ENV_MANAGER_PID = "EZLANG_MANAGER_PID"
+
+#: Exit code of a shard that must not be restarted (fatal close code, rejected token).
+EXIT_FATAL = 78
+
+_agent: ShardAgent | None = None
+
+
+def in_shard() -> bool:
+    """True inside a process started by a shard manager."""
+    return ENV_FD in os.environ
+
+
+def current() -> ShardAgent | None:
+    """The connected agent of this shard process, if any."""
+    return _agent
+
+
+def to_plain(value: Any, depth: int = 0) -> Any:
+    """Make an EasyLang value JSON-safe for the trip to the manager.
+
+    Host objects (the client view's sections) become objects of their members, a few levels
+    deep; functions become their text. NaN and infinities become null (JSON has no such
+    numbers).
+    """
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [to_plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v, depth + 1) for k, v in value.items()}
+    keys = getattr(value, "ez_keys", None)
+    if callable(keys) and depth < 4:
+        return {k: to_plain(value.ez_get(k), depth + 1) for k in keys()}
+    return str(value)
+
+
+class ShardAgent:
+    """One shard's link to its manager (the ``ShardPlugin`` of this process)."""
+
+    def __init__(self, channel: Channel, config: dict[str, Any]) -> None:
+        self.channel = channel
+        self.config = config
+        self.shard_id: int = int(config["shard_id"])
+        self.shard_count: int = int(config["shard_count"])
+        self.token: str = config["token"]
+        self.api: str | None = config.get("api")
+        self.gateway: str | None = config.get("gateway")
+        self.heartbeat_interval = float(config.get("heartbeat_interval", 5.0))
+        self.client: Any = None
+        self.view: Any = None
+        self._snippets: dict[str, Any] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._status = "starting"
+        self._ready_at: float | None = None
+        self._exit_reported = False
+        self._shutting_down = False
+
+    # --- connecting -----------------------------------------------------------------------
+
+    @classmethod
+    async def connect(cls) -> ShardAgent:
+        """Connect to the manager through the inherited socket and fetch the configuration."""
+        global _agent
+        if _agent is not None:
+            return _agent
+        fd = int(os.environ[ENV_FD])
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        channel = await Channel.from_socket(sock)
+        # Handlers are bound after the agent exists; nothing arrives before we say hello.
+        channel.start()
+        config = await channel.request("hello", {"pid": os.getpid()}, timeout=30)
+        agent = cls(channel, config)
+        channel._on_request = agent._on_request
+        channel._on_event = agent._on_event
+        agent._start_background()
+        _agent = agent
+        return agent
+
+    def _start_background(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._spawn(self._heartbeat_loop())
+        self._spawn(self._watch_channel())
+        manager_pid = int(os.environ.get(ENV_MANAGER_PID, "0") or 0)
+        if manager_pid:
+            threading.Thread(
+                target=_orphan_watchdog, args=(manager_pid,), daemon=True, name="ezlang-watchdog"
+            ).start()
+        del loop
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _heartbeat_loop(self) -> None:
+        # Sent from the bot's own event loop: if a handler blocks the loop, heartbeats stop.
+        while not self.channel.is_closed:
+            self.channel.send_event("hb")
+            await asyncio.sleep(self.heartbeat_interval)
+
+    async def _watch_channel(self) -> None:
+        await self.channel.closed.wait()
+        if self._shutting_down:
+            return
+        # The manager is gone: close the gateway politely if we can, then leave.
+        with contextlib.suppress(BaseException):
+            if self.client is not None:
+                await asyncio.wait_for(self.client.close(), 2.0)
+        _flush_and_exit(0)
+
+    def point_discord_py(self) -> None:
+        """Send this process's discord.py REST and gateway traffic where the manager says."""
+        if not self.api:
+            return
+        from ezlang.discord.connect import point_discord_py_at
+
+        point_discord_py_at(self.api, self.gateway)
+
+    # --- ShardPlugin ------------------------------------------------------------------------
+
+    async def before_identify(self, shard_id: int, initial: bool) -> None:
+        """Wait for the manager's identify queue (called before every IDENTIFY)."""
+        self.set_status("identifying")
+        try:
+            await self.channel.request("identify", {"initial": initial})
+        except ChannelClosed:
+            _flush_and_exit(0)
+
+    def client_created(self, client: Any, view: Any = None) -> None:
+        """Watch ``client``: status from its events, exit reasons from its connect loop."""
+        self.client = client
+        if view is None:
+            from ezlang.discord.view import ClientView
+
+            view = ClientView(client)
+        self.view = view
+        client.before_identify_hook = self._identify_hook
+        original_dispatch = client.dispatch
+        original_connect = client.connect
+        original_login = client.login
+
+        def dispatch(event: str, /, *args: Any, **kwargs: Any) -> Any:
+            if event == "ready":
+                self._ready_at = time.monotonic()
+                self.set_status("ready")
+            elif event == "resumed":
+                self.set_status("ready")
+            elif event == "disconnect" and not client.is_closed():
+                ws = getattr(client, "ws", None)
+                resumable = ws is not None and getattr(ws, "session_id", None)
+                self.set_status("resuming" if resumable else "reconnecting")
+            return original_dispatch(event, *args, **kwargs)
+
+        async def connect(*, reconnect: bool = True) -> None:
+            import discord
+
+            try:
+                await original_connect(reconnect=reconnect)
+            except discord.PrivilegedIntentsRequired:
+                self.report_exit(close_code=4014)
+                raise
+            except discord.ConnectionClosed as exc:
+                self.report_exit(close_code=exc.code)
+                raise
+
+        async def login(token: str) -> None:
+            import discord
+
+            try:
+                await original_login(token)
+            except discord.LoginFailure:
+                self.report_exit(close_code=4004, error="the token was rejected (401)")
+                raise
+
+        client.dispatch = dispatch
+        client.connect = connect
+        client.login = login
+
+    async def _identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.before_identify(self.shard_id if shard_id is None else shard_id, initial)
+
+    # --- status -----------------------------------------------------------------------------
+
+    def set_status(self, status: str, **extra: Any) -> None:
+        """Tell the manager about a status change."""
+        if status == self._status and not extra:
+            return
+        self._status = status
+        data: dict[str, Any] = {"status": status, **extra}
+        if status == "ready" and self.client is not None:
+            data["guilds"] = len(self.client.guilds)
+        self.channel.send_event("status", data)
+
+    def report_exit(self, *, close_code: int | None = None, error: str | None = None) -> None:
+        """Tell the manager why this shard is about to stop (once)."""
+        if self._exit_reported:
+            return
+        self._exit_reported = True
+        fatal = close_code in FATAL_CLOSE_CODES
+        if error is None and close_code is not None:
+            error = explain_close_code(close_code)
+        self.channel.send_event(
+            "exit_reason", {"close_code": close_code, "error": error, "fatal": fatal}
+        )
+
+    # --- requests from the manager ------------------------------------------------------------
+
+    def _on_event(self, op: str, data: Any) -> None:
+        pass
+
+    async def _on_request(self, op: str, data: Any) -> Any:
+        if op == "eval":
+            return await self.eval(data["code"], data.get("timeout"))
+        if op == "fetch":
+            return self.fetch(data["path"])
+        if op == "stats":
+            return self.stats()
+        if op == "shutdown":
+            self._spawn(self.shutdown())
+            return True
+        if op == "ping":
+            return True
+        raise EzError("ShardingError", f"unknown request {op!r}")
+
+    def _require_client(self) -> Any:
+        if self.client is None or self.view is None:
+            raise EzError("ShardingError", f"shard {self.shard_id} has no client yet")
+        return self.view
+
+    async def eval(self, code: str, timeout: float | None = None) -> Any:
+        """Run EasyLang ``code`` with ``client`` bound to this shard's client view."""
+        view = self._require_client()
+        fn = self._snippets.get(code)
+        if fn is None:
+            from ezlang.lang import compile_snippet
+
+            fn = compile_snippet(code, params=["client"], filename="<broadcast_eval>")
+            if len(self._snippets) > 256:  # a bot generating code strings must not leak memory
+                self._snippets.clear()
+            self._snippets[code] = fn
+        from ezlang.lang.asyncbridge import call_async
+
+        if timeout is None:
+            return to_plain(await call_async(fn, view))
+        return to_plain(await asyncio.wait_for(call_async(fn, view), timeout))
+
+    def fetch(self, path: str) -> Any:
+        """The value at dotted ``path`` of the client view (``guilds.cache.size``)."""
+        return to_plain(resolve_path(self._require_client(), path))
+
+    def stats(self) -> dict[str, Any]:
+        """This shard's numbers for ``get_shard_stats``."""
+        import psutil
+
+        client = self.client
+        ready = bool(client is not None and client.is_ready())
+        ping: int | None = None
+        guilds = users = 0
+        if client is not None:
+            latency = client.latency
+            ping = round(latency * 1000) if math.isfinite(latency) else None
+            guilds = len(client.guilds)
+            users = sum((g.member_count or 0) for g in client.guilds)
+        rss = psutil.Process().memory_info().rss
+        return {
+            "shard_id": self.shard_id,
+            "guild_count": guilds,
+            "user_count": users,
+            "ping": ping,
+            "memory_mb": round(rss / (1024 * 1024), 1),
+            "uptime_ms": round((time.monotonic() - self._ready_at) * 1000)
+            if ready and self._ready_at is not None
+            else 0,
+            "ready": ready,
+        }
+
+    async def shutdown(self) -> None:
+        """Close the gateway cleanly, run the program's shutdown hooks, exit 0."""
+        self._shutting_down = True
+        self.set_status("dead")
+        with contextlib.suppress(BaseException):
+            if self.client is not None:
+                await asyncio.wait_for(self.client.close(), 5.0)
+        with contextlib.suppress(BaseException):
+            from ezlang.lang import context
+
+            await asyncio.wait_for(context.current().run_shutdown_hooks(), 3.0)
+        _flush_and_exit(0)
+
+    # --- calls made by the bot itself, routed through the manager -----------------------------
+
+    async def route(self, op: str, args: dict[str, Any], timeout: float | None = None) -> Any:
+        """Run a manager operation (``broadcast_eval``, ``fetch_client_values``, ``stats``)."""
+        try:
+            return await self.channel.request("route", {"op": op, "args": args}, timeout)
+        except ChannelClosed:
+            raise EzError("ShardingError", "the shard manager is gone") from None
+        except TimeoutError:
+            raise EzError(
+                "TimeoutError", f"the shard manager did not answer {op} within {timeout:g} s"
+            ) from None
+
+
+def resolve_path(root: Any, path: str) -> Any:
+    """Walk a dotted path (``guilds.cache.size``; a leading ``client.`` is allowed) of ``root``.
+
+    An unknown name is a ``ValueError`` that lists the valid names at that point.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise EzError("ValueError", "the property path must be a non-empty string")
+    parts = path.strip().split(".")
+    if parts[0] == "client" and len(parts) > 1:
+        parts = parts[1:]
+    value = root
+    walked = "client"
+    for part in parts:
+        keys_fn = getattr(value, "ez_keys", None)
+        if callable(keys_fn):
+            keys = list(keys_fn())
+            if part not in keys:
+                raise EzError(
+                    "ValueError",
+                    f"unknown property '{part}' of {walked} in '{path}'; valid: {', '.join(keys)}",
+                )
+            value = value.ez_get(part)
+        elif isinstance(value, dict):
+            if part not in value:
+                raise EzError(
+                    "ValueError",
+                    f"unknown property '{part}' of {walked} in '{path}'; "
+                    f"valid: {', '.join(map(str, value))}",
+                )
+            value = value[part]
+        else:
+            raise EzError(
+                "ValueError", f"{walked} has no properties (it is a value), so '{path}' is invalid"
+            )
+        walked += "." + part
+    return value
+
+
+def _flush_and_exit(code: int) -> None:
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _orphan_watchdog(manager_pid: int) -> None:
+    # Runs in a thread so that it works even when the event loop is blocked by user code.
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != manager_pid:
+            # Give the event loop a moment to notice end-of-file and close politely.
+            time.sleep(3.0)
+            _flush_and_exit(0)
+
+
+@contextlib.asynccontextmanager
+async def ez_setup(ctx: Any) -> AsyncIterator[ShardAgent]:
+    """The ``setup`` of ``run_file`` for a ``.ez`` shard: connect, install the plugin."""
+    agent = await ShardAgent.connect()
+    ctx.options["token"] = agent.token
+    if agent.api:
+        ctx.options["api"] = agent.api
+    ctx.options["shard_id"] = agent.shard_id
+    ctx.options["shard_count"] = agent.shard_count
+    agent.point_discord_py()
+    from ezlang.discord import plugin
+
+    plugin.install(agent)
+    yield agent
+
+
+__all__ = ["ShardAgent", "current", "in_shard", "resolve_path", "to_plain", "error_payload"]

@@ -1,0 +1,72 @@
+"""The local identify queue: Discord's IDENTIFY rate limit, enforced inside the manager.
+
+Discord allows ``max_concurrency`` IDENTIFYs per window (5 s), one per bucket
+``shard_id % max_concurrency``; an IDENTIFY that arrives early is refused with op 9 and still
+counts against the daily budget. Discord measures on receipt, and a permission granted here
+reaches the gateway a little later through the shard's IPC and websocket, so consecutive grants
+in one bucket are spaced by ``window + margin`` to absorb that jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+class LocalIdentifyQueue:
+    """An :class:`~ezlang.sharding.interfaces.IdentifyQueue` for the shards of one host."""
+
+    def __init__(self, max_concurrency: int = 1, window: float = 5.0, margin: float = 0.075):
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        self.max_concurrency = max_concurrency
+        self.window = window
+        self.margin = margin
+        # Bucket -> monotonic time of the last grant; one lock per bucket keeps grants FIFO.
+        self._last: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiters: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def configure(self, max_concurrency: int, window: float) -> None:
+        """Adopt the values learnt from ``GET /gateway/bot`` (before any shard identifies)."""
+        self.max_concurrency = max_concurrency
+        self.window = window
+
+    def next_slot_in(self) -> float:
+        """Seconds until the earliest bucket is free again (0 when one is free now)."""
+        now = time.monotonic()
+        waits = [
+            max(0.0, self._last.get(b, -1e9) + self.window + self.margin - now)
+            for b in range(self.max_concurrency)
+        ]
+        return min(waits) if waits else 0.0
+
+    async def acquire(self, shard_id: int) -> None:
+        """Return when ``shard_id`` may IDENTIFY now; the slot is taken on return."""
+        if self._closed:
+            raise asyncio.CancelledError("identify queue closed")
+        bucket = shard_id % self.max_concurrency
+        lock = self._locks.setdefault(bucket, asyncio.Lock())
+        task = asyncio.current_task()
+        if task is not None:
+            self._waiters.add(task)
+        try:
+            async with lock:
+                while True:
+                    wait = self._last.get(bucket, -1e9) + self.window + self.margin
+                    delay = wait - time.monotonic()
+                    if delay <= 0:
+                        break
+                    await asyncio.sleep(delay)
+                self._last[bucket] = time.monotonic()
+        finally:
+            if task is not None:
+                self._waiters.discard(task)
+
+    async def close(self) -> None:
+        """Cancel pending ``acquire`` calls."""
+        self._closed = True
+        for task in list(self._waiters):
+            if task is not asyncio.current_task():
+                task.cancel()

@@ -1,0 +1,224 @@
+"""The manager <-> shard channel: length-prefixed JSON over an inherited socketpair.
+
+Each frame is a 4-byte big-endian length followed by one UTF-8 JSON object. Three kinds of
+message travel on it (field ``k``):
+
+* request ``{"k": "q", "i": id, "op": op, "d": data}`` — answered by exactly one reply;
+* reply ``{"k": "r", "i": id, "ok": true, "d": value}`` or
+  ``{"k": "r", "i": id, "ok": false, "e": {"kind": kind, "message": text}}``;
+* event ``{"k": "e", "op": op, "d": data}`` — fire and forget (heartbeats, status, logs).
+
+Both ends use the same :class:`Channel`. A socketpair inherited by the child (never a named
+socket) means only the two processes can talk, and the child sees end-of-file the moment the
+manager dies, which is how orphaned shards know to exit.
+
+Operations (``op``), manager -> shard: ``eval`` ``{code}``, ``fetch`` ``{path}``, ``stats``,
+``shutdown``. Shard -> manager: ``hello`` (returns the shard's configuration, token included,
+so the token never sits in argv or the environment), ``identify`` ``{initial}`` (returns when
+the identify queue grants a slot), ``route`` ``{op, args}`` (a cross-shard call made inside a
+shard); events ``hb``, ``status`` ``{status, ...}``, ``exit_reason`` ``{close_code, error,
+fatal}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ezlang.lang.errors import KINDS, EzError
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024
+
+RequestHandler = Callable[[str, Any], Awaitable[Any]]
+EventHandler = Callable[[str, Any], None]
+
+
+class ChannelClosed(ConnectionError):
+    """The other end went away (process exit or manager death)."""
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One frame: length prefix + compact JSON."""
+    body = json.dumps(message, separators=(",", ":"), default=_fallback).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def _fallback(value: Any) -> Any:
+    # EasyLang host objects and other Python values that JSON cannot carry travel as text.
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def error_payload(exc: BaseException) -> dict[str, str]:
+    """How an exception travels in a failed reply."""
+    if isinstance(exc, EzError):
+        return {"kind": exc.kind, "message": exc.message}
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return {"kind": "TimeoutError", "message": str(exc) or "timed out"}
+    return {"kind": "ShardingError", "message": f"{type(exc).__name__}: {exc}"}
+
+
+def error_from_payload(err: dict[str, Any]) -> EzError:
+    """The inverse of :func:`error_payload`."""
+    kind = err.get("kind", "ShardingError")
+    return EzError(kind if kind in KINDS else "ShardingError", str(err.get("message", "")))
+
+
+class Channel:
+    """One end of the IPC link: requests with replies, and events, in both directions."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_request: RequestHandler | None = None,
+        on_event: EventHandler | None = None,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._on_request = on_request
+        self._on_event = on_event
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reader_task: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+        self.close_reason = "channel closed"
+
+    @classmethod
+    async def from_socket(
+        cls,
+        sock: Any,
+        on_request: RequestHandler | None = None,
+        on_event: EventHandler | None = None,
+    ) -> Channel:
+        """Wrap a connected (unix) socket."""
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_FRAME)
+        return cls(reader, writer, on_request, on_event)
+
+    def start(self) -> None:
+        """Start reading (call once the handlers are set)."""
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed.is_set()
+
+    def _write(self, message: dict[str, Any]) -> None:
+        if self.closed.is_set() or self._writer.is_closing():
+            raise ChannelClosed(self.close_reason)
+        self._writer.write(encode(message))
+
+    def send_event(self, op: str, data: Any = None) -> None:
+        """Send a fire-and-forget event; silently dropped if the channel is closed."""
+        try:
+            self._write({"k": "e", "op": op, "d": data})
+        except (ChannelClosed, ConnectionError, RuntimeError):
+            pass
+
+    async def request(self, op: str, data: Any = None, timeout: float | None = None) -> Any:
+        """Send a request and wait for its reply.
+
+        Raises ``EzError`` with the remote error, ``ChannelClosed`` if the other end goes away
+        first and ``TimeoutError`` after ``timeout`` seconds.
+        """
+        rid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        try:
+            self._write({"k": "q", "i": rid, "op": op, "d": data})
+            if self._writer.transport.get_write_buffer_size() > 1 << 20:
+                await self._writer.drain()
+            if timeout is None:
+                return await fut
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._pending.pop(rid, None)
+
+    async def _read_loop(self) -> None:
+        reader = self._reader
+        try:
+            while True:
+                header = await reader.readexactly(4)
+                (size,) = _HEADER.unpack(header)
+                if size > MAX_FRAME:
+                    raise ValueError(f"IPC frame of {size} bytes is too large")
+                message = json.loads(await reader.readexactly(size))
+                kind = message.get("k")
+                if kind == "r":
+                    fut = self._pending.get(message.get("i"))
+                    if fut is not None and not fut.done():
+                        if message.get("ok"):
+                            fut.set_result(message.get("d"))
+                        else:
+                            fut.set_exception(error_from_payload(message.get("e") or {}))
+                elif kind == "q":
+                    task = asyncio.get_running_loop().create_task(
+                        self._answer(message.get("i"), message.get("op"), message.get("d"))
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                elif kind == "e" and self._on_event is not None:
+                    self._on_event(message.get("op", ""), message.get("d"))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.close_reason = "the other end closed the channel"
+        except asyncio.CancelledError:
+            self.close_reason = "channel closed"
+            raise
+        except Exception as exc:  # a corrupt frame: the link cannot be trusted any more
+            self.close_reason = f"IPC protocol error: {exc}"
+        finally:
+            self._finish()
+
+    async def _answer(self, rid: Any, op: Any, data: Any) -> None:
+        try:
+            if self._on_request is None:
+                raise EzError("ShardingError", f"no handler for request {op!r}")
+            value = await self._on_request(str(op), data)
+        except BaseException as exc:  # noqa: BLE001 - every failure travels back as a reply
+            if isinstance(exc, asyncio.CancelledError):
+                payload = {"kind": "ShardingError", "message": "the call was cancelled"}
+            else:
+                payload = error_payload(exc)
+            try:
+                self._write({"k": "r", "i": rid, "ok": False, "e": payload})
+            except (ChannelClosed, ConnectionError, RuntimeError):
+                pass
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        try:
+            self._write({"k": "r", "i": rid, "ok": True, "d": value})
+        except (ChannelClosed, ConnectionError, RuntimeError):
+            pass
+
+    def _finish(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ChannelClosed(self.close_reason))
+        self._pending.clear()
+        try:
+            self._writer.close()
+        except RuntimeError:
+            pass
+
+    async def close(self) -> None:
+        """Close the link; pending requests fail with :class:`ChannelClosed`."""
+        if self._reader_task is not None and not self._reader_task.done():
+            self._reader_task.cancel()
+            try:
+                await self._reader_task
+            except asyncio.CancelledError:
+                pass
+        self._finish()
+        for task in list(self._tasks):
+            task.cancel()

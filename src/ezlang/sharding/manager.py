@@ -1,0 +1,611 @@
+"""``ShardManager``: spawns, supervises and talks to the shard processes of one bot.
+
+Python API (the EasyLang builtins are thin wrappers around it)::
+
+    m = ShardManager("bot.ez", {"token": "...", "total_shards": 4})
+    await m.spawn()                       # [{id, ready, pid, status}, ...] once all are READY
+    await m.broadcast_eval("return client.guilds.cache.size")
+    await m.fetch_client_values("guilds.cache.size")
+    await m.respawn_shard(2)
+    await m.stats()
+    await m.stop()
+
+Structure: every cross-shard operation goes through ONE method, :meth:`ShardManager.call_shard`,
+which reaches a single shard (a local child through its IPC channel, or — with a multi-host
+backend — a shard of another host through ``remote``); the aggregating operations
+(``broadcast_eval``, ``fetch_client_values``, ``stats``) only fan out over it and order the
+results. The identify queue and the shard directory are injected objects implementing
+:mod:`ezlang.sharding.interfaces` (local ones by default, see :mod:`ezlang.sharding.backends`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ezlang.lang.errors import EzError
+from ezlang.sharding.backends import (
+    Backends,
+    GatewayFacts,
+    LocalShardDirectory,
+    RemoteCaller,
+    make_backends,
+)
+from ezlang.sharding.identify import LocalIdentifyQueue
+from ezlang.sharding.interfaces import IdentifyQueue, ShardDirectory
+from ezlang.sharding.options import ShardOptions, parse_options
+from ezlang.sharding.process import ShardProcess
+from ezlang.sharding.progress import Reporter
+
+#: Operations ``call_shard`` handles in the manager that owns the shard (not in the child).
+MANAGER_OPS = ("stats", "respawn")
+#: Operations a shard may ask its manager to run for it (cross-shard calls from bot code).
+ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats")
+#: Seconds ``stats`` waits for a shard before reporting it unreachable.
+STATS_TIMEOUT = 2.0
+
+
+def _sharding_error(message: str) -> EzError:
+    return EzError("ShardingError", message)
+
+
+class ShardManager:
+    """The supervisor of one bot's shard processes on this host."""
+
+    _live: ClassVar[ShardManager | None] = None
+
+    def __init__(
+        self,
+        bot_file: str | Path,
+        options: ShardOptions | Mapping[str, Any] | None = None,
+        *,
+        identify_queue: IdentifyQueue | None = None,
+        directory: ShardDirectory | None = None,
+        remote: RemoteCaller | None = None,
+        reporter: Reporter | None = None,
+        base_dir: Path | None = None,
+        default_token: str | None = None,
+        default_api: str | None = None,
+    ) -> None:
+        live = ShardManager._live
+        if live is not None and live.has_live_shards:
+            raise _sharding_error(
+                "a shard manager with running shards already exists in this program; "
+                "call stop_shards() first (one manager per program)"
+            )
+        self.options = parse_options(
+            bot_file,
+            options,
+            base_dir=base_dir,
+            default_token=default_token,
+            default_api=default_api,
+        )
+        self.total_shards: int = self.options.total_shards or 0
+        self.shards: dict[int, ShardProcess] = {}
+        self.identify_queue: IdentifyQueue | None = identify_queue
+        self.directory: ShardDirectory | None = directory
+        self.remote: RemoteCaller | None = remote
+        self.reporter = reporter or Reporter(self.options.progress)
+        self.gateway: GatewayFacts | None = None
+        self._token = self.options.token
+        self._changed = asyncio.Event()
+        self._spawned = False
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._spawn_timed_out: set[int] = set()
+        self._in_spawn = False
+
+    # --- small helpers -----------------------------------------------------------------------------
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the token hidden (every line forwarded from a shard goes through this)."""
+        return text.replace(self._token, "[token hidden]") if self._token in text else text
+
+    @property
+    def has_live_shards(self) -> bool:
+        """True while any shard process of this manager is running or being supervised."""
+        return self._spawned and not self._stopped.is_set()
+
+    def info(self) -> dict[str, Any]:
+        """What ``create_shard_manager`` returns (never the token)."""
+        out = self.options.public()
+        if self.total_shards:
+            out["total_shards"] = self.total_shards
+        return out
+
+    def _spawn_bg(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _status_changed(self, shard: ShardProcess) -> None:
+        self._changed.set()
+        self.reporter.shard_status(shard.id, shard.status, shard.pid)
+        if self.directory is not None:
+            info = {"status": shard.status, "pid": shard.pid, "ready": shard.status == "ready"}
+            if isinstance(self.directory, LocalShardDirectory):
+                self.directory._entries.setdefault(shard.id, {"host": self.directory.host}).update(
+                    info
+                )
+            else:
+                self._spawn_bg(self._publish(shard.id, info))
+
+    async def _publish(self, shard_id: int, info: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # a directory hiccup must not hurt local shards
+            assert self.directory is not None
+            await self.directory.update(shard_id, info)
+
+    async def _wait_change(self, timeout: float) -> None:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+    # --- hooks used by ShardProcess ------------------------------------------------------------------
+
+    def _hello(self, shard: ShardProcess) -> dict[str, Any]:
+        return {
+            "shard_id": shard.id,
+            "shard_count": self.total_shards,
+            "token": self._token,
+            "api": self._api,
+            "gateway": self.gateway.url if self.gateway else None,
+            "heartbeat_interval": self.options.heartbeat_interval,
+        }
+
+    def _process_started(self, shard: ShardProcess) -> None:
+        pass
+
+    def _identify_granted(self, shard: ShardProcess) -> None:
+        pass
+
+    def _spawn_timeout(self, shard: ShardProcess) -> None:
+        if not self._in_spawn:
+            return  # after spawn_shards() returned, a slow start is just a crash to retry
+        self._spawn_timed_out.add(shard.id)
+        self._changed.set()
+
+    async def _route(self, from_shard: int, data: Any) -> Any:
+        """Run a cross-shard operation that bot code called inside shard ``from_shard``."""
+        if not isinstance(data, dict) or data.get("op") not in ROUTABLE:
+            raise _sharding_error(f"shard {from_shard} asked for an unknown operation")
+        args = data.get("args") or {}
+        op = data["op"]
+        if op == "broadcast_eval":
+            return await self.broadcast_eval(
+                args.get("code"), shard=args.get("shard"), timeout=args.get("timeout")
+            )
+        if op == "fetch_client_values":
+            return await self.fetch_client_values(args.get("path"))
+        return await self.stats()
+
+    # --- spawning ------------------------------------------------------------------------------------
+
+    @property
+    def _api(self) -> str:
+        from ezlang.discord.connect import api_base
+
+        return api_base({"api": self.options.api} if self.options.api else {})
+
+    async def _fetch_gateway(self) -> GatewayFacts:
+        from ezlang.discord.connect import BAD_TOKEN, fetch_gateway
+
+        try:
+            gw = await fetch_gateway(self._api, self._token)
+        except EzError as exc:
+            if exc.message == BAD_TOKEN:
+                raise _sharding_error(
+                    "Discord rejected the bot token (401 Unauthorized), so no shard was started. "
+                    "Check the manager's 'token' option or DISCORD_TOKEN; a new token is at "
+                    "https://discord.com/developers/applications → your app → Bot → Reset Token"
+                ) from None
+            raise _sharding_error(self.scrub(exc.message)) from None
+        opts = self.options
+        total = opts.total_shards or gw.shards
+        # Never faster than the API allows, whatever the options say.
+        mc = min(opts.max_concurrency or gw.max_concurrency, gw.max_concurrency)
+        window = max(opts.identify_window or gw.identify_window, gw.identify_window)
+        return GatewayFacts(
+            url=gw.url,
+            recommended_shards=gw.shards,
+            total_shards=total,
+            max_concurrency=mc,
+            identify_window=window,
+            remaining=gw.remaining,
+            reset_after_ms=gw.reset_after_ms,
+        )
+
+    def identify_bound(self, count: int | None = None) -> float:
+        """``ceil(N / max_concurrency) × window``: the fastest a spawn of N shards can be."""
+        n = len(self.shards) if count is None else count
+        queue = self.identify_queue
+        mc = getattr(queue, "max_concurrency", 1) or 1
+        window = getattr(queue, "window", 5.0)
+        return math.ceil(n / mc) * window
+
+    async def spawn(self) -> list[dict[str, Any]]:
+        """Start every shard at once and return when all are READY.
+
+        Raises ``ShardingError`` naming the shards that did not become READY (and why) when a
+        shard fails for good or misses ``spawn_timeout``; the other shards keep running.
+        """
+        if self._spawned:
+            raise _sharding_error("spawn_shards() was already called for this manager")
+        live = ShardManager._live
+        if live is not None and live is not self and live.has_live_shards:
+            raise _sharding_error("another shard manager with running shards exists")
+        gateway = await self._fetch_gateway()
+        opts = self.options
+        if opts.shard_list is not None:
+            bad = [i for i in opts.shard_list if i >= gateway.total_shards]
+            if bad:
+                raise EzError(
+                    "ValueError",
+                    f"option 'shard_list' has shard {bad[0]} outside [0, "
+                    f"{gateway.total_shards}) (total_shards is {gateway.total_shards})",
+                )
+        if self.identify_queue is None or self.directory is None:
+            backends = await make_backends(opts, gateway)
+        else:
+            backends = Backends(self.identify_queue, self.directory, self.remote)
+        if backends.total_shards or backends.max_concurrency or backends.identify_window:
+            gateway = GatewayFacts(
+                url=gateway.url,
+                recommended_shards=gateway.recommended_shards,
+                total_shards=backends.total_shards or gateway.total_shards,
+                max_concurrency=backends.max_concurrency or gateway.max_concurrency,
+                identify_window=backends.identify_window or gateway.identify_window,
+                remaining=gateway.remaining,
+                reset_after_ms=gateway.reset_after_ms,
+            )
+        self.identify_queue = self.identify_queue or backends.identify_queue
+        self.directory = self.directory or backends.directory
+        self.remote = self.remote or backends.remote
+        if isinstance(self.identify_queue, LocalIdentifyQueue):
+            self.identify_queue.configure(gateway.max_concurrency, gateway.identify_window)
+        self.gateway = gateway
+        self.total_shards = gateway.total_shards
+        ids = (
+            list(opts.shard_list) if opts.shard_list is not None else list(range(self.total_shards))
+        )
+        if gateway.remaining < len(ids):
+            hours = gateway.reset_after_ms / 3_600_000
+            raise _sharding_error(
+                f"Discord allows only {gateway.remaining} more session starts today and "
+                f"{len(ids)} shards need one each; the budget resets in {hours:.1f} h. "
+                "Starting anyway could get the bot's token reset, so no shard was started."
+            )
+        await self.directory.claim(ids)
+        if self.remote is not None:
+            await self.remote.start(self.call_shard)
+        self._spawned = True
+        ShardManager._live = self
+        self.shards = {i: ShardProcess(self, i) for i in ids}
+        queue = self.identify_queue
+        next_slot = getattr(queue, "next_slot_in", lambda: 0.0)
+        self.reporter.spawn_started(ids, self.total_shards, self.identify_bound(), next_slot)
+        for shard in self.shards.values():
+            shard.start()
+        self._in_spawn = True
+        try:
+            await self._wait_all_ready()
+        finally:
+            self._in_spawn = False
+            self.reporter.spawn_finished(all(s.status == "ready" for s in self.shards.values()))
+        return [
+            {"id": s.id, "ready": s.status == "ready", "pid": s.pid, "status": s.status}
+            for s in self.shards.values()
+        ]
+
+    async def _wait_all_ready(self) -> None:
+        while True:
+            waiting = [s for s in self.shards.values() if s.status != "ready"]
+            if not waiting:
+                return
+            bad: dict[int, str] = {}
+            for s in waiting:
+                if s.status == "failed" or s.terminal:
+                    bad[s.id] = s.failure or s._exit_summary(
+                        s.last_exit["code"] if s.last_exit else None
+                    )
+                elif s.id in self._spawn_timed_out:
+                    bad[s.id] = s.spawn_timeout_reason or "did not become READY in time"
+            if len(bad) == len(waiting):
+                lines = []
+                for shard_id in sorted(bad):
+                    s = self.shards[shard_id]
+                    detail = bad[shard_id]
+                    close_code = (s.last_exit or {}).get("close_code")
+                    if close_code and str(close_code) not in detail:
+                        detail += f" [close code {close_code}]"
+                    lines.append(f"  shard {shard_id} ({s.status}): {detail}")
+                ready = len(self.shards) - len(bad)
+                still = [i for i in bad if not self.shards[i].terminal]
+                tail = (
+                    f"\n(shards {still} are still being restarted in the background)"
+                    if still
+                    else ""
+                )
+                raise _sharding_error(
+                    f"{len(bad)} of {len(self.shards)} shards did not become ready "
+                    f"({ready} ready):\n" + "\n".join(lines) + tail
+                )
+            await self._wait_change(0.25)
+
+    # --- the one path to a single shard ------------------------------------------------------------
+
+    async def call_shard(
+        self, shard_id: int, op: str, payload: Any = None, timeout: float | None = None
+    ) -> Any:
+        """Run ``op`` on shard ``shard_id`` (local child, or another host's through ``remote``).
+
+        ``stats`` and ``respawn`` are answered by the shard's own manager; ``eval`` and
+        ``fetch`` by the shard process. Errors name the shard.
+        """
+        shard = self.shards.get(shard_id)
+        if shard is None:
+            if self.remote is not None and 0 <= shard_id < self.total_shards:
+                return await self.remote.call(shard_id, op, payload, timeout)
+            raise self._unknown_shard(shard_id)
+        if op == "stats":
+            return await self._shard_stats(shard, timeout or STATS_TIMEOUT)
+        if op == "respawn":
+            return await self._respawn_local(shard)
+        return await shard.call(op, payload, timeout)
+
+    def _unknown_shard(self, shard_id: Any) -> EzError:
+        ids = self._all_ids()
+        shown = f"0..{ids[-1]}" if ids == list(range(len(ids))) and ids else str(ids)
+        return EzError("ValueError", f"unknown shard {shard_id!r}; the shards are {shown}")
+
+    def _all_ids(self) -> list[int]:
+        if self.remote is not None and self.total_shards:
+            return list(range(self.total_shards))
+        return sorted(self.shards)
+
+    def _require_spawned(self, what: str) -> None:
+        if not self._spawned:
+            raise _sharding_error(f"{what}: no shards yet — call spawn_shards() first")
+        if self._stopped.is_set():
+            raise _sharding_error(f"{what}: the shards were stopped (stop_shards())")
+
+    @staticmethod
+    def _shard_arg(value: Any, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise EzError("TypeError", f"{what}: the shard id must be a number, got {value!r}")
+        if isinstance(value, float) and not value.is_integer():
+            raise EzError("ValueError", f"{what}: the shard id must be a whole number")
+        return int(value)
+
+    @staticmethod
+    def _timeout_arg(value: Any, default: float) -> float:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise EzError(
+                "TypeError", f"option 'timeout' must be a number of seconds, got {value!r}"
+            )
+        if not value > 0 or not math.isfinite(value):
+            raise EzError(
+                "ValueError", f"option 'timeout' must be a positive number, got {value!r}"
+            )
+        return float(value)
+
+    # --- aggregating operations ---------------------------------------------------------------------
+
+    async def _fan_out(self, what: str, op: str, payload: Any, timeout: float | None) -> list[Any]:
+        ids = self._all_ids()
+        results = await asyncio.gather(
+            *(self.call_shard(i, op, payload, timeout) for i in ids), return_exceptions=True
+        )
+        for shard_id, result in zip(ids, results, strict=True):
+            if isinstance(result, BaseException):
+                raise self._name_shard(what, shard_id, result)
+        return list(results)
+
+    @staticmethod
+    def _name_shard(what: str, shard_id: int, exc: BaseException) -> EzError:
+        if not isinstance(exc, EzError):
+            return _sharding_error(
+                f"{what} failed on shard {shard_id}: {type(exc).__name__}: {exc}"
+            )
+        if exc.message.startswith(f"shard {shard_id} "):
+            return EzError(exc.kind, f"{what}: {exc.message}")
+        return EzError(exc.kind, f"{what} failed on shard {shard_id}: {exc.message}")
+
+    async def broadcast_eval(
+        self, code: str, shard: int | None = None, timeout: float | None = None
+    ) -> Any:
+        """Run EasyLang ``code`` in every shard (or one) with ``client`` bound; results by id.
+
+        ``code`` is a body with ``return`` or a bare expression. Never hangs: each shard gets
+        ``timeout`` seconds (default ``eval_timeout``) and a shard that fails or dies raises an
+        error naming it.
+        """
+        if not isinstance(code, str):
+            raise EzError("TypeError", f"broadcast_eval: code must be a string, got {code!r}")
+        if not code.strip():
+            raise EzError("ValueError", "broadcast_eval: code must not be empty")
+        limit = self._timeout_arg(timeout, self.options.eval_timeout)
+        self._require_spawned("broadcast_eval")
+        payload = {"code": code, "timeout": limit}
+        # The child enforces the limit itself; the manager's own limit is a little longer so
+        # the child's clearer message wins, while a frozen child still cannot hang the call.
+        call_limit = limit + 0.25
+        if shard is not None:
+            shard_id = self._shard_arg(shard, "broadcast_eval")
+            if shard_id not in self._all_ids():
+                raise self._unknown_shard(shard_id)
+            try:
+                return await self.call_shard(shard_id, "eval", payload, call_limit)
+            except Exception as exc:
+                raise self._name_shard("broadcast_eval", shard_id, exc) from None
+        return await self._fan_out("broadcast_eval", "eval", payload, call_limit)
+
+    async def fetch_client_values(self, path: str) -> list[Any]:
+        """The value of the client view's dotted ``path`` in every shard, ordered by shard id."""
+        if not isinstance(path, str):
+            raise EzError(
+                "TypeError", f"fetch_client_values: the property must be a string, got {path!r}"
+            )
+        if not path.strip():
+            raise EzError("ValueError", "fetch_client_values: the property must not be empty")
+        self._require_spawned("fetch_client_values")
+        try:
+            return await self._fan_out(
+                "fetch_client_values", "fetch", {"path": path}, self.options.eval_timeout
+            )
+        except EzError as exc:
+            if exc.kind == "ValueError" and "unknown property" in exc.message:
+                # The same on every shard: say it once, without a shard number.
+                raise EzError("ValueError", exc.message.split(": ", 1)[-1]) from None
+            raise
+
+    async def _shard_stats(self, shard: ShardProcess, timeout: float) -> dict[str, Any]:
+        snap = shard.snapshot()
+        try:
+            child = await shard.call("stats", None, timeout)
+        except EzError as exc:
+            return {
+                "shard_id": shard.id,
+                "ready": False,
+                "status": snap["status"],
+                "error": exc.message,
+                "pid": snap["pid"],
+                "restarts": snap["restarts"],
+                "last_exit": snap["last_exit"],
+            }
+        out = dict(child)
+        out["shard_id"] = shard.id
+        out["ready"] = bool(child.get("ready")) and snap["status"] == "ready"
+        out.update(
+            status=snap["status"],
+            pid=snap["pid"],
+            restarts=snap["restarts"],
+            last_exit=snap["last_exit"],
+        )
+        return out
+
+    async def stats(self) -> list[dict[str, Any]]:
+        """One stats object per shard, gathered in parallel; unreachable shards say so."""
+        self._require_spawned("get_shard_stats")
+        ids = self._all_ids()
+        results = await asyncio.gather(
+            *(self.call_shard(i, "stats", None, STATS_TIMEOUT) for i in ids),
+            return_exceptions=True,
+        )
+        out: list[dict[str, Any]] = []
+        for shard_id, result in zip(ids, results, strict=True):
+            if isinstance(result, BaseException):
+                message = result.message if isinstance(result, EzError) else str(result)
+                out.append(
+                    {
+                        "shard_id": shard_id,
+                        "ready": False,
+                        "status": "unreachable",
+                        "error": message,
+                    }
+                )
+            else:
+                out.append(result)
+        return out
+
+    # --- respawn and stop ----------------------------------------------------------------------------
+
+    async def respawn_shard(self, shard_id: int) -> bool:
+        """Replace shard ``shard_id``'s process; returns True once the new one is READY."""
+        shard_id = self._shard_arg(shard_id, "respawn_shard")
+        self._require_spawned("respawn_shard")
+        if shard_id not in self._all_ids():
+            raise self._unknown_shard(shard_id)
+        limit = self.options.spawn_timeout + self.identify_bound() + 10
+        return bool(await self.call_shard(shard_id, "respawn", None, limit))
+
+    async def _respawn_local(self, shard: ShardProcess) -> bool:
+        before = shard.generation
+        await shard.restart()
+        deadline = time.monotonic() + self.options.spawn_timeout + self.identify_bound() + 5
+        while True:
+            if shard.generation > before and shard.ready_generation == shard.generation:
+                if shard.status == "ready":
+                    return True
+            if shard.status == "failed":
+                raise _sharding_error(f"respawn_shard: shard {shard.id} failed: {shard.failure}")
+            if shard.terminal and shard.status != "ready":
+                raise _sharding_error(
+                    f"respawn_shard: shard {shard.id} stopped ({shard.last_error() or 'no error'})"
+                )
+            if self._stopping:
+                raise _sharding_error("respawn_shard: the manager is stopping")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _sharding_error(
+                    f"respawn_shard: shard {shard.id} did not become READY in time "
+                    f"({shard.last_error() or shard.status})"
+                )
+            await self._wait_change(min(0.25, remaining))
+
+    async def stop(self) -> None:
+        """Close every shard cleanly; returns when all processes are gone (idempotent)."""
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
+        try:
+            await asyncio.gather(*(s.stop() for s in self.shards.values()))
+            for task in list(self._background):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                if self.directory is not None and self.shards:
+                    await self.directory.release(sorted(self.shards))
+            with contextlib.suppress(Exception):
+                if self.remote is not None:
+                    await self.remote.close()
+            with contextlib.suppress(Exception):
+                if self.identify_queue is not None:
+                    await self.identify_queue.close()
+        finally:
+            self._stopped.set()
+            if ShardManager._live is self:
+                ShardManager._live = None
+
+    def kill_all(self) -> None:
+        """SIGKILL every shard process now (last resort when the manager must exit at once)."""
+        for shard in self.shards.values():
+            shard.kill_now()
+
+    async def wait_stopped(self) -> None:
+        """Return once :meth:`stop` has finished."""
+        await self._stopped.wait()
+
+    async def serve(self) -> None:
+        """Spawn, supervise until SIGINT/SIGTERM, then stop every shard (for Python scripts)."""
+        loop = asyncio.get_running_loop()
+        requested = asyncio.Event()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, requested.set)
+                installed.append(sig)
+        try:
+            spawn = asyncio.ensure_future(self.spawn())
+            stop_wait = asyncio.ensure_future(requested.wait())
+            await asyncio.wait({spawn, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if spawn.done():
+                spawn.result()
+                await stop_wait
+            else:
+                spawn.cancel()
+                with contextlib.suppress(BaseException):
+                    await spawn
+            stop_wait.cancel()
+        finally:
+            await self.stop()
+            for sig in installed:
+                loop.remove_signal_handler(sig)

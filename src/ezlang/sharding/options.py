@@ -1,0 +1,304 @@
+"""Every option of ``create_shard_manager``, parsed and validated in one place.
+
+Both the Python API (``ShardManager(bot_file, {...})``) and the EasyLang builtin go through
+:func:`parse_options`, so an option means the same thing and fails with the same message
+everywhere. A wrong type is an EasyLang ``TypeError``, a wrong value a ``ValueError``; both name
+the option. The token is kept out of ``repr`` so it cannot leak into logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ezlang.lang.errors import EzError
+
+#: Options a user may pass, with a one-line meaning (used in the "unknown option" message and docs).
+OPTION_HELP: dict[str, str] = {
+    "token": "bot token (default: the DISCORD_TOKEN environment variable)",
+    "total_shards": '"auto" or an integer >= 1',
+    "shard_list": "the shard ids this manager runs (distinct integers within [0, total_shards))",
+    "respawn": "restart shards that exit (boolean)",
+    "spawn_timeout": "seconds a shard may take to become READY",
+    "eval_timeout": "seconds broadcast_eval waits for each shard",
+    "heartbeat_interval": "seconds between IPC heartbeats",
+    "heartbeat_timeout": "seconds without a heartbeat before a shard is killed and respawned",
+    "max_restarts": "crashes allowed within restart_window before a shard is marked failed",
+    "restart_window": "seconds over which crashes are counted",
+    "max_concurrency": '"auto" or an integer >= 1: IDENTIFYs allowed per window',
+    "identify_window": "seconds of one identify window (Discord: 5)",
+    "api": "a Discord-compatible REST base URL",
+    "redis": "a redis:// URL to coordinate several hosts",
+    "progress": '"auto", true or false: show the spawn progress',
+}
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    """The validated configuration of one shard manager (see :data:`OPTION_HELP`)."""
+
+    bot_file: Path
+    token: str = field(repr=False)
+    total_shards: int | None = None  # None: "auto" (from GET /gateway/bot)
+    shard_list: tuple[int, ...] | None = None
+    respawn: bool = True
+    spawn_timeout: float = 30.0
+    eval_timeout: float = 5.0
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 30.0
+    max_restarts: int = 5
+    restart_window: float = 3600.0
+    max_concurrency: int | None = None  # None: "auto"
+    identify_window: float | None = None  # None: x_identify_window from the API, else 5 s
+    api: str | None = None
+    redis: str | None = None
+    progress: bool | None = None  # None: auto (a bar on a terminal, plain lines otherwise)
+
+    def public(self) -> dict[str, Any]:
+        """What ``create_shard_manager`` returns: never the token."""
+        out: dict[str, Any] = {
+            "bot_file": str(self.bot_file),
+            "total_shards": self.total_shards if self.total_shards is not None else "auto",
+            "respawn": self.respawn,
+        }
+        if self.shard_list is not None:
+            out["shard_list"] = list(self.shard_list)
+        return out
+
+    def with_(self, **changes: Any) -> ShardOptions:
+        """A copy with some fields changed (e.g. ``total_shards`` resolved from the API)."""
+        return replace(self, **changes)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def _type_error(name: str, expected: str, value: Any) -> EzError:
+    return EzError(
+        "TypeError",
+        f"option '{name}' must be {expected}, got {_type_name(value)} {value!r}"
+        if not isinstance(value, Mapping | list | tuple)
+        else f"option '{name}' must be {expected}, got {_type_name(value)}",
+    )
+
+
+def _int(name: str, value: Any, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error(name, "a whole number", value)
+    if isinstance(value, float) and not value.is_integer():
+        raise EzError("ValueError", f"option '{name}' must be a whole number, got {value!r}")
+    if value < minimum:
+        raise EzError("ValueError", f"option '{name}' must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def _seconds(name: str, value: Any, *, minimum: float = 0.0, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error(name, "a number of seconds", value)
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise EzError("ValueError", f"option '{name}' must be a finite number of seconds")
+    if value < minimum or (value == 0 and not allow_zero):
+        raise EzError(
+            "ValueError", f"option '{name}' must be a positive number of seconds, got {value:g}"
+        )
+    return value
+
+
+def _auto_int(name: str, value: Any) -> int | None:
+    if value == "auto" and isinstance(value, str):
+        return None
+    if isinstance(value, str):
+        raise EzError("ValueError", f"option '{name}' must be \"auto\" or a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error(name, '"auto" or a whole number', value)
+    return _int(name, value, minimum=1)
+
+
+def _string(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _type_error(name, "a string", value)
+    if not value.strip():
+        raise EzError("ValueError", f"option '{name}' must not be empty")
+    return value
+
+
+def resolve_bot_file(bot_file: Any, base_dir: Path | None = None) -> Path:
+    """Check ``bot_file`` (a ``.ez``/``.ezlang``/``.py`` file that exists) and make it absolute.
+
+    A relative path is looked up next to ``base_dir`` (the running script) first, then in the
+    current directory, so ``create_shard_manager("bot.ez")`` works from any working directory.
+    """
+    if not isinstance(bot_file, str | os.PathLike):
+        raise EzError(
+            "TypeError", f"bot_file must be a string (a file path), got {_type_name(bot_file)}"
+        )
+    path = Path(bot_file)
+    if not str(bot_file).strip():
+        raise EzError("ValueError", "bot_file must not be empty")
+    if path.suffix not in (".ez", ".ezlang", ".py"):
+        raise EzError(
+            "ValueError",
+            f"bot_file must be an EasyLang file (.ez) or a discord.py bot (.py), got '{bot_file}'",
+        )
+    candidates = (
+        [path]
+        if path.is_absolute()
+        else [
+            *([base_dir / path] if base_dir is not None else []),
+            Path.cwd() / path,
+        ]
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise EzError("ValueError", f"bot_file '{bot_file}' does not exist")
+
+
+def parse_options(
+    bot_file: Any,
+    options: Mapping[str, Any] | ShardOptions | None = None,
+    *,
+    base_dir: Path | None = None,
+    default_token: str | None = None,
+    default_api: str | None = None,
+) -> ShardOptions:
+    """Validate ``create_shard_manager(bot_file, options)`` and return a :class:`ShardOptions`.
+
+    ``default_token``/``default_api`` come from the run context (``--sandbox``/``--api``); the
+    environment (``DISCORD_TOKEN``, ``EZLANG_DISCORD_API``, ``EZLANG_REDIS_URL``) is the last
+    resort. Raises ``EzError`` (``TypeError``/``ValueError``) naming the offending option.
+    """
+    if isinstance(options, ShardOptions):
+        return options
+    path = resolve_bot_file(bot_file, base_dir)
+    if options is None:
+        options = {}
+    if not isinstance(options, Mapping):
+        raise EzError("TypeError", f"options must be an object, got {_type_name(options)}")
+    for key in options:
+        if key not in OPTION_HELP:
+            known = ", ".join(OPTION_HELP)
+            raise EzError("ValueError", f"unknown option '{key}' (known options: {known})")
+    o = dict(options)
+    kw: dict[str, Any] = {}
+
+    token = o.get("token")
+    if token is None:
+        token = default_token or os.environ.get("DISCORD_TOKEN")
+        if not token:
+            raise EzError(
+                "ValueError",
+                "option 'token' is required (or set the DISCORD_TOKEN environment variable)",
+            )
+    kw["token"] = _string("token", token).strip()
+
+    if o.get("total_shards") is not None:
+        kw["total_shards"] = _auto_int("total_shards", o["total_shards"])
+    if o.get("max_concurrency") is not None:
+        kw["max_concurrency"] = _auto_int("max_concurrency", o["max_concurrency"])
+    if o.get("shard_list") is not None:
+        raw = o["shard_list"]
+        if raw == "auto" and isinstance(raw, str):
+            raw = None
+        elif not isinstance(raw, list | tuple):
+            raise _type_error("shard_list", "an array of shard ids", raw)
+        else:
+            ids: list[int] = []
+            for item in raw:
+                if isinstance(item, bool) or not isinstance(item, int | float):
+                    raise EzError(
+                        "TypeError", f"option 'shard_list' must hold whole numbers, got {item!r}"
+                    )
+                if isinstance(item, float) and not item.is_integer() or item < 0:
+                    raise EzError(
+                        "ValueError",
+                        f"option 'shard_list' must hold shard ids >= 0, got {item!r}",
+                    )
+                if int(item) in ids:
+                    raise EzError(
+                        "ValueError", f"option 'shard_list' lists shard {int(item)} twice"
+                    )
+                ids.append(int(item))
+            if not ids:
+                raise EzError("ValueError", "option 'shard_list' must not be empty")
+            total = kw.get("total_shards")
+            if total is not None:
+                bad = [i for i in ids if i >= total]
+                if bad:
+                    raise EzError(
+                        "ValueError",
+                        f"option 'shard_list' has shard {bad[0]} outside [0, {total}) "
+                        f"(total_shards is {total})",
+                    )
+            kw["shard_list"] = tuple(sorted(ids))
+    if o.get("respawn") is not None:
+        if not isinstance(o["respawn"], bool):
+            raise _type_error("respawn", "true or false", o["respawn"])
+        kw["respawn"] = o["respawn"]
+    for name in (
+        "spawn_timeout",
+        "eval_timeout",
+        "heartbeat_interval",
+        "heartbeat_timeout",
+        "restart_window",
+        "identify_window",
+    ):
+        if o.get(name) is not None:
+            kw[name] = _seconds(name, o[name])
+    if o.get("max_restarts") is not None:
+        kw["max_restarts"] = _int("max_restarts", o["max_restarts"], minimum=0)
+    hb = kw.get("heartbeat_interval", 5.0)
+    hb_timeout = kw.get("heartbeat_timeout", 30.0)
+    if hb_timeout <= hb:
+        raise EzError(
+            "ValueError",
+            f"option 'heartbeat_timeout' ({hb_timeout:g} s) must be longer than "
+            f"heartbeat_interval ({hb:g} s)",
+        )
+    api = o.get("api")
+    if api is None:
+        api = default_api or os.environ.get("EZLANG_DISCORD_API") or None
+    if api is not None:
+        api = _string("api", api).rstrip("/")
+        if not api.startswith(("http://", "https://")):
+            raise EzError("ValueError", f"option 'api' must be an http(s) URL, got {api!r}")
+        kw["api"] = api
+    redis = o.get("redis")
+    if redis is None:
+        redis = os.environ.get("EZLANG_REDIS_URL") or None
+    if redis is not None:
+        redis = _string("redis", redis)
+        if not redis.startswith(("redis://", "rediss://", "unix://")):
+            raise EzError("ValueError", f"option 'redis' must be a redis:// URL, got {redis!r}")
+        kw["redis"] = redis
+    progress = o.get("progress")
+    if progress is not None and progress != "auto":
+        if not isinstance(progress, bool):
+            raise _type_error("progress", '"auto", true or false', progress)
+        kw["progress"] = progress
+    return ShardOptions(bot_file=path, **kw)
+
+
+def option_names() -> list[str]:
+    """Names of every option, in documentation order."""
+    return list(OPTION_HELP)
+
+
+assert {f.name for f in fields(ShardOptions)} - {"bot_file"} == set(OPTION_HELP)

@@ -1,0 +1,449 @@
+"""``ShardProcess``: the mutable owner of one shard's child process (never shown to users).
+
+One ShardProcess exists per shard id for the manager's lifetime; each (re)start makes a new
+child. Its supervisor task (:meth:`ShardProcess.supervise`) starts the child, forwards its
+output with a ``[shard N]`` prefix, watches heartbeats and the startup deadline, and decides
+after every exit — with the :class:`~ezlang.sharding.policy.RestartPolicy` — whether to restart
+it, after what backoff, or to give up (``failed``). What EasyLang code sees are plain stat
+objects built from it (:meth:`ShardProcess.snapshot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ezlang.lang.errors import EzError
+from ezlang.sharding.agent import (
+    ENV_FD,
+    ENV_MANAGER_PID,
+    ENV_SHARD_COUNT,
+    ENV_SHARD_ID,
+    EXIT_FATAL,
+)
+from ezlang.sharding.ipc import Channel, ChannelClosed
+from ezlang.sharding.policy import FATAL_CLOSE_CODES, RestartPolicy, explain_close_code
+
+if TYPE_CHECKING:
+    from ezlang.sharding.manager import ShardManager
+
+#: Every status a shard can be in (``get_shard_stats``'s ``status``).
+STATUSES = ("starting", "identifying", "ready", "resuming", "reconnecting", "dead", "failed")
+
+#: Environment variables never handed to a shard (the token travels over IPC).
+SCRUBBED_ENV = ("DISCORD_TOKEN",)
+
+
+def describe_exit(code: int | None) -> str:
+    """``exit code 1`` / ``killed by SIGKILL``."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class ShardProcess:
+    """Supervises one shard id: its current child process, channel, status and history."""
+
+    def __init__(self, manager: ShardManager, shard_id: int) -> None:
+        self.manager = manager
+        self.id = shard_id
+        opts = manager.options
+        self.policy = RestartPolicy(
+            max_restarts=opts.max_restarts, restart_window=opts.restart_window
+        )
+        self.status = "dead"
+        self.pid: int | None = None
+        self.restarts = 0
+        self.last_exit: dict[str, Any] | None = None
+        self.proc: asyncio.subprocess.Process | None = None
+        self.channel: Channel | None = None
+        self.generation = 0  # increases with every child started
+        self.ready_generation = 0  # the generation that last became READY
+        self.started_at = 0.0
+        self.attempt_started = 0.0  # start of the current wait for READY (start or identify)
+        self.ready_since: float | None = None
+        self.last_hb: float | None = None
+        self.guilds = 0
+        self.failure: str | None = None  # why the shard is failed (printed once)
+        self._exit_reason: dict[str, Any] | None = None
+        self._kill_reason: str | None = None
+        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._stopping = False
+        self._restart_requested = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._wait_task: asyncio.Task[int] | None = None
+        self._io_tasks: list[asyncio.Task[None]] = []
+        self._granted = False  # the current child's IDENTIFY was granted
+        self.spawn_timeout_reason: str | None = None
+
+    # --- status -----------------------------------------------------------------------------
+
+    def set_status(self, status: str) -> None:
+        if status == self.status:
+            return
+        self.status = status
+        self.manager._status_changed(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    @property
+    def terminal(self) -> bool:
+        """The supervisor gave up (failed, or dead with nothing left to do)."""
+        return self._task is None or self._task.done()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The manager's own view of this shard (no client numbers)."""
+        return {
+            "shard_id": self.id,
+            "status": self.status,
+            "ready": self.status == "ready",
+            "pid": self.pid if self.alive else None,
+            "restarts": self.restarts,
+            "last_exit": dict(self.last_exit) if self.last_exit else None,
+        }
+
+    def last_error(self) -> str | None:
+        """The most useful line about why the current or last child failed."""
+        if self._exit_reason and self._exit_reason.get("error"):
+            return str(self._exit_reason["error"])
+        if self._kill_reason:
+            return self._kill_reason
+        for line in reversed(self._stderr_tail):
+            if line.strip() and not line.startswith((" ", "\t", "^")):
+                return line.strip()
+        return None
+
+    # --- supervision ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start (or restart, after ``failed``) the supervisor task."""
+        if self._task is not None and not self._task.done():
+            return
+        self._stopping = False
+        self.failure = None
+        self._task = asyncio.get_running_loop().create_task(
+            self.supervise(), name=f"ezlang shard {self.id}"
+        )
+
+    async def supervise(self) -> None:
+        """Run the child, restarting it as the policy says, until stopped or given up."""
+        opts = self.manager.options
+        while not self._stopping:
+            self._restart_requested = False
+            try:
+                await self._launch()
+            except Exception as exc:  # cannot even start a process: nothing to retry
+                self._give_up(f"could not start the shard process: {exc}")
+                return
+            code = await self._wait_exit()
+            await self._finish_child(code)
+            if self._stopping:
+                break
+            if self._restart_requested:
+                continue
+            reason = self._exit_reason or {}
+            close_code = reason.get("close_code")
+            if reason.get("fatal") or code == EXIT_FATAL:
+                if close_code in FATAL_CLOSE_CODES:
+                    why = f"gateway closed with {close_code}: {explain_close_code(close_code)}"
+                else:
+                    why = self.last_error() or describe_exit(code)
+                self._give_up(f"{why} (not retried)")
+                return
+            if not opts.respawn:
+                self.set_status("dead")
+                self.manager.reporter.problem(
+                    f"shard {self.id} exited ({self._exit_summary(code)}); respawn is off"
+                )
+                return
+            now = time.monotonic()
+            if self.ready_since is not None:
+                self.policy.record_ready_period(now - self.ready_since)
+            if not self.policy.record_crash(now):
+                self._give_up(
+                    f"crashed {self.policy.crashes_in_window} times within "
+                    f"{opts.restart_window:g} s (max_restarts {opts.max_restarts}); "
+                    f"last: {self._exit_summary(code)}"
+                )
+                return
+            delay = self.policy.next_delay()
+            self.manager.reporter.problem(
+                f"shard {self.id} exited ({self._exit_summary(code)}); restarting in {delay:g} s"
+            )
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+        self.set_status("dead")
+
+    def _exit_summary(self, code: int | None) -> str:
+        error = self.last_error()
+        return describe_exit(code) + (f": {error}" if error else "")
+
+    def _give_up(self, why: str) -> None:
+        self.failure = why
+        self.set_status("failed")
+        self.manager.reporter.problem(f"shard {self.id} failed: {why}")
+
+    async def _launch(self) -> None:
+        opts = self.manager.options
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        env.update(
+            {
+                ENV_FD: str(child_sock.fileno()),
+                ENV_SHARD_ID: str(self.id),
+                ENV_SHARD_COUNT: str(self.manager.total_shards),
+                ENV_MANAGER_PID: str(os.getpid()),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        self._exit_reason = None
+        self._kill_reason = None
+        self._stderr_tail.clear()
+        self.ready_since = None
+        self.last_hb = None
+        self.generation += 1
+        self.restarts = self.generation - 1
+        self._granted = False
+        self.set_status("starting")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "ezlang.sharding.shard_main",
+                str(opts.bot_file),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(child_sock.fileno(),),
+                env=env,
+                cwd=str(opts.bot_file.parent),
+                # Own session: a Ctrl-C in the terminal reaches only the manager, which then
+                # stops the shards in order (they would otherwise count it as a crash).
+                start_new_session=True,
+                limit=1 << 20,
+            )
+        finally:
+            child_sock.close()  # only the child may hold this end, or EOF never comes
+        self.proc = proc
+        self.pid = proc.pid
+        self.started_at = self.attempt_started = time.monotonic()
+        self.channel = await Channel.from_socket(
+            parent_sock, on_request=self._on_request, on_event=self._on_event
+        )
+        self.channel.start()
+        assert proc.stdout is not None and proc.stderr is not None
+        self._io_tasks = [
+            asyncio.create_task(self._forward(proc.stdout, sys.stdout, False)),
+            asyncio.create_task(self._forward(proc.stderr, sys.stderr, True)),
+        ]
+        self._wait_task = asyncio.create_task(proc.wait())
+        self.manager._process_started(self)
+
+    async def _forward(self, stream: asyncio.StreamReader, out: TextIO, is_err: bool) -> None:
+        prefix = f"[shard {self.id}] "
+        scrub = self.manager.scrub
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line longer than the limit: forward it in pieces
+                raw = await stream.read(1 << 16)
+            if not raw:
+                return
+            line = scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            if is_err:
+                self._stderr_tail.append(line)
+            self.manager.reporter.child_line(prefix + line, out)
+
+    async def _wait_exit(self) -> int:
+        """Wait for the child to exit, killing it on heartbeat or startup timeout."""
+        assert self._wait_task is not None and self.proc is not None
+        opts = self.manager.options
+        period = min(1.0, opts.heartbeat_timeout / 4, opts.heartbeat_interval)
+        while True:
+            done, _ = await asyncio.wait({self._wait_task}, timeout=period)
+            if done:
+                return self._wait_task.result()
+            now = time.monotonic()
+            queued = self.status == "identifying" and not self._granted
+            if self.last_hb is not None and now - self.last_hb > opts.heartbeat_timeout:
+                self._kill(
+                    f"no heartbeat for {now - self.last_hb:.1f} s (heartbeat_timeout "
+                    f"{opts.heartbeat_timeout:g} s): its event loop is blocked"
+                )
+            elif (
+                self.ready_generation != self.generation
+                and not queued  # waiting for the identify queue is not the shard's fault
+                and now - self.attempt_started > opts.spawn_timeout
+            ):
+                self.spawn_timeout_reason = (
+                    f"did not become READY within spawn_timeout ({opts.spawn_timeout:g} s)"
+                    + (f"; last error: {self.last_error()}" if self.last_error() else "")
+                )
+                self._kill(self.spawn_timeout_reason)
+                self.manager._spawn_timeout(self)
+
+    def _kill(self, reason: str) -> None:
+        if self._kill_reason is None:
+            self._kill_reason = reason
+            self.manager.reporter.problem(f"shard {self.id}: {reason}; killing it")
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
+    async def _finish_child(self, code: int) -> None:
+        # Let the output forwarders drain so the last error line is known.
+        if self._io_tasks:
+            await asyncio.wait(self._io_tasks, timeout=1.0)
+            for task in self._io_tasks:
+                task.cancel()
+        if self.channel is not None:
+            # Events sent just before exit (exit_reason) are still in the socket: read them.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.channel.closed.wait(), 0.5)
+            await self.channel.close()
+        reason = self._exit_reason or {}
+        self.last_exit = {
+            "code": code,
+            "reason": describe_exit(code),
+            "close_code": reason.get("close_code"),
+            "error": self.last_error(),
+            "at": int(time.time() * 1000),
+        }
+        self.channel = None
+        self.proc = None
+        if self.status not in ("failed",):
+            self.set_status("dead")
+
+    # --- messages from the child -----------------------------------------------------------
+
+    def _on_event(self, op: str, data: Any) -> None:
+        if op == "hb":
+            self.last_hb = time.monotonic()
+        elif op == "status":
+            status = data.get("status") if isinstance(data, dict) else None
+            if status not in STATUSES:
+                return
+            if status == "ready":
+                self.guilds = int(data.get("guilds") or 0)
+                self.ready_since = time.monotonic()
+                self.ready_generation = self.generation
+            self.set_status(status)
+        elif op == "exit_reason" and isinstance(data, dict):
+            self._exit_reason = data
+
+    async def _on_request(self, op: str, data: Any) -> Any:
+        if op == "hello":
+            self.last_hb = time.monotonic()
+            return self.manager._hello(self)
+        if op == "identify":
+            self.set_status("identifying")
+            self._granted = False
+            self.attempt_started = time.monotonic()
+            await self.manager.identify_queue.acquire(self.id)
+            self._granted = True
+            self.attempt_started = time.monotonic()
+            self.manager._identify_granted(self)
+            return True
+        if op == "route":
+            return await self.manager._route(self.id, data)
+        raise EzError("ShardingError", f"unknown request {op!r} from shard {self.id}")
+
+    # --- calls into the child ----------------------------------------------------------------
+
+    async def call(self, op: str, payload: Any, timeout: float | None) -> Any:
+        """One request to this shard's process; never hangs (``timeout``) and names the shard."""
+        channel = self.channel
+        if channel is None or channel.is_closed:
+            raise EzError(
+                "ShardingError",
+                f"shard {self.id} is not running (status {self.status})"
+                + (
+                    f"; last exit: {self._exit_summary(self.last_exit['code'])}"
+                    if self.last_exit
+                    else ""
+                ),
+            )
+        try:
+            return await channel.request(op, payload, timeout)
+        except ChannelClosed:
+            # Give the process a moment to be reaped so the error can say how it ended.
+            if self._wait_task is not None:
+                await asyncio.wait({self._wait_task}, timeout=0.5)
+            code = self.proc.returncode if self.proc is not None else None
+            if code is None and self.last_exit:
+                code = self.last_exit["code"]
+            raise EzError(
+                "ShardingError",
+                f"shard {self.id} died during {op} ({self._exit_summary(code)})",
+            ) from None
+        except TimeoutError:
+            raise EzError(
+                "TimeoutError", f"shard {self.id} did not answer {op} within {timeout:g} s"
+            ) from None
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    async def stop_child(self, grace: float = 5.0) -> None:
+        """Ask the child to close its gateway and exit; kill it after ``grace`` seconds."""
+        proc, channel, wait_task = self.proc, self.channel, self._wait_task
+        if proc is None or proc.returncode is not None or wait_task is None:
+            return
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(Exception):
+                await channel.request("shutdown", None, timeout=min(grace, 2.0))
+        done, _ = await asyncio.wait({wait_task}, timeout=grace)
+        if not done:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await asyncio.wait({wait_task}, timeout=5.0)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop supervising and stop the child; returns when the process is gone."""
+        self._stopping = True
+        self._wake.set()
+        await self.stop_child(grace)
+        if self._task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(self._task), 10.0)
+            if not self._task.done():
+                self._task.cancel()
+        if self.status != "failed":
+            self.set_status("dead")
+
+    async def restart(self, grace: float = 5.0) -> None:
+        """Replace the child with a new one now (``respawn_shard``); not counted as a crash."""
+        if self._task is None or self._task.done():
+            self.policy = RestartPolicy(
+                max_restarts=self.policy.max_restarts, restart_window=self.policy.restart_window
+            )
+            self.start()
+            return
+        self._restart_requested = True
+        self._wake.set()  # also ends a backoff wait
+        await self.stop_child(grace)
+
+    def kill_now(self) -> None:
+        """SIGKILL the child (used when the manager itself must exit at once)."""
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
+
+ReporterLine = Callable[[str], None]

@@ -1,0 +1,132 @@
+"""What the manager prints: spawn progress, supervision notices, and forwarded shard output.
+
+On a terminal ``spawn_shards()`` shows a rich progress bar (shards ready, the next identify
+slot); otherwise it prints one plain line per shard, which reads well in logs and CI. Lines
+from shards are forwarded with their ``[shard N]`` prefix by :class:`Reporter.child_line`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+
+class Reporter:
+    """The manager's output; one per manager."""
+
+    def __init__(self, progress: bool | None = None, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = sys.stderr if out is None else out
+        tty = bool(getattr(self.out, "isatty", lambda: False)())
+        self.fancy = tty if progress is None else (progress and tty)
+        self.quiet = progress is False
+        self._progress: Any = None
+        self._task: Any = None
+        self._total = 0
+        self._ready: set[int] = set()
+        self._started = 0.0
+        self._next_slot: Callable[[], float] | None = None
+        self._problems_seen: set[str] = set()
+
+    # --- lines ---------------------------------------------------------------------------------
+
+    def _emit(self, text: str, out: TextIO) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+            return
+        try:
+            out.write(text + "\n")
+            out.flush()
+        except (OSError, ValueError):  # a closed terminal must not take the manager down
+            pass
+
+    def child_line(self, line: str, out: TextIO) -> None:
+        """Forward one line of a shard's output (already prefixed)."""
+        self._emit(line, out)
+
+    def info(self, message: str) -> None:
+        """A manager notice (suppressed with ``progress: false``)."""
+        if not self.quiet:
+            self._emit(f"[manager] {message}", self.out)
+
+    def problem(self, message: str) -> None:
+        """Something the user must know about (always printed, on stderr)."""
+        self._emit(f"[manager] {message}", self.err)
+
+    # --- spawn progress --------------------------------------------------------------------------
+
+    def spawn_started(
+        self, shard_ids: list[int], total: int, bound: float, next_slot: Callable[[], float]
+    ) -> None:
+        self._total = len(shard_ids)
+        self._ready.clear()
+        self._started = time.monotonic()
+        self._next_slot = next_slot
+        line = f"spawning {len(shard_ids)} of {total} shards (identify bound {bound:.1f} s)"
+        if self.fancy:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]shards"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} ready"),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[slot]}"),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("spawn", total=self._total, slot="")
+            self._progress.console.print(f"[manager] {line}", markup=False, highlight=False)
+        else:
+            self.info(line)
+
+    def shard_status(self, shard_id: int, status: str, pid: int | None) -> None:
+        if self._progress is not None:
+            if status == "ready":
+                self._ready.add(shard_id)
+            slot = self._next_slot() if self._next_slot else 0.0
+            self._progress.update(
+                self._task,
+                completed=len(self._ready),
+                slot=f"next identify in {slot:.1f} s" if slot > 0.05 else "",
+            )
+            return
+        if status == "ready" and self._started and shard_id not in self._ready:
+            self._ready.add(shard_id)
+            elapsed = time.monotonic() - self._started
+            self.info(
+                f"shard {shard_id} ready (pid {pid}) — {len(self._ready)}/{self._total} "
+                f"after {elapsed:.1f} s"
+            )
+
+    def spawn_finished(self, ok: bool) -> None:
+        elapsed = time.monotonic() - self._started
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        if ok:
+            self.info(f"all {self._total} shards ready in {elapsed:.1f} s")
+        self._started = 0.0
+
+
+def stats_table(stats: list[dict[str, Any]]) -> str:
+    """A plain-text table of ``get_shard_stats()`` rows (for logs and the example)."""
+    head = ("shard", "status", "guilds", "users", "ping", "memory", "restarts", "pid")
+    rows = [head]
+    for s in stats:
+        rows.append(
+            (
+                str(s.get("shard_id")),
+                str(s.get("status")),
+                str(s.get("guild_count", "-")),
+                str(s.get("user_count", "-")),
+                f"{s['ping']} ms" if s.get("ping") is not None else "-",
+                f"{s['memory_mb']} MB" if s.get("memory_mb") is not None else "-",
+                str(s.get("restarts", 0)),
+                str(s.get("pid") or "-"),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
