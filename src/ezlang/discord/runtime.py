@@ -365,6 +365,7 @@ class BotRuntime:
         self.gate = IdentifyGate(1, connect.DEFAULT_IDENTIFY_WINDOW)
         self._shutdown_registered = False
         self._presence_dirty = False
+        self._stopping = False
 
     # ---- handlers --------------------------------------------------------------------------
 
@@ -510,8 +511,11 @@ class BotRuntime:
         else:
             client = EzClient(**options)
         client.ez_runtime = self
+        self._stopping = False
         self.gate = IdentifyGate(info.max_concurrency, info.identify_window)
-        self._presence_dirty = False
+        # discord.py puts the presence into IDENTIFY in the legacy ``game`` form; sending it
+        # again as op 3 at READY makes it arrive in the current ``activities`` form too.
+        self._presence_dirty = self.status is not None or self.activity is not None
         try:
             await client.login(token)
         except discord.LoginFailure:
@@ -537,6 +541,10 @@ class BotRuntime:
         """The gateway connection; a refusal by Discord becomes one clear DiscordError."""
         try:
             await client.connect(reconnect=True)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # stop() cancelled the reader on purpose; the finally closes with 1000.
         except discord.PrivilegedIntentsRequired:
             raise EzError("DiscordError", self._privileged_message()) from None
         except discord.ConnectionClosed as exc:
@@ -564,6 +572,18 @@ class BotRuntime:
     async def stop(self) -> None:
         """Close the gateway cleanly (close 1000) and stop the handlers; safe to call twice."""
         client, task = self.client, self.task
+        if (
+            isinstance(client, EzClient)
+            and task is not None
+            and not task.done()
+            and task is not asyncio.current_task()
+        ):
+            # discord.py's Client.close() races its own reader: aiohttp wakes the reading
+            # poll_event, which closes the socket with 4000 before close() can send 1000.
+            # Stopping the reader first lets close() send a clean 1000 (the task's finally).
+            self._stopping = True
+            task.cancel()
+            await asyncio.wait([task], timeout=15.0)
         if client is not None and not client.is_closed():
             await client.close()
         if task is not None and not task.done() and task is not asyncio.current_task():
