@@ -1,0 +1,208 @@
+"""``ezlang repl``: the interactive EasyLang prompt.
+
+* Line editing and history (``~/.ezlang_history``) come from prompt_toolkit when stdin and
+  stdout are a terminal; otherwise (a pipe, a test) lines are read with plain ``readline`` and
+  no prompt decorations are printed, so ``echo 'print(1)' | ezlang repl`` prints ``1``.
+* Input continues over several lines while a bracket or block comment is open, or the line
+  ends with a binary operator or a comma (the same rule the language uses).
+* Variables and functions persist from one input to the next. When the input ends with an
+  expression statement, its value is printed (as ``str`` shows it, strings quoted), unless it
+  is ``null`` — so ``print("hi")`` shows ``hi`` once, like Python's prompt.
+* An error prints its positioned message and the prompt carries on; Ctrl-C abandons the
+  current input (or interrupts running code), Ctrl-D (end of input) leaves with exit code 0.
+
+The event loop keeps running while the prompt waits for input, so a bot started from the
+REPL stays connected and its handlers run between prompts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+from ezlang.lang import context
+from ezlang.lang.asyncbridge import call_async, in_easylang
+from ezlang.lang.context import RunContext
+from ezlang.lang.errors import EzError
+from ezlang.lang.lexer import EOF, NEWLINE, OP, tokenize
+from ezlang.lang.values import to_repr
+
+PROMPT = "ez> "
+CONTINUATION = "... "
+FILENAME = "<repl>"
+HISTORY_FILE = "~/.ezlang_history"
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {")", "]", "}"}
+# A line ending in one of these continues on the next line (binary operators and a comma).
+_CONTINUING_OPS = {
+    "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", ",", "=",
+    "+=", "-=", "*=", "/=", "%=", ".",
+}  # fmt: skip
+_CONTINUING_WORDS = {"and", "or", "not"}
+
+
+def needs_more_input(text: str) -> bool:
+    """True while ``text`` is an unfinished statement: an open bracket or block comment, or a
+    last line ending with a binary operator or a comma. Other errors are left to the parser."""
+    try:
+        tokens = tokenize(text, FILENAME)
+    except EzError as exc:
+        return exc.message.startswith("unterminated comment")
+    depth = 0
+    for tok in tokens:
+        if tok.kind == OP:
+            if tok.value in _OPENERS:
+                depth += 1
+            elif tok.value in _CLOSERS:
+                depth -= 1
+    if depth > 0:
+        return True
+    significant = [t for t in tokens if t.kind not in (NEWLINE, EOF)]
+    if not significant:
+        return False
+    last = significant[-1]
+    if last.kind == OP and last.value in _CONTINUING_OPS:
+        return True
+    return last.kind == "name" and last.value in _CONTINUING_WORDS
+
+
+class _LineReader(Protocol):
+    async def read(self, prompt: str) -> str | None:  # None at end of input
+        ...
+
+
+class _PipeReader:
+    """Plain line reading for pipes and tests; no prompt is shown."""
+
+    async def read(self, prompt: str) -> str | None:
+        line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        if line == "":
+            return None
+        return line.rstrip("\n")
+
+
+class _PromptReader:
+    """prompt_toolkit line editing with persistent history."""
+
+    def __init__(self) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+        history: Any
+        try:
+            path = Path(os.path.expanduser(HISTORY_FILE))
+            path.touch(exist_ok=True)
+            history = FileHistory(str(path))
+        except OSError:
+            history = InMemoryHistory()
+        self.session: Any = PromptSession(history=history)
+
+    async def read(self, prompt: str) -> str | None:
+        try:
+            return str(await self.session.prompt_async(prompt))
+        except EOFError:
+            return None
+        except KeyboardInterrupt:
+            return ""  # Ctrl-C: drop the current input, show a fresh prompt
+
+
+class ReplSession:
+    """One REPL's state: the namespace shared by all inputs, and how to run an input."""
+
+    def __init__(self, *, debug: bool = False) -> None:
+        import ezlang.lang.builtins  # noqa: F401  (registers the core builtins)
+        from ezlang.lang import new_namespace
+
+        self.debug = debug
+        self.namespace: dict[str, Any] = new_namespace(FILENAME)
+        self.count = 0
+        self.running: asyncio.Future[Any] | None = None
+
+    def interrupt(self, signum: int, frame: Any) -> None:
+        """SIGINT while code runs: stop that code, not the REPL (a busy loop included)."""
+        task = self.running
+        if task is None or task.done():
+            return
+        task.cancel()
+        if in_easylang():
+            # EasyLang code is executing right now and may never yield to the loop.
+            raise asyncio.CancelledError
+
+    async def execute(self, text: str) -> tuple[bool, Any]:
+        """Run one complete input; returns (has_value, value of the final expression)."""
+        from ezlang.lang import compile_source
+
+        self.count += 1
+        program = compile_source(text, FILENAME, interactive=True)
+        result = await call_async(program.run_in, self.namespace)
+        if program.ends_with_expression:
+            return True, result
+        return False, None
+
+    def show_error(self, exc: BaseException) -> None:
+        from ezlang.lang import format_error
+
+        sys.stdout.flush()
+        text = format_error(exc, debug=self.debug)
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+
+
+async def _repl(reader: _LineReader, session: ReplSession, show_banner: bool) -> int:
+    if show_banner:
+        from ezlang import __version__
+
+        print(f"EasyLang {__version__} — type code and press Enter; Ctrl-D to leave.")
+    while True:
+        lines: list[str] = []
+        while True:
+            line = await reader.read(PROMPT if not lines else CONTINUATION)
+            if line is None:
+                if lines:  # end of input in the middle of a statement: run what we have
+                    break
+                return 0
+            lines.append(line)
+            if not needs_more_input("\n".join(lines)):
+                break
+        text = "\n".join(lines)
+        if not text.strip():
+            continue
+        task = asyncio.ensure_future(session.execute(text))
+        session.running = task
+        try:
+            has_value, value = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # the REPL itself is being cancelled
+            sys.stderr.write("interrupted\n")
+            continue
+        except Exception as exc:  # every error is shown; the prompt carries on
+            session.show_error(exc)
+            continue
+        finally:
+            session.running = None
+        if has_value and value is not None:
+            print(to_repr(value))
+        sys.stdout.flush()
+
+
+def run_repl(*, debug: bool = False) -> int:
+    """Run the interactive prompt until end of input; returns the exit code (0)."""
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    reader: _LineReader = _PromptReader() if interactive else _PipeReader()
+    ctx = RunContext(main_file=None, debug=debug)
+    previous = context.set_current(ctx)
+    session = ReplSession(debug=debug)
+    old_handler = signal.signal(signal.SIGINT, session.interrupt)
+    try:
+        return asyncio.run(_repl(reader, session, show_banner=interactive))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
+        context.set_current(previous)
