@@ -437,6 +437,22 @@ class Sandbox:
                 n += 1
         return n
 
+    async def reset_token(self, new_token: str) -> None:
+        """Simulate Discord resetting the bot token: the old one stops working everywhere.
+
+        Live connections close with 4004, sessions end, and REST answers 401 to the old
+        token (what happens to a bot that burns through its session starts).
+        """
+        if not new_token:
+            raise SandboxError("token must not be empty")
+        self.token = new_token
+        self.gateway.token = new_token
+        for session in list(self.gateway.sessions.values()):
+            conn = session.conn
+            self.gateway.end_session(session)
+            if conn is not None and not conn.closed:
+                await conn.close(4004)
+
     def force_rate_limit(
         self, count: int = 1, retry_after: float = 1.0, is_global: bool = False
     ) -> None:
