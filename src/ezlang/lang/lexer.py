@@ -1,0 +1,264 @@
+"""EasyLang lexer: source text → tokens with file, line and column.
+
+Words are all ``NAME`` tokens; the parser decides where a word is a keyword, so keywords are
+reserved only where the grammar needs them (``msg.type``, ``{token: 1}``). Newlines become
+``NEWLINE`` tokens; the parser ignores them where an expression obviously continues (inside
+brackets, after a binary operator or a comma).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ezlang.lang.errors import EzError, SourcePos
+
+NUMBER = "number"
+STRING = "string"
+NAME = "name"
+OP = "op"
+NEWLINE = "newline"
+EOF = "eof"
+
+# Longest first, so "==" wins over "=".
+_OPERATORS = (
+    "==", "!=", "<=", ">=", "&&", "||", "+=", "-=", "*=", "/=", "%=",
+    "+", "-", "*", "/", "%", "<", ">", "=", "!", "(", ")", "[", "]", "{", "}",
+    ",", ".", ":", ";",
+)  # fmt: skip
+
+_ESCAPES = {
+    "n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0",
+    "b": "\b", "f": "\f", "v": "\v", "/": "/", "\n": "",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token. ``line``/``col`` are 1-based; ``end_col`` is exclusive on ``end_line``."""
+
+    kind: str
+    value: str | int | float
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    text: str = ""
+
+    def describe(self) -> str:
+        """How the token is named in error messages."""
+        if self.kind == EOF:
+            return "end of file"
+        if self.kind == NEWLINE:
+            return "end of line"
+        if self.kind == STRING:
+            return "a string"
+        if self.kind == NUMBER:
+            return f"number {self.text}"
+        return f"'{self.text}'"
+
+
+def _is_name_start(ch: str) -> bool:
+    return ch == "_" or ch.isalpha()
+
+
+def _is_name_char(ch: str) -> bool:
+    return ch == "_" or ch.isalnum()
+
+
+class Lexer:
+    """Turns EasyLang source into a list of :class:`Token` (see :func:`tokenize`)."""
+
+    def __init__(self, source: str, filename: str = "<string>") -> None:
+        self.src = source
+        self.filename = filename
+        self.i = 0
+        self.line = 1
+        self.line_start = 0
+        self.tokens: list[Token] = []
+
+    def error(self, message: str, line: int | None = None, col: int | None = None) -> EzError:
+        if line is None:
+            line = self.line
+        if col is None:
+            col = self.i - self.line_start + 1
+        return EzError("SyntaxError", message, pos=SourcePos(self.filename, line, col))
+
+    def col(self) -> int:
+        return self.i - self.line_start + 1
+
+    def add(self, kind: str, value: str | int | float, line: int, col: int, text: str) -> None:
+        self.tokens.append(Token(kind, value, line, col, self.line, self.col(), text))
+
+    def tokenize(self) -> list[Token]:
+        src = self.src
+        n = len(src)
+        while self.i < n:
+            ch = src[self.i]
+            if ch == "\n":
+                self.add(NEWLINE, "\n", self.line, self.col(), "\\n")
+                self.i += 1
+                self.line += 1
+                self.line_start = self.i
+            elif ch in " \t\r\f\v" or ch == "\ufeff":
+                self.i += 1
+            elif ch == "#" or src.startswith("//", self.i):
+                while self.i < n and src[self.i] != "\n":
+                    self.i += 1
+            elif src.startswith("/*", self.i):
+                self.block_comment()
+            elif ch.isdigit() or (ch == "." and self.i + 1 < n and src[self.i + 1].isdigit()):
+                self.number()
+            elif _is_name_start(ch):
+                start, col = self.i, self.col()
+                while self.i < n and _is_name_char(src[self.i]):
+                    self.i += 1
+                word = src[start : self.i]
+                self.add(NAME, word, self.line, col, word)
+            elif ch == '"' or ch == "'":
+                self.string(ch)
+            else:
+                for op in _OPERATORS:
+                    if src.startswith(op, self.i):
+                        col = self.col()
+                        self.i += len(op)
+                        self.add(OP, op, self.line, col, op)
+                        break
+                else:
+                    shown = ch if ch.isprintable() else repr(ch)
+                    raise self.error(f"unexpected character '{shown}'")
+        self.add(EOF, "", self.line, self.col(), "")
+        return self.tokens
+
+    def block_comment(self) -> None:
+        line, col = self.line, self.col()
+        end = self.src.find("*/", self.i + 2)
+        if end < 0:
+            raise self.error(f"unterminated comment (the /* at {line}:{col} is never closed)")
+        spans_lines = False
+        while True:
+            nl = self.src.find("\n", self.i, end)
+            if nl < 0:
+                break
+            if not spans_lines:
+                # A comment spanning lines ends the statement, like the newline it hides.
+                spans_lines = True
+                self.i = nl
+                self.add(NEWLINE, "\n", self.line, self.col(), "\n")
+            self.i = nl + 1
+            self.line += 1
+            self.line_start = self.i
+        self.i = end + 2
+
+    def number(self) -> None:
+        src, n = self.src, len(self.src)
+        start, col = self.i, self.col()
+        if src[self.i] == "0" and self.i + 1 < n and src[self.i + 1] in "xXbBoO":
+            base = {"x": 16, "b": 2, "o": 8}[src[self.i + 1].lower()]
+            self.i += 2
+            while self.i < n and (_is_name_char(src[self.i])):
+                self.i += 1
+            text = src[start : self.i]
+            digits = text[2:]
+            try:
+                if not digits or "__" in digits or digits[0] == "_" or digits[-1] == "_":
+                    raise ValueError
+                value: int | float = int(digits.replace("_", ""), base)
+            except ValueError:
+                raise self.error(f"invalid number '{text}'", col=col) from None
+            self.add(NUMBER, value, self.line, col, text)
+            return
+        is_float = False
+        while self.i < n and (src[self.i].isdigit() or src[self.i] == "_"):
+            self.i += 1
+        if self.i + 1 < n and src[self.i] == "." and src[self.i + 1].isdigit():
+            is_float = True
+            self.i += 1
+            while self.i < n and (src[self.i].isdigit() or src[self.i] == "_"):
+                self.i += 1
+        if self.i < n and src[self.i] in "eE":
+            j = self.i + 1
+            if j < n and src[j] in "+-":
+                j += 1
+            if j < n and src[j].isdigit():
+                is_float = True
+                self.i = j
+                while self.i < n and src[self.i].isdigit():
+                    self.i += 1
+        if self.i < n and _is_name_char(src[self.i]):
+            while self.i < n and _is_name_char(src[self.i]):
+                self.i += 1
+            raise self.error(f"invalid number '{src[start : self.i]}'", col=col)
+        text = src[start : self.i]
+        if "__" in text or text.endswith("_") or "_." in text or "._" in text:
+            raise self.error(f"invalid number '{text}'", col=col)
+        clean = text.replace("_", "")
+        value = float(clean) if is_float else int(clean)
+        self.add(NUMBER, value, self.line, col, text)
+
+    def string(self, quote: str) -> None:
+        src, n = self.src, len(self.src)
+        line, col = self.line, self.col()
+        self.i += 1
+        parts: list[str] = []
+        chunk_start = self.i
+        while True:
+            if self.i >= n or src[self.i] == "\n":
+                raise self.error(
+                    f"unterminated string (the {quote} at {line}:{col} is never closed)",
+                    line=line,
+                    col=col,
+                )
+            ch = src[self.i]
+            if ch == quote:
+                parts.append(src[chunk_start : self.i])
+                self.i += 1
+                break
+            if ch == "\\":
+                parts.append(src[chunk_start : self.i])
+                parts.append(self.escape())
+                chunk_start = self.i
+                continue
+            self.i += 1
+        text = src[self.line_start + col - 1 : self.i] if self.line == line else quote
+        self.add(STRING, "".join(parts), line, col, text)
+
+    def escape(self) -> str:
+        src, n = self.src, len(self.src)
+        col = self.col()
+        if self.i + 1 >= n:
+            raise self.error("unterminated string (it ends with a backslash)")
+        ch = src[self.i + 1]
+        if ch in _ESCAPES:
+            self.i += 2
+            if ch == "\n":  # a backslash at the end of a line continues the string
+                self.line += 1
+                self.line_start = self.i
+            return _ESCAPES[ch]
+        if ch in "xu":
+            if ch == "u" and self.i + 2 < n and src[self.i + 2] == "{":
+                end = src.find("}", self.i + 3)
+                digits = src[self.i + 3 : end] if end > 0 else ""
+                width = len(digits) + 2
+            else:
+                width = 2 if ch == "x" else 4
+                digits = src[self.i + 2 : self.i + 2 + width]
+            if (
+                not digits
+                or len(digits) > 6
+                or any(c not in "0123456789abcdefABCDEF" for c in digits)
+                or (ch == "x" and len(digits) != 2)
+                or (ch == "u" and width == 4 and len(digits) != 4)
+            ):
+                raise self.error(f"invalid escape '\\{ch}' (expected hex digits)", col=col)
+            code = int(digits, 16)
+            if code > 0x10FFFF:
+                raise self.error(f"invalid escape '\\{ch}': code point too large", col=col)
+            self.i += 2 + width
+            return chr(code)
+        shown = ch if ch.isprintable() else repr(ch)
+        raise self.error(f"unknown escape '\\{shown}' in string", col=col)
+
+
+def tokenize(source: str, filename: str = "<string>") -> list[Token]:
+    """Tokenize ``source``; raises ``EzError("SyntaxError")`` with a position on bad input."""
+    return Lexer(source, filename).tokenize()

@@ -1,0 +1,94 @@
+"""``import "file.ez"``: resolve relative to the importing file, run each file once per
+program run, detect cycles.
+
+Each run of a :class:`~ezlang.lang.Program` owns an :class:`ImportState` (kept in the module
+namespace under ``$state``), shared by every module that run imports, so a module runs once
+per program, and two programs in one process (tests, shards) do not share module state.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ezlang.lang.errors import EzError
+
+STATE_KEY = "$state"
+
+
+@dataclass
+class ImportState:
+    """The modules of one program run: loaded namespaces and the chain being loaded."""
+
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    loading: list[str] = field(default_factory=list)
+
+
+def exports(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The top-level names a module shares (not compiler internals or block variables)."""
+    return {k: v for k, v in namespace.items() if "$" not in k and not k.startswith("__")}
+
+
+def _resolve(path: str, importer: str) -> str:
+    base = os.getcwd()
+    if importer and not importer.startswith("<"):
+        base = os.path.dirname(os.path.abspath(importer))
+    full = os.path.normpath(os.path.join(base, path))
+    if not os.path.exists(full) and not os.path.splitext(full)[1]:
+        for ext in (".ez", ".ezlang"):
+            if os.path.exists(full + ext):
+                return full + ext
+    return full
+
+
+def _display(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def load(namespace: dict[str, Any], path: str, importer: str) -> dict[str, Any]:
+    """Run the module ``path`` (once per program run) and return its namespace."""
+    from ezlang.lang import compile_file, new_namespace
+
+    state = namespace.get(STATE_KEY)
+    if not isinstance(state, ImportState):
+        state = namespace[STATE_KEY] = ImportState()
+    full = _resolve(path, importer)
+    if full in state.modules:
+        return state.modules[full]
+    if full in state.loading:
+        chain = state.loading[state.loading.index(full) :] + [full]
+        shown = " → ".join(_display(p) for p in chain)
+        raise EzError("ImportError", f"import cycle: {shown}")
+    if not os.path.isfile(full):
+        raise EzError("ImportError", f'cannot import "{path}": no file {_display(full)}')
+    program = compile_file(_display(full))
+    module_ns = new_namespace(state)
+    state.loading.append(full)
+    try:
+        exec(program.code, module_ns)
+    finally:
+        state.loading.pop()
+    state.modules[full] = module_ns
+    return module_ns
+
+
+def import_names(namespace: dict[str, Any], path: str, importer: str) -> None:
+    """``import "path"``: bind the module's top-level names in the importing file."""
+    namespace.update(exports(load(namespace, path, importer)))
+
+
+def import_module(namespace: dict[str, Any], path: str, importer: str) -> dict[str, Any]:
+    """``import "path" as name``: the module's top-level names as one object."""
+    module_ns = load(namespace, path, importer)
+    state: ImportState = namespace[STATE_KEY]
+    full = _resolve(path, importer)
+    obj = state.objects.get(full)
+    if obj is None:
+        obj = state.objects[full] = exports(module_ns)
+    return obj

@@ -1,0 +1,610 @@
+"""EasyLang parser: tokens → AST (``ezlang.lang.nodes``), by recursive descent.
+
+Each parsing method mirrors one rule of the grammar below (also in docs/GRAMMAR.md). The
+parser stops at the first syntax error with a positioned ``EzError("SyntaxError")``; it never
+skips code.
+
+    program     = { sep } { statement { sep } } EOF ;
+    sep         = NEWLINE | ";" ;
+    statement   = let_stmt | func_decl | if_stmt | while_stmt | for_stmt | return_stmt
+                | "break" | "continue" | throw_stmt | try_stmt | import_stmt | listen_stmt
+                | block | simple_stmt ;
+    let_stmt    = ( "let" | "var" | "const" ) NAME [ "=" expression ] ;
+    func_decl   = ( "func" | "function" ) NAME params block ;
+    params      = "(" [ NAME { "," NAME } [ "," ] ] ")" ;
+    if_stmt     = "if" expression block { "else" "if" expression block } [ "else" block ] ;
+    while_stmt  = "while" expression block ;
+    for_stmt    = "for" ( for_head | "(" for_head ")" ) block ;
+    for_head    = [ "let" | "var" | "const" ] NAME "in" expression ;
+    return_stmt = "return" [ expression ] ;          (* the value must start on the same line *)
+    throw_stmt  = "throw" expression ;
+    try_stmt    = "try" block [ "catch" [ NAME | "(" NAME ")" ] block ] [ "finally" block ] ;
+                                                      (* at least one of catch / finally *)
+    import_stmt = "import" STRING [ "as" NAME ] ;
+    listen_stmt = "listen" STRING params block ;
+    block       = "{" { sep } { statement { sep } } "}" ;
+    simple_stmt = expression [ ( "=" | "+=" | "-=" | "*=" | "/=" | "%=" ) expression ] ;
+                                                      (* target: NAME, member or index *)
+    expression  = or_expr ;
+    or_expr     = and_expr { ( "or" | "||" ) and_expr } ;
+    and_expr    = comparison { ( "and" | "&&" ) comparison } ;
+    comparison  = additive { ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) additive } ;
+    additive    = term { ( "+" | "-" ) term } ;
+    term        = unary { ( "*" | "/" | "%" ) unary } ;
+    unary       = ( "-" | "+" | "not" | "!" ) unary | postfix ;
+    postfix     = primary { "(" [ expression { "," expression } [ "," ] ] ")"
+                          | "." ANYNAME | "[" expression "]" } ;
+    primary     = NUMBER | STRING | "true" | "false" | "null" | NAME | "(" expression ")"
+                | "[" [ expression { "," expression } [ "," ] ] "]"
+                | "{" [ entry { "," entry } [ "," ] ] "}"
+                | ( "func" | "function" ) params block ;
+    entry       = ( ANYNAME | STRING | NUMBER ) ":" expression | NAME ;
+
+NAME is a word that is not a reserved word; ANYNAME is any word (member names and object
+keys may be keywords: ``msg.type``, ``{if: 1}``). A statement ends at a newline, a ``;``, a
+``}`` or the end of the file. Newlines are ignored inside ``( )``, ``[ ]`` and object
+literals, and after a binary operator or a comma, so expressions may span lines there.
+"""
+
+from __future__ import annotations
+
+from ezlang.lang import nodes as n
+from ezlang.lang.errors import EzError, SourcePos
+from ezlang.lang.lexer import EOF, NAME, NEWLINE, NUMBER, OP, STRING, Token, tokenize
+
+#: Words that cannot be variable names (they may still be member names and object keys).
+RESERVED = frozenset(
+    "let var const func function if else while for return break continue throw try catch "
+    "finally import true false null not and or".split()
+)
+
+_ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%="})
+_COMPARE_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+#: Deepest nesting of expressions and blocks; deeper input is a SyntaxError, not a crash.
+MAX_DEPTH = 120
+
+
+class Parser:
+    """Recursive-descent parser over the token list of one source file."""
+
+    def __init__(self, tokens: list[Token], filename: str) -> None:
+        self.tokens = tokens
+        self.filename = filename
+        self.i = 0
+        # While > 0 we are inside ( [ or an object literal: newlines are insignificant.
+        self.bracket_depth = 0
+        self.depth = 0
+
+    # ------------------------------------------------------------------ token helpers
+
+    def error(self, message: str, tok: Token | None = None) -> EzError:
+        tok = tok or self.peek()
+        return EzError("SyntaxError", message, pos=SourcePos(self.filename, tok.line, tok.col))
+
+    def peek(self) -> Token:
+        if self.bracket_depth:
+            self.skip_newlines()
+        return self.tokens[self.i]
+
+    def peek_next(self) -> Token:
+        """The token after :meth:`peek` (newlines not skipped)."""
+        self.peek()
+        return self.tokens[min(self.i + 1, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        tok = self.peek()
+        if tok.kind != EOF:
+            self.i += 1
+        return tok
+
+    def skip_newlines(self) -> None:
+        while self.tokens[self.i].kind == NEWLINE:
+            self.i += 1
+
+    def skip_separators(self) -> None:
+        while True:
+            tok = self.tokens[self.i]
+            if tok.kind == NEWLINE or (tok.kind == OP and tok.value == ";"):
+                self.i += 1
+            else:
+                return
+
+    def at_op(self, op: str) -> bool:
+        tok = self.peek()
+        return tok.kind == OP and tok.value == op
+
+    def at_word(self, word: str) -> bool:
+        tok = self.peek()
+        return tok.kind == NAME and tok.value == word
+
+    def next_significant(self) -> Token:
+        """The next token that is not a newline (without consuming anything)."""
+        j = self.i
+        while self.tokens[j].kind == NEWLINE:
+            j += 1
+        return self.tokens[j]
+
+    def expect_op(self, op: str, what: str) -> Token:
+        tok = self.peek()
+        if tok.kind == OP and tok.value == op:
+            return self.advance()
+        raise self.error(f"expected '{op}' {what}, found {tok.describe()}")
+
+    def expect_name(self, what: str) -> Token:
+        tok = self.peek()
+        if tok.kind != NAME:
+            raise self.error(f"expected {what}, found {tok.describe()}")
+        if tok.value in RESERVED:
+            raise self.error(f"'{tok.value}' is a reserved word and cannot be used as {what}")
+        return self.advance()
+
+    def close(self, opener: Token, what: str = "") -> Token:
+        """Consume the bracket closing ``opener``, or explain which bracket is unclosed."""
+        closer = _CLOSERS[str(opener.value)]
+        tok = self.peek()
+        if tok.kind == OP and tok.value == closer:
+            return self.advance()
+        where = f"{opener.line}:{opener.col}"
+        found = tok.describe()
+        thing = what or f"the '{opener.value}'"
+        raise self.error(f"expected '{closer}' to close {thing} opened at {where}, found {found}")
+
+    def enter(self, tok: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error("code is nested too deeply", tok)
+
+    # ------------------------------------------------------------------ statements
+
+    def parse_program(self) -> n.Module:
+        body: list[n.Stmt] = []
+        self.skip_separators()
+        while self.peek().kind != EOF:
+            body.append(self.statement())
+            self.skip_separators()
+        return n.Module(1, 1, tuple(body), self.filename)
+
+    def end_statement(self) -> None:
+        tok = self.tokens[self.i]
+        if tok.kind == NEWLINE or (tok.kind == OP and tok.value == ";"):
+            self.i += 1
+        elif tok.kind == EOF or (tok.kind == OP and tok.value == "}"):
+            pass
+        else:
+            raise self.error(f"expected the end of the statement, found {tok.describe()}", tok)
+
+    def statement(self) -> n.Stmt:
+        tok = self.peek()
+        if tok.kind == NAME:
+            word = tok.value
+            if word in ("let", "var", "const"):
+                stmt: n.Stmt = self.let_stmt()
+            elif word in ("func", "function") and self.peek_next().kind == NAME:
+                stmt = self.func_decl()
+                return stmt
+            elif word == "if":
+                return self.if_stmt()
+            elif word == "while":
+                return self.while_stmt()
+            elif word == "for":
+                return self.for_stmt()
+            elif word == "try":
+                return self.try_stmt()
+            elif word == "return":
+                stmt = self.return_stmt()
+            elif word == "break":
+                self.advance()
+                stmt = n.Break(tok.line, tok.col)
+            elif word == "continue":
+                self.advance()
+                stmt = n.Continue(tok.line, tok.col)
+            elif word == "throw":
+                self.advance()
+                stmt = n.Throw(tok.line, tok.col, self.expression())
+            elif word == "import":
+                stmt = self.import_stmt()
+            elif word == "listen" and self.peek_next().kind == STRING:
+                return self.listen_stmt()
+            elif word in ("else", "catch", "finally"):
+                raise self.error(
+                    f"'{word}' without a matching '{'try' if word != 'else' else 'if'}'"
+                )
+            else:
+                stmt = self.simple_stmt()
+        elif tok.kind == OP and tok.value == "{":
+            body = self.block("the block")
+            return n.Block(tok.line, tok.col, body)
+        else:
+            stmt = self.simple_stmt()
+        self.end_statement()
+        return stmt
+
+    def block(self, what: str) -> tuple[n.Stmt, ...]:
+        """``{ statements }``; ``what`` names the construct in error messages."""
+        self.skip_newlines()
+        tok = self.peek()
+        if not (tok.kind == OP and tok.value == "{"):
+            raise self.error(f"expected '{{' to start {what}, found {tok.describe()}")
+        self.advance()
+        self.enter(tok)
+        saved, self.bracket_depth = self.bracket_depth, 0
+        body: list[n.Stmt] = []
+        while True:
+            self.skip_separators()
+            cur = self.peek()
+            if cur.kind == OP and cur.value == "}":
+                self.advance()
+                break
+            if cur.kind == EOF:
+                raise self.error(
+                    f"expected '}}' to close the block opened at {tok.line}:{tok.col}", cur
+                )
+            body.append(self.statement())
+        self.bracket_depth = saved
+        self.depth -= 1
+        return tuple(body)
+
+    def let_stmt(self) -> n.Let:
+        kw = self.advance()
+        name = self.expect_name(f"a variable name after '{kw.value}'")
+        value = None
+        if self.at_op("="):
+            self.advance()
+            self.skip_newlines()
+            value = self.expression()
+        elif kw.value == "const":
+            raise self.error(f"const {name.value} needs a value ('const {name.value} = ...')")
+        return n.Let(name.line, name.col, str(kw.value), str(name.value), value)
+
+    def params(self, what: str) -> tuple[str, ...]:
+        opener = self.peek()
+        self.expect_op("(", f"before the parameters of {what}")
+        self.bracket_depth += 1
+        names: list[str] = []
+        while not self.at_op(")"):
+            tok = self.expect_name("a parameter name")
+            if tok.value in names:
+                raise self.error(f"duplicate parameter '{tok.value}'", tok)
+            names.append(str(tok.value))
+            if not self.at_op(","):
+                break
+            self.advance()
+        self.bracket_depth -= 1
+        self.bracket_depth += 1
+        self.close(opener, "the parameter list")
+        self.bracket_depth -= 1
+        return tuple(names)
+
+    def func_rest(self, start: Token, name: str | None) -> n.FuncExpr:
+        what = f"function {name}" if name else "the function"
+        params = self.params(what)
+        body = self.block(f"the body of {what}")
+        end_line = self.tokens[self.i - 1].line
+        return n.FuncExpr(start.line, start.col, name, params, body, end_line)
+
+    def func_decl(self) -> n.FuncDecl:
+        start = self.advance()
+        name = self.expect_name("a function name")
+        func = self.func_rest(start, str(name.value))
+        return n.FuncDecl(start.line, start.col, func)
+
+    def if_stmt(self) -> n.If:
+        start = self.advance()
+        cond = self.expression()
+        then = self.block("the body of the if")
+        orelse: tuple[n.Stmt, ...] | None = None
+        nxt = self.next_significant()
+        if nxt.kind == NAME and nxt.value == "else":
+            self.skip_newlines()
+            self.advance()
+            if self.at_word("if"):
+                orelse = (self.if_stmt(),)
+            else:
+                orelse = self.block("the body of the else")
+        return n.If(start.line, start.col, cond, then, orelse)
+
+    def while_stmt(self) -> n.While:
+        start = self.advance()
+        cond = self.expression()
+        body = self.block("the body of the while loop")
+        return n.While(start.line, start.col, cond, body)
+
+    def for_stmt(self) -> n.For:
+        start = self.advance()
+        opener = self.peek() if self.at_op("(") else None
+        if opener is not None:
+            self.advance()
+            self.bracket_depth += 1
+        if self.peek().kind == NAME and self.peek().value in ("let", "var", "const"):
+            self.advance()
+        var = self.expect_name("a loop variable name after 'for'")
+        if not self.at_word("in"):
+            raise self.error(
+                f"expected 'in' after 'for {var.value}', found {self.peek().describe()}"
+            )
+        self.advance()
+        iterable = self.expression()
+        if opener is not None:
+            self.close(opener)
+            self.bracket_depth -= 1
+        body = self.block("the body of the for loop")
+        return n.For(start.line, start.col, str(var.value), iterable, body)
+
+    def try_stmt(self) -> n.Try:
+        start = self.advance()
+        body = self.block("the body of the try")
+        catch_name: str | None = None
+        handler = finalbody = None
+        nxt = self.next_significant()
+        if nxt.kind == NAME and nxt.value == "catch":
+            self.skip_newlines()
+            self.advance()
+            if self.at_op("("):
+                opener = self.advance()
+                self.bracket_depth += 1
+                catch_name = str(self.expect_name("a name for the caught error").value)
+                self.close(opener)
+                self.bracket_depth -= 1
+            elif self.peek().kind == NAME:
+                catch_name = str(self.expect_name("a name for the caught error").value)
+            handler = self.block("the body of the catch")
+            nxt = self.next_significant()
+        if nxt.kind == NAME and nxt.value == "finally":
+            self.skip_newlines()
+            self.advance()
+            finalbody = self.block("the body of the finally")
+        if handler is None and finalbody is None:
+            raise self.error(
+                f"expected 'catch' or 'finally' after the try block, found {nxt.describe()}", nxt
+            )
+        return n.Try(start.line, start.col, body, catch_name, handler, finalbody)
+
+    def return_stmt(self) -> n.Return:
+        start = self.advance()
+        tok = self.tokens[self.i]
+        if tok.kind in (NEWLINE, EOF) or (tok.kind == OP and tok.value in (";", "}")):
+            return n.Return(start.line, start.col, None)
+        return n.Return(start.line, start.col, self.expression())
+
+    def import_stmt(self) -> n.Import:
+        start = self.advance()
+        tok = self.peek()
+        if tok.kind != STRING:
+            raise self.error(
+                f"expected a file name in quotes after 'import', found {tok.describe()}"
+            )
+        self.advance()
+        alias = None
+        if self.at_word("as"):
+            self.advance()
+            alias = str(self.expect_name("a name after 'as'").value)
+        return n.Import(start.line, start.col, str(tok.value), alias)
+
+    def listen_stmt(self) -> n.Listen:
+        start = self.advance()
+        event = self.advance()
+        func = self.func_rest(start, None)
+        func = n.FuncExpr(
+            func.line, func.col, f"listen_{event.value}", func.params, func.body, func.end_line
+        )
+        return n.Listen(start.line, start.col, str(event.value), func)
+
+    def simple_stmt(self) -> n.Stmt:
+        start = self.peek()
+        expr = self.expression()
+        tok = self.tokens[self.i]
+        if tok.kind == OP and tok.value in _ASSIGN_OPS:
+            if not isinstance(expr, n.Name | n.Member | n.Index):
+                raise self.error("cannot assign to this (only to a variable, o.key or a[i])", start)
+            self.advance()
+            self.skip_newlines()
+            value = self.expression()
+            return n.Assign(tok.line, tok.col, expr, str(tok.value), value)
+        return n.ExprStmt(start.line, start.col, expr)
+
+    # ------------------------------------------------------------------ expressions
+
+    def expression(self) -> n.Expr:
+        tok = self.peek()
+        self.enter(tok)
+        expr = self.or_expr()
+        self.depth -= 1
+        return expr
+
+    def or_expr(self) -> n.Expr:
+        left = self.and_expr()
+        while True:
+            tok = self.peek()
+            if (tok.kind == NAME and tok.value == "or") or (tok.kind == OP and tok.value == "||"):
+                self.advance()
+                self.skip_newlines()
+                left = n.Logical(tok.line, tok.col, "or", left, self.and_expr())
+            else:
+                return left
+
+    def and_expr(self) -> n.Expr:
+        left = self.comparison()
+        while True:
+            tok = self.peek()
+            if (tok.kind == NAME and tok.value == "and") or (tok.kind == OP and tok.value == "&&"):
+                self.advance()
+                self.skip_newlines()
+                left = n.Logical(tok.line, tok.col, "and", left, self.comparison())
+            else:
+                return left
+
+    def binary_level(self, ops: frozenset[str] | tuple[str, ...], operand: str) -> n.Expr:
+        parse = getattr(self, operand)
+        left = parse()
+        while True:
+            tok = self.peek()
+            if tok.kind == OP and tok.value in ops:
+                self.advance()
+                self.skip_newlines()
+                left = n.Binary(tok.line, tok.col, str(tok.value), left, parse())
+            else:
+                return left
+
+    def comparison(self) -> n.Expr:
+        return self.binary_level(_COMPARE_OPS, "additive")
+
+    def additive(self) -> n.Expr:
+        return self.binary_level(("+", "-"), "term")
+
+    def term(self) -> n.Expr:
+        return self.binary_level(("*", "/", "%"), "unary")
+
+    def unary(self) -> n.Expr:
+        tok = self.peek()
+        if (tok.kind == OP and tok.value in ("-", "+", "!")) or (
+            tok.kind == NAME and tok.value == "not"
+        ):
+            self.advance()
+            self.enter(tok)
+            operand = self.unary()
+            self.depth -= 1
+            op = "not" if tok.value in ("!", "not") else str(tok.value)
+            if op == "-" and isinstance(operand, n.Literal) and type(operand.value) in (int, float):
+                return n.Literal(tok.line, tok.col, -operand.value)
+            return n.Unary(tok.line, tok.col, op, operand)
+        return self.postfix()
+
+    def postfix(self) -> n.Expr:
+        expr = self.primary()
+        while True:
+            tok = self.tokens[self.i]  # no newline skipping: a call must start on the line
+            if self.bracket_depth:
+                tok = self.peek()
+            if tok.kind != OP:
+                return expr
+            if tok.value == "(":
+                self.advance()
+                self.bracket_depth += 1
+                args: list[n.Expr] = []
+                while not self.at_op(")"):
+                    args.append(self.expression())
+                    if not self.at_op(","):
+                        break
+                    self.advance()
+                self.close(tok, "the argument list")
+                self.bracket_depth -= 1
+                expr = n.Call(expr.line, expr.col, expr, tuple(args))
+            elif tok.value == ".":
+                self.advance()
+                name = self.peek()
+                if name.kind != NAME:
+                    raise self.error(f"expected a member name after '.', found {name.describe()}")
+                self.advance()
+                expr = n.Member(name.line, name.col, expr, str(name.value))
+            elif tok.value == "[":
+                self.advance()
+                self.bracket_depth += 1
+                index = self.expression()
+                self.close(tok)
+                self.bracket_depth -= 1
+                expr = n.Index(tok.line, tok.col, expr, index)
+            else:
+                return expr
+
+    def primary(self) -> n.Expr:
+        tok = self.peek()
+        kind = tok.kind
+        if kind == NUMBER or kind == STRING:
+            self.advance()
+            return n.Literal(tok.line, tok.col, tok.value)
+        if kind == NAME:
+            word = tok.value
+            if word == "true" or word == "false":
+                self.advance()
+                return n.Literal(tok.line, tok.col, word == "true")
+            if word == "null":
+                self.advance()
+                return n.Literal(tok.line, tok.col, None)
+            if word == "func" or word == "function":
+                self.advance()
+                return self.func_rest(tok, None)
+            if word in RESERVED:
+                raise self.error(f"expected an expression, found the keyword '{word}'")
+            self.advance()
+            return n.Name(tok.line, tok.col, str(word))
+        if kind == OP:
+            if tok.value == "(":
+                self.advance()
+                self.bracket_depth += 1
+                expr = self.expression()
+                self.close(tok)
+                self.bracket_depth -= 1
+                return expr
+            if tok.value == "[":
+                return self.array(tok)
+            if tok.value == "{":
+                return self.object(tok)
+        raise self.error(f"expected an expression, found {tok.describe()}")
+
+    def array(self, opener: Token) -> n.ArrayLit:
+        self.advance()
+        self.bracket_depth += 1
+        items: list[n.Expr] = []
+        while not self.at_op("]"):
+            items.append(self.expression())
+            if not self.at_op(","):
+                break
+            self.advance()
+        self.close(opener, "the array")
+        self.bracket_depth -= 1
+        return n.ArrayLit(opener.line, opener.col, tuple(items))
+
+    def object(self, opener: Token) -> n.ObjectLit:
+        self.advance()
+        self.bracket_depth += 1
+        entries: list[tuple[str, n.Expr]] = []
+        while not self.at_op("}"):
+            key_tok = self.peek()
+            if key_tok.kind == NAME:
+                key = str(key_tok.value)
+            elif key_tok.kind == STRING:
+                key = str(key_tok.value)
+            elif key_tok.kind == NUMBER:
+                from ezlang.lang.values import format_number
+
+                key = format_number(key_tok.value)  # type: ignore[arg-type]
+            else:
+                raise self.error(f"expected a key in the object, found {key_tok.describe()}")
+            self.advance()
+            if key_tok.kind == NAME and (self.at_op(",") or self.at_op("}")):
+                if key in RESERVED:
+                    raise self.error(f"expected ':' after the key '{key}'", self.peek())
+                value: n.Expr = n.Name(key_tok.line, key_tok.col, key)  # shorthand {a, b}
+            else:
+                self.expect_op(":", f"after the key '{key}'")
+                value = self.expression()
+            entries.append((key, value))
+            if not self.at_op(","):
+                break
+            self.advance()
+        self.close(opener, "the object")
+        self.bracket_depth -= 1
+        return n.ObjectLit(opener.line, opener.col, tuple(entries))
+
+
+def parse(source: str, filename: str = "<string>") -> n.Module:
+    """Parse a whole file. Raises ``EzError("SyntaxError")`` at the first error."""
+    tokens = tokenize(source, filename)
+    return Parser(tokens, filename).parse_program()
+
+
+def parse_expression(source: str, filename: str = "<string>") -> n.Expr | None:
+    """Parse ``source`` as one bare expression, or return None if it is not exactly that."""
+    tokens = tokenize(source, filename)
+    parser = Parser(tokens, filename)
+    parser.skip_separators()
+    try:
+        expr = parser.expression()
+    except EzError:
+        return None
+    parser.skip_separators()
+    if parser.peek().kind != EOF:
+        return None
+    return expr
