@@ -77,6 +77,7 @@ class RedisMultiHost:
         ttl: float = 10.0,
         max_concurrency: int = 1,
         identify_window: float = 5.0,
+        identify_margin: float | None = None,
         warn: Warn = stderr_warn,
     ) -> None:
         validate_redis_url(redis_url)
@@ -84,7 +85,13 @@ class RedisMultiHost:
         self.app_id = str(app_id)
         self.host = host or default_host_name()
         self.queue = RedisIdentifyQueue(
-            redis_url, self.app_id, max_concurrency, identify_window, host=self.host, warn=warn
+            redis_url,
+            self.app_id,
+            max_concurrency,
+            identify_window,
+            host=self.host,
+            margin=identify_margin,
+            warn=warn,
         )
         self.directory = RedisShardDirectory(
             redis_url, self.app_id, host=self.host, ttl=ttl, warn=warn
@@ -97,6 +104,7 @@ class RedisMultiHost:
         # (PUBLISH reaches nobody), so a short-lived cache only delays seeing *new* owners.
         self.route_cache = min(1.0, ttl / 4)
         self._routes: tuple[float, dict[int, dict[str, Any]]] | None = None
+        self._serve: LocalCall = _not_joined
 
     async def join(
         self,
@@ -131,6 +139,7 @@ class RedisMultiHost:
                 f"'{settings.decided_by}'",
             )
         self.queue.configure(settings.max_concurrency, settings.identify_window)
+        self._serve = serve
         await self.bus.start(serve)
         await self.directory.claim(ids)
         self.settings = settings
@@ -170,8 +179,8 @@ class RedisMultiHost:
     async def call(self, shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
         """Run ``op`` for ``shard_id`` on the host that owns it (this one included)."""
         host = await self.owner(shard_id)
-        if host == self.host and self.bus._local_call is not None:
-            return await self.bus._local_call(shard_id, op, payload, timeout)
+        if host == self.host:
+            return await self._serve(shard_id, op, payload, timeout)
         return await self.bus.call(host, shard_id, op, payload, timeout)
 
     async def gather(
@@ -179,7 +188,7 @@ class RedisMultiHost:
         op: str,
         payload: Any,
         timeout: float | None,
-        local_call: LocalCall,
+        local_call: LocalCall | None = None,
         local_ids: list[int] | None = None,
     ) -> list[Outcome]:
         """Run ``op`` on every shard of the bot, on every host, in parallel; ordered by id.
@@ -189,6 +198,7 @@ class RedisMultiHost:
         :class:`Outcome` carries its value or error.
         """
         local = sorted(self.local_ids if local_ids is None else local_ids)
+        call_local = local_call or self._serve
         entries = await self._entries()
         total = self.settings.total_shards if self.settings else None
         all_ids = set(entries) | set(local) | (set(range(total)) if total else set())
@@ -225,7 +235,7 @@ class RedisMultiHost:
         async def run_local(shard_id: int) -> None:
             o = Outcome(shard_id, self.host, entry=entries.get(shard_id, {}))
             try:
-                o.value = await local_call(shard_id, op, payload, timeout)
+                o.value = await call_local(shard_id, op, payload, timeout)
             except EzError as exc:
                 o.error = exc
             outcomes[shard_id] = o
@@ -263,3 +273,7 @@ class RedisMultiHost:
         await self.bus.close()
         await self.directory.close()
         await self.queue.close()
+
+
+async def _not_joined(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+    raise EzError("ShardingError", "this manager has not joined the bot's hosts yet")
