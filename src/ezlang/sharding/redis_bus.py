@@ -111,6 +111,10 @@ class RedisShardBus:
                 f"cannot subscribe to Redis at {redact_url(self.redis_url)} within {timeout:g} s",
             ) from None
 
+    def serve_with(self, local_call: LocalCall) -> None:
+        """Answer other hosts' calls with ``local_call`` from now on (after :meth:`start`)."""
+        self._local_call = local_call
+
     async def _read_loop(self) -> None:
         backoff = 0.1
         while True:

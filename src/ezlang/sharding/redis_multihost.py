@@ -277,3 +277,73 @@ class RedisMultiHost:
 
 async def _not_joined(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
     raise EzError("ShardingError", "this manager has not joined the bot's hosts yet")
+
+
+class RedisRemoteCaller:
+    """The manager's ``remote`` (see :mod:`ezlang.sharding.backends`): shards of other hosts.
+
+    ``call`` routes one shard operation to the host that owns the shard; ``start`` makes this
+    host answer other hosts with the manager's ``call_shard``; ``close`` leaves the bot (stops
+    the heartbeat, the bus and the identify queue).
+
+    Every error raised for a remote shard carries a ``host`` attribute so the manager's stats can
+    say where the shard lives.
+    """
+
+    def __init__(self, multi: RedisMultiHost) -> None:
+        self.multi = multi
+        self.host = multi.host
+
+    async def start(self, local_call: LocalCall) -> None:
+        """Serve other hosts' calls for this host's shards through ``local_call``."""
+        local = set(self.multi.local_ids)
+
+        async def serve(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+            # Only shards that run here: a stale route elsewhere must not bounce back and forth.
+            if shard_id not in local:
+                raise EzError("ShardingError", f"shard {shard_id} is not run by host '{self.host}'")
+            result = await local_call(shard_id, op, payload, timeout)
+            if op == "stats" and isinstance(result, dict):
+                result = {**result, "host": self.host}
+            return result
+
+        self.multi._serve = serve
+        self.multi.bus.serve_with(serve)
+
+    async def call(self, shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+        """Run ``op`` on shard ``shard_id`` of another host (same result and errors as locally)."""
+        host: str | None = None
+        try:
+            entries = await self.multi._entries()
+            entry = entries.get(shard_id) or {}
+            host = entry.get("host")
+            if not host:
+                raise EzError("ShardingError", f"shard {shard_id} is not run by any host")
+            if host == self.host:
+                raise EzError(
+                    "ShardingError", f"shard {shard_id} is not running under this manager"
+                )
+            redis_down = str(entry.get("error", "")).startswith("Redis unavailable")
+            if entry.get("status") == "unreachable" and not redis_down:
+                raise HostUnreachable(
+                    f"shard {shard_id} is on host '{host}', which is unreachable (no heartbeat)",
+                    host,
+                )
+            try:
+                # While Redis is down the bus retries until the timeout, then says why.
+                result = await self.multi.bus.call(host, shard_id, op, payload, timeout)
+            except HostUnreachable:
+                self.multi._routes = None
+                raise
+            if op == "stats" and isinstance(result, dict):
+                result.setdefault("host", host)
+            return result
+        except EzError as exc:
+            exc.host = host  # type: ignore[attr-defined]
+            raise
+
+    async def close(self) -> None:
+        """Leave the bot: release nothing here (the manager releases its shards), stop all."""
+        await self.multi.bus.close()
+        await self.multi.directory.close()
+        await self.multi.queue.close()
