@@ -140,6 +140,14 @@ class RunningClient:
             await asyncio.wait_for(self.task, 5)
 
 
+class PacedClient(discord.Client):
+    """discord.Client whose re-IDENTIFYs wait the test sandbox's window, not discord.py's 5 s."""
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            await asyncio.sleep(0.25)
+
+
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
     """A small, fast sandbox: 20 guilds, short identify window."""
@@ -155,7 +163,7 @@ async def clients() -> AsyncIterator[Callable[..., RunningClient]]:
 
     def start(
         token: str,
-        cls: type[discord.Client] = discord.Client,
+        cls: type[discord.Client] = PacedClient,
         **kwargs: Any,
     ) -> RunningClient:
         kwargs.setdefault("intents", default_intents())
