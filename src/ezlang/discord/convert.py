@@ -101,3 +101,53 @@ def snowflake_arg(value: Any, *, what: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     raise EzError("TypeError", f"{what} must be an id (a string of digits), not {value!r}")
+
+
+_DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+def message_from_payload(data: dict[str, Any]) -> dict[str, Any]:
+    """The same object as :func:`message`, built straight from a MESSAGE_CREATE payload.
+
+    The fast path for ``on_message``: building discord.py's ``Message`` (members, roles,
+    mentions, components …) costs more than the rest of the event's journey together, and an
+    EasyLang handler only ever sees this dict.
+    """
+    author = data["author"]
+    discriminator = author.get("discriminator") or "0"
+    username = author["username"]
+    member = data.get("member") or {}
+    message_id = int(data["id"])
+    ms = (message_id >> 22) + _DISCORD_EPOCH_MS
+    guild_id = data.get("guild_id")
+    return {
+        "id": str(data["id"]),
+        "content": data.get("content", ""),
+        "channel_id": str(data["channel_id"]),
+        "guild_id": None if guild_id is None else str(guild_id),
+        "author": {
+            "id": str(author["id"]),
+            "username": username,
+            "tag": username if discriminator in ("0", "0000") else f"{username}#{discriminator}",
+            "bot": bool(author.get("bot", False)),
+            "display_name": member.get("nick") or author.get("global_name") or username,
+        },
+        "created_at": _iso_utc(ms),
+        "created_timestamp": ms,
+        "edited_at": _normalise_iso(data.get("edited_timestamp")),
+        "mentions": [str(u["id"]) for u in data.get("mentions") or ()],
+        "embeds": list(data.get("embeds") or ()),
+    }
+
+
+def _iso_utc(ms: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat()
+
+
+def _normalise_iso(value: Any) -> str | None:
+    if not value:
+        return None
+    parsed = discord.utils.parse_time(value)
+    return None if parsed is None else parsed.isoformat()

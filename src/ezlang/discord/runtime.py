@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,9 @@ STATUSES = {
 }
 ACTIVITY_TYPES = ("playing", "watching", "listening", "competing", "streaming")
 DEFAULT_STREAM_URL = "https://www.twitch.tv/discord"
+
+#: How many recent messages are remembered for messageUpdate/messageDelete handlers.
+RECENT_MESSAGES = 1000
 
 #: on_ready waits this long after the last GUILD_CREATE. Discord sends guilds lazily, so keep
 #: discord.py's 2 s there; a sandbox sends them all right after READY, so a short wait lets
@@ -288,22 +292,31 @@ def _route_ready(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
 
 
 def _route_message(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageCreate"):
-        rt.emit("messageCreate", (convert.message(args[0]),))
+    if rt.handlers.get("messageCreate") or rt.wants_history():
+        rt.on_message_dict(convert.message(args[0]))
 
 
 def _route_message_edit(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
     if rt.handlers.get("messageUpdate"):
         raw: discord.RawMessageUpdateEvent = args[0]
-        old = None if raw.cached_message is None else convert.message(raw.cached_message)
-        rt.emit("messageUpdate", (old, convert.message(raw.message)))
+        new = convert.message(raw.message)
+        if raw.cached_message is not None:
+            old: dict[str, Any] | None = convert.message(raw.cached_message)
+        else:
+            old = rt.recent.get(new["id"])
+        if new["id"] in rt.recent:
+            rt.recent[new["id"]] = new
+        rt.emit("messageUpdate", (old, new))
 
 
 def _route_message_delete(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
     if rt.handlers.get("messageDelete"):
         raw: discord.RawMessageDeleteEvent = args[0]
+        remembered = rt.recent.pop(str(raw.message_id), None)
         if raw.cached_message is not None:
             value = convert.message(raw.cached_message)
+        elif remembered is not None:
+            value = remembered
         else:
             value = convert.partial_message(raw.message_id, raw.channel_id, raw.guild_id)
         rt.emit("messageDelete", (value,))
@@ -362,6 +375,8 @@ class BotRuntime:
         self.view: ClientView | None = None
         self.task: asyncio.Task[None] | None = None
         self.handler_tasks: set[asyncio.Task[Any]] = set()
+        # Recent messages by id (insertion order) for messageUpdate/messageDelete handlers.
+        self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.gate = IdentifyGate(1, connect.DEFAULT_IDENTIFY_WINDOW)
         self._shutdown_registered = False
         self._presence_dirty = False
@@ -412,6 +427,42 @@ class BotRuntime:
         )
 
     # ---- discord.py events ----------------------------------------------------------------
+
+    def wants_history(self) -> bool:
+        """Whether recent messages must be remembered (for messageUpdate/messageDelete)."""
+        return bool(self.handlers.get("messageUpdate") or self.handlers.get("messageDelete"))
+
+    def on_message_dict(self, message: dict[str, Any]) -> None:
+        """A new message as an EasyLang object: remember it if needed, run the handlers."""
+        if self.wants_history():
+            recent = self.recent
+            recent[message["id"]] = message
+            if len(recent) > RECENT_MESSAGES:
+                recent.popitem(last=False)
+        self.emit("messageCreate", (message,))
+
+    def install_fast_message_path(self, client: Any) -> None:
+        """Turn MESSAGE_CREATE payloads into EasyLang objects without a discord.py Message.
+
+        Used unless something needs discord.py's Message: a Python ``on_message`` put on the
+        client (e.g. by a shard plugin) or the members intent (whose user cache the full
+        parse fills).
+        """
+        if self.intents.members:
+            return
+        state = client._connection
+        original = state.parsers.get("MESSAGE_CREATE")
+        if original is None:
+            return
+        listeners = client._listeners
+
+        def parse_message_create(data: dict[str, Any]) -> None:
+            if "on_message" in client.__dict__ or listeners.get("message"):
+                original(data)
+            elif self.handlers.get("messageCreate") or self.wants_history():
+                self.on_message_dict(convert.message_from_payload(data))
+
+        state.parsers["MESSAGE_CREATE"] = parse_message_create
 
     def on_ready(self, client: Any) -> None:
         if client.ez_ready_at is None:
@@ -511,6 +562,7 @@ class BotRuntime:
         else:
             client = EzClient(**options)
         client.ez_runtime = self
+        self.install_fast_message_path(client)
         self._stopping = False
         self.gate = IdentifyGate(info.max_concurrency, info.identify_window)
         # discord.py puts the presence into IDENTIFY in the legacy ``game`` form; sending it
