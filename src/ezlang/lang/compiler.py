@@ -24,7 +24,6 @@ How EasyLang maps to Python (details and the reasons in docs/GRAMMAR.md):
 from __future__ import annotations
 
 import ast as py
-import keyword
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,15 +32,17 @@ from typing import Any
 from ezlang.lang import nodes as n
 from ezlang.lang.errors import EzError, SourcePos
 
-_PY_KEYWORDS = frozenset(keyword.kwlist) | {"__builtins__", "__name__", "__file__"}
+# CPython accepts any identifier in an AST except these constants (and we keep dunders).
+_PY_RESERVED = frozenset({"None", "True", "False", "__debug__"})
 
 _ARITH = {"-": py.Sub, "*": py.Mult, "/": py.Div, "+": py.Add}
 _COMPARE = {"<": py.Lt, "<=": py.LtE, ">": py.Gt, ">=": py.GtE}
 
 
 def mangle(name: str) -> str:
-    """The Python name of an EasyLang identifier (Python keywords and dunders get a ``$``)."""
-    if name in _PY_KEYWORDS or name.startswith("__"):
+    """The Python name of an EasyLang identifier (``None``/``True``/``False`` and dunders get
+    a ``$``; other Python keywords such as ``assert`` are fine as names in an AST)."""
+    if name in _PY_RESERVED or name.startswith("__"):
         return name + "$"
     return name
 

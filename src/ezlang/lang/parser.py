@@ -27,11 +27,12 @@ skips code.
                                                       (* target: NAME, member or index *)
     expression  = or_expr ;
     or_expr     = and_expr { ( "or" | "||" ) and_expr } ;
-    and_expr    = comparison { ( "and" | "&&" ) comparison } ;
+    and_expr    = not_expr { ( "and" | "&&" ) not_expr } ;
+    not_expr    = "not" not_expr | comparison ;      (* `not a == b` is `not (a == b)` *)
     comparison  = additive { ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) additive } ;
     additive    = term { ( "+" | "-" ) term } ;
     term        = unary { ( "*" | "/" | "%" ) unary } ;
-    unary       = ( "-" | "+" | "not" | "!" ) unary | postfix ;
+    unary       = ( "-" | "+" | "!" ) unary | postfix ;   (* `!a == b` is `(!a) == b` *)
     postfix     = primary { "(" [ expression { "," expression } [ "," ] ] ")"
                           | "." ANYNAME | "[" expression "]" } ;
     primary     = NUMBER | STRING | "true" | "false" | "null" | NAME | "(" expression ")"
@@ -425,15 +426,27 @@ class Parser:
                 return left
 
     def and_expr(self) -> n.Expr:
-        left = self.comparison()
+        left = self.not_expr()
         while True:
             tok = self.peek()
             if (tok.kind == NAME and tok.value == "and") or (tok.kind == OP and tok.value == "&&"):
                 self.advance()
                 self.skip_newlines()
-                left = n.Logical(tok.line, tok.col, "and", left, self.comparison())
+                left = n.Logical(tok.line, tok.col, "and", left, self.not_expr())
             else:
                 return left
+
+    def not_expr(self) -> n.Expr:
+        # The word `not` binds looser than comparisons, as in Python (`not a == b`); the
+        # symbol `!` binds tightly, as in JavaScript (see unary).
+        tok = self.peek()
+        if tok.kind == NAME and tok.value == "not":
+            self.advance()
+            self.enter(tok)
+            operand = self.not_expr()
+            self.depth -= 1
+            return n.Unary(tok.line, tok.col, "not", operand)
+        return self.comparison()
 
     def binary_level(self, ops: frozenset[str] | tuple[str, ...], operand: str) -> n.Expr:
         parse = getattr(self, operand)
@@ -458,14 +471,12 @@ class Parser:
 
     def unary(self) -> n.Expr:
         tok = self.peek()
-        if (tok.kind == OP and tok.value in ("-", "+", "!")) or (
-            tok.kind == NAME and tok.value == "not"
-        ):
+        if tok.kind == OP and tok.value in ("-", "+", "!"):
             self.advance()
             self.enter(tok)
             operand = self.unary()
             self.depth -= 1
-            op = "not" if tok.value in ("!", "not") else str(tok.value)
+            op = "not" if tok.value == "!" else str(tok.value)
             if op == "-" and isinstance(operand, n.Literal) and type(operand.value) in (int, float):
                 return n.Literal(tok.line, tok.col, -operand.value)
             return n.Unary(tok.line, tok.col, op, operand)
