@@ -42,7 +42,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _build_parser() -> _Parser:
+def _build_parser() -> tuple[_Parser, _Parser]:
+    """The top-level parser and its ``run`` sub-parser."""
     parser = _Parser(
         prog="ezlang",
         description="EasyLang: a beginner-first language for Discord bots.",
@@ -76,7 +77,7 @@ def _build_parser() -> _Parser:
 
     sub.add_parser("repl", help="interactive EasyLang prompt")
     sub.add_parser("sandbox", help="run the local Discord sandbox (see 'ezlang sandbox --help')")
-    return parser
+    return parser, run
 
 
 def _usage_error(message: str) -> int:
@@ -201,11 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sandbox_main(args_list[1:])
     if args_list and args_list[0].endswith((".ez", ".ezlang")):
         args_list.insert(0, "run")
-    parser = _build_parser()
+    parser, run_parser = _build_parser()
     try:
         if args_list and args_list[0] == "run":
             # Flags may come after NAME=value pairs: `ezlang run bot.ez TOKEN=x --sandbox`.
-            args = parser.parse_intermixed_args(args_list)
+            args = run_parser.parse_intermixed_args(args_list[1:])
+            args.command = "run"
         else:
             args = parser.parse_args(args_list)
     except SystemExit as exc:

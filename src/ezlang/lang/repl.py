@@ -119,7 +119,7 @@ class ReplSession:
         from ezlang.lang import new_namespace
 
         self.debug = debug
-        self.namespace: dict[str, Any] = new_namespace(FILENAME)
+        self.namespace: dict[str, Any] = new_namespace()
         self.count = 0
         self.running: asyncio.Future[Any] | None = None
 
@@ -135,14 +135,14 @@ class ReplSession:
 
     async def execute(self, text: str) -> tuple[bool, Any]:
         """Run one complete input; returns (has_value, value of the final expression)."""
-        from ezlang.lang import compile_source
+        from ezlang.lang import NO_VALUE, compile_interactive
 
         self.count += 1
-        program = compile_source(text, FILENAME, interactive=True)
-        result = await call_async(program.run_in, self.namespace)
-        if program.ends_with_expression:
-            return True, result
-        return False, None
+        run = compile_interactive(text, self.namespace)
+        result = await call_async(run)
+        if result is NO_VALUE:
+            return False, None
+        return True, result
 
     def show_error(self, exc: BaseException) -> None:
         from ezlang.lang import format_error
