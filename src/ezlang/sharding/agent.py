@@ -219,6 +219,10 @@ class ShardAgent:
                 raise
 
         client.dispatch = dispatch
+        # The connection state keeps its own reference to dispatch (READY goes through it).
+        state = getattr(client, "_connection", None)
+        if state is not None and hasattr(state, "dispatch"):
+            state.dispatch = dispatch
         client.connect = connect
         client.login = login
 

@@ -19,7 +19,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.agent import (
@@ -250,13 +250,13 @@ class ShardProcess:
         self.channel.start()
         assert proc.stdout is not None and proc.stderr is not None
         self._io_tasks = [
-            asyncio.create_task(self._forward(proc.stdout, sys.stdout, False)),
-            asyncio.create_task(self._forward(proc.stderr, sys.stderr, True)),
+            asyncio.create_task(self._forward(proc.stdout, False)),
+            asyncio.create_task(self._forward(proc.stderr, True)),
         ]
         self._wait_task = asyncio.create_task(proc.wait())
         self.manager._process_started(self)
 
-    async def _forward(self, stream: asyncio.StreamReader, out: TextIO, is_err: bool) -> None:
+    async def _forward(self, stream: asyncio.StreamReader, is_err: bool) -> None:
         prefix = f"[shard {self.id}] "
         scrub = self.manager.scrub
         while True:
@@ -269,7 +269,7 @@ class ShardProcess:
             line = scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
             if is_err:
                 self._stderr_tail.append(line)
-            self.manager.reporter.child_line(prefix + line, out)
+            self.manager.reporter.child_line(prefix + line, is_err)
 
     async def _wait_exit(self) -> int:
         """Wait for the child to exit, killing it on heartbeat or startup timeout."""

@@ -42,9 +42,9 @@ class Reporter:
         except (OSError, ValueError):  # a closed terminal must not take the manager down
             pass
 
-    def child_line(self, line: str, out: TextIO) -> None:
-        """Forward one line of a shard's output (already prefixed)."""
-        self._emit(line, out)
+    def child_line(self, line: str, is_err: bool = False) -> None:
+        """Forward one line of a shard's output (already prefixed): stdout or stderr."""
+        self._emit(line, self.err if is_err else self.out)
 
     def info(self, message: str) -> None:
         """A manager notice (suppressed with ``progress: false``)."""

@@ -1,0 +1,132 @@
+"""Fixtures for the shard manager tests: a sandbox with short windows, managers that always
+stop, and a check that no shard process outlives its test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from ezlang.sandbox import Sandbox
+from ezlang.sharding.manager import ShardManager
+from ezlang.sharding.progress import Reporter
+
+HERE = Path(__file__).parent
+PYBOT = HERE / "bots" / "pybot.py"
+WINDOW = 0.25
+
+#: Short timings so supervision is observable in seconds, not minutes.
+FAST = {
+    "heartbeat_interval": 0.5,
+    "heartbeat_timeout": 2.5,
+    "spawn_timeout": 20,
+    "eval_timeout": 3,
+}
+
+
+class CapturingReporter(Reporter):
+    """Keeps every line the manager prints (shard output and notices)."""
+
+    def __init__(self) -> None:
+        super().__init__(progress=False)
+        self.lines: list[str] = []
+
+    def _emit(self, text: str, out: Any) -> None:
+        self.lines.append(text)
+
+    def problem(self, message: str) -> None:
+        self.lines.append(f"[manager] {message}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def shard_processes() -> list[psutil.Process]:
+    """Live shard processes started by this test process."""
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "ezlang.sharding.shard_main" in " ".join(child.cmdline()):
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    out.append(child)
+        except psutil.Error:
+            pass
+    return out
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``predicate`` until truthy, failing the test with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes() -> Any:
+    yield
+    deadline = time.monotonic() + 10
+    while shard_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    strays = shard_processes()
+    for p in strays:
+        p.kill()
+    assert not strays, f"stray shard processes left behind: {[p.pid for p in strays]}"
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with Sandbox(guilds=40, max_concurrency=1, identify_window=WINDOW) as sb:
+        yield sb
+        assert sb.state()["identify_violations"] == 0
+
+
+@pytest.fixture
+async def make_manager(
+    sandbox: Sandbox,
+) -> AsyncIterator[Callable[..., tuple[ShardManager, CapturingReporter]]]:
+    made: list[ShardManager] = []
+
+    def make(bot: Path = PYBOT, **options: Any) -> tuple[ShardManager, CapturingReporter]:
+        reporter = CapturingReporter()
+        opts = {"token": sandbox.token, "api": sandbox.api_url, **FAST, **options}
+        manager = ShardManager(bot, opts, reporter=reporter)
+        made.append(manager)
+        return manager, reporter
+
+    yield make
+    for manager in made:
+        await asyncio.wait_for(manager.stop(), 30)
+
+
+@pytest.fixture
+def bot_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set EZTEST_* variables the test bot reads (children inherit the environment)."""
+
+    def set_env(**values: Any) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(f"EZTEST_{key.upper()}", str(value))
+
+    for key in list(os.environ):
+        if key.startswith("EZTEST_"):
+            monkeypatch.delenv(key)
+    return set_env
+
+
+def identifies(sb: Sandbox, shard_id: int | None = None) -> list[dict[str, Any]]:
+    rows = sb.state()["identifies"]
+    return [r for r in rows if shard_id is None or r["shard"][0] == shard_id]
+
+
+def text_channel(sb: Sandbox, shard_id: int, shard_count: int) -> str:
+    return sb.guilds_for_shard(shard_id, shard_count)[0]["text_channel_ids"][0]

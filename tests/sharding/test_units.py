@@ -1,0 +1,224 @@
+"""Fast specifications of the manager's parts that need no processes: options, restart
+policy, identify queue and the IPC channel."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from ezlang.lang.errors import EzError
+from ezlang.sharding.identify import LocalIdentifyQueue
+from ezlang.sharding.ipc import Channel, ChannelClosed
+from ezlang.sharding.options import OPTION_HELP, parse_options
+from ezlang.sharding.policy import FATAL_CLOSE_CODES, RestartPolicy
+
+BOT = str(Path(__file__).parent / "bots" / "pybot.py")
+
+
+def opts(**kw: object) -> object:
+    return parse_options(BOT, {"token": "t", **kw})
+
+
+def error_of(**kw: object) -> EzError:
+    with pytest.raises(EzError) as info:
+        opts(**kw)
+    return info.value
+
+
+# --- options -----------------------------------------------------------------------------------
+
+
+def test_defaults_match_the_documented_values() -> None:
+    o = parse_options(BOT, {"token": "t"})
+    assert (o.respawn, o.spawn_timeout, o.eval_timeout) == (True, 30, 5)
+    assert (o.heartbeat_interval, o.heartbeat_timeout) == (5, 30)
+    assert (o.max_restarts, o.restart_window) == (5, 3600)
+    assert o.total_shards is None and o.max_concurrency is None  # "auto"
+
+
+@pytest.mark.parametrize(
+    ("options", "kind", "fragment"),
+    [
+        ({"total_shards": "many"}, "ValueError", "total_shards"),
+        ({"total_shards": 0}, "ValueError", "total_shards"),
+        ({"total_shards": 1.5}, "ValueError", "total_shards"),
+        ({"total_shards": True}, "TypeError", "total_shards"),
+        ({"respawn": "yes"}, "TypeError", "respawn"),
+        ({"spawn_timeout": -1}, "ValueError", "spawn_timeout"),
+        ({"eval_timeout": "5"}, "TypeError", "eval_timeout"),
+        ({"max_restarts": -1}, "ValueError", "max_restarts"),
+        ({"shard_list": 3}, "TypeError", "shard_list"),
+        ({"shard_list": [0, 0]}, "ValueError", "twice"),
+        ({"shard_list": [0, "1"]}, "TypeError", "shard_list"),
+        ({"total_shards": 2, "shard_list": [0, 2]}, "ValueError", "outside [0, 2)"),
+        ({"heartbeat_interval": 10, "heartbeat_timeout": 5}, "ValueError", "heartbeat_timeout"),
+        ({"api": "ftp://x"}, "ValueError", "api"),
+        ({"tokn": "x"}, "ValueError", "unknown option 'tokn'"),
+        ({"max_concurrency": {}}, "TypeError", "max_concurrency"),
+    ],
+)
+def test_every_bad_option_is_a_clear_error_naming_it(
+    options: dict[str, object], kind: str, fragment: str
+) -> None:
+    err = error_of(**options)
+    assert err.kind == kind
+    assert fragment in err.message
+
+
+def test_token_is_required_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    with pytest.raises(EzError, match="option 'token' is required"):
+        parse_options(BOT, {})
+    monkeypatch.setenv("DISCORD_TOKEN", "secret-from-env")
+    o = parse_options(BOT, {})
+    assert o.token == "secret-from-env"
+    assert "secret" not in repr(o) and "secret" not in str(o.public())
+
+
+def test_bot_file_must_exist_and_be_a_bot() -> None:
+    with pytest.raises(EzError, match="does not exist"):
+        parse_options("nope.ez", {"token": "t"})
+    with pytest.raises(EzError, match=r"\.ez\) or a discord.py bot"):
+        parse_options(__file__.replace(".py", ".txt"), {"token": "t"})
+    with pytest.raises(EzError) as info:
+        parse_options(42, {"token": "t"})
+    assert info.value.kind == "TypeError"
+
+
+def test_every_option_is_documented_in_one_table() -> None:
+    assert set(OPTION_HELP) >= {
+        "token", "total_shards", "shard_list", "respawn", "spawn_timeout", "eval_timeout",
+        "heartbeat_interval", "heartbeat_timeout", "max_restarts", "restart_window",
+        "max_concurrency", "identify_window", "api",
+    }  # fmt: skip
+
+
+# --- restart policy ---------------------------------------------------------------------------
+
+
+def test_backoff_doubles_from_one_second_to_sixty() -> None:
+    policy = RestartPolicy(max_restarts=100)
+    delays = []
+    for i in range(9):
+        assert policy.record_crash(float(i))
+        delays.append(policy.next_delay())
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_backoff_resets_after_sixty_seconds_ready() -> None:
+    policy = RestartPolicy(max_restarts=100)
+    for i in range(4):
+        policy.record_crash(float(i))
+    assert policy.next_delay() == 8
+    policy.record_ready_period(61)
+    policy.record_crash(100.0)
+    assert policy.next_delay() == 1
+
+
+def test_crash_loop_cap_counts_only_within_the_window() -> None:
+    policy = RestartPolicy(max_restarts=2, restart_window=10)
+    assert policy.record_crash(0) and policy.record_crash(1)
+    assert not policy.record_crash(2)  # third crash within 10 s
+    policy = RestartPolicy(max_restarts=2, restart_window=10)
+    assert policy.record_crash(0) and policy.record_crash(1)
+    assert policy.record_crash(20)  # the old ones fell out of the window
+
+
+def test_fatal_close_codes_are_the_never_retry_list_with_explanations() -> None:
+    assert set(FATAL_CLOSE_CODES) == {4004, 4010, 4011, 4012, 4013, 4014}
+    assert all(len(text) > 30 for text in FATAL_CLOSE_CODES.values())
+
+
+# --- identify queue ---------------------------------------------------------------------------
+
+
+async def test_identify_queue_spaces_grants_per_bucket() -> None:
+    queue = LocalIdentifyQueue(max_concurrency=2, window=0.2, margin=0.02)
+    grants: dict[int, float] = {}
+
+    async def ask(shard: int) -> None:
+        await queue.acquire(shard)
+        grants[shard] = time.monotonic()
+
+    await asyncio.wait_for(asyncio.gather(*(ask(i) for i in range(6))), 5)
+    for bucket in (0, 1):
+        times = sorted(t for s, t in grants.items() if s % 2 == bucket)
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert all(g >= 0.2 for g in gaps), gaps
+    # The two buckets run side by side: 6 shards over 2 buckets take 2 windows, not 5.
+    assert max(grants.values()) - min(grants.values()) < 0.2 * 3
+
+
+async def test_identify_queue_close_cancels_waiters() -> None:
+    queue = LocalIdentifyQueue(max_concurrency=1, window=10)
+    await queue.acquire(0)
+    waiter = asyncio.ensure_future(queue.acquire(1))
+    await asyncio.sleep(0.05)
+    await queue.close()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiter, 2)
+
+
+# --- IPC ----------------------------------------------------------------------------------------
+
+
+async def _pair(handler: object = None) -> tuple[Channel, Channel]:
+    a, b = socket.socketpair()
+
+    async def echo(op: str, data: object) -> object:
+        if op == "fail":
+            raise EzError("ValueError", "bad thing")
+        if op == "slow":
+            await asyncio.sleep(10)
+        return {"op": op, "data": data}
+
+    left = await Channel.from_socket(a)
+    right = await Channel.from_socket(b, on_request=handler or echo)  # type: ignore[arg-type]
+    left.start()
+    right.start()
+    return left, right
+
+
+async def test_ipc_request_reply_and_errors_keep_their_kind() -> None:
+    left, right = await _pair()
+    try:
+        assert await left.request("x", [1, "ü", None], 2) == {"op": "x", "data": [1, "ü", None]}
+        with pytest.raises(EzError) as info:
+            await left.request("fail", None, 2)
+        assert (info.value.kind, info.value.message) == ("ValueError", "bad thing")
+        with pytest.raises(TimeoutError):
+            await left.request("slow", None, 0.1)
+    finally:
+        await left.close()
+        await right.close()
+
+
+async def test_ipc_pending_call_fails_when_the_other_end_dies() -> None:
+    left, right = await _pair()
+    pending = asyncio.ensure_future(left.request("slow", None, 30))
+    await asyncio.sleep(0.05)
+    await right.close()
+    with pytest.raises(ChannelClosed):
+        await asyncio.wait_for(pending, 2)
+    await left.close()
+
+
+async def test_ipc_events_arrive_in_order() -> None:
+    seen: list[object] = []
+    a, b = socket.socketpair()
+    left = await Channel.from_socket(a)
+    right = await Channel.from_socket(b, on_event=lambda op, d: seen.append((op, d)))
+    left.start()
+    right.start()
+    for i in range(100):
+        left.send_event("hb", i)
+    deadline = time.monotonic() + 2
+    while len(seen) < 100 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert seen == [("hb", i) for i in range(100)]
+    await left.close()
+    await right.close()
