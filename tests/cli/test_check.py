@@ -15,13 +15,13 @@ def test_check_passes_valid_files_without_running_them(ez, write):
 def test_check_reports_every_failing_file_with_its_position(ez, write, tmp_path):
     write("good.ez", "print(1)\n")
     write("bad1.ez", "let x = (1 +\n")
-    write("bad2.ez", "print(1)\nif { }\n")
+    write("bad2.ez", "print(1)\nlet 5 = 3\n")
     res = ez("check", "good.ez", "bad1.ez", "bad2.ez", cwd=tmp_path)
     assert res.returncode == 1
     assert "good.ez: ok" in res.stdout
     assert res.stderr.count("SyntaxError") == 2
     assert "bad1.ez:" in res.stderr
-    assert "bad2.ez:2:" in res.stderr
+    assert "bad2.ez:2:5" in res.stderr
 
 
 def test_check_missing_file_is_a_usage_error(ez, tmp_path):
