@@ -28,7 +28,13 @@ class RunContext:
     def keep_alive(self, fut: asyncio.Future[Any]) -> None:
         """Keep the process running (after the main script ends) until ``fut`` is done."""
         self.keepalive.add(fut)
-        fut.add_done_callback(self.keepalive.discard)
+        fut.add_done_callback(self._forget_unless_failed)
+
+    def _forget_unless_failed(self, fut: asyncio.Future[Any]) -> None:
+        # A failed future stays until the runner has reported its error (exit 1); if it
+        # left the set on completion, a bot whose connection Discord refused would exit 0.
+        if fut.cancelled() or fut.exception() is None:
+            self.keepalive.discard(fut)
 
     def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run ``await hook()`` when the program is asked to stop (SIGINT/SIGTERM), newest first."""
