@@ -173,14 +173,16 @@ class RawGateway:
         return self.close_code
 
     async def close(self, code: int = 1000) -> None:
+        """Close with ``code`` (stop reading first, so aiohttp sends exactly this code)."""
         if self._heartbeater is not None:
             self._heartbeater.cancel()
+        self._reader.cancel()
+        try:
+            await self._reader
+        except asyncio.CancelledError:
+            pass
         if not self.ws.closed:
             await self.ws.close(code=code)
-        try:
-            await asyncio.wait_for(self._reader, 2)
-        except (TimeoutError, asyncio.CancelledError):
-            self._reader.cancel()
         await self.session.close()
 
     def dispatches(self, t: str | None = None) -> list[dict[str, Any]]:

@@ -225,7 +225,8 @@ class Connection:
         self.last_heartbeat = time.monotonic()
         self.sent_in_window = 0
         self.window_start = time.monotonic()
-        self.close_code: int | None = None
+        self.close_code: int | None = None  # what the sandbox closed with
+        self.peer_close_code: int | None = None  # what the client closed with
         self.drained = asyncio.Event()
         self.drained.set()
 
@@ -357,20 +358,26 @@ class Gateway:
             watchdog.cancel()
             self.connections.discard(conn)
             await asyncio.gather(writer, watchdog, return_exceptions=True)
-            code = conn.close_code if conn.close_code is not None else ws.close_code
-            self._detach(conn, code)
+            if conn.close_code is not None:
+                code, by = conn.close_code, "sandbox"
+            else:
+                code = conn.peer_close_code if conn.peer_close_code is not None else ws.close_code
+                by = "client"
+            self._detach(conn, code, by)
         return ws
 
     async def _read_loop(self, conn: Connection) -> None:
         ws = conn.ws
-        async for msg in ws:
-            if conn.closed:
-                break
+        while not conn.closed:
+            msg = await ws.receive()
             if msg.type == WSMsgType.TEXT:
                 raw: str | bytes = msg.data
             elif msg.type == WSMsgType.BINARY:
                 raw = msg.data
             else:
+                if msg.type == WSMsgType.CLOSE:
+                    conn.peer_close_code = msg.data
+                log.debug("gateway read loop ends on %s %r", msg.type, msg.data)
                 break
             try:
                 payload = json.loads(raw)
@@ -548,9 +555,18 @@ class Gateway:
         session.conn = conn
         conn.session = session
 
-    def _detach(self, conn: Connection, code: int | None) -> None:
-        self.close_log.append({"code": code, "at": time.time()})
+    def _detach(self, conn: Connection, code: int | None, by: str) -> None:
         session = conn.session
+        self.close_log.append(
+            {
+                "code": code,
+                "by": by,
+                "shard": list(session.shard) if session is not None else None,
+                "at": time.time(),
+            }
+        )
+        if len(self.close_log) > 1000:
+            del self.close_log[:500]
         if session is None or session.conn is not conn:
             return
         session.conn = None
