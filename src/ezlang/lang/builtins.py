@@ -18,11 +18,9 @@ import asyncio
 import json
 import math
 import os
-import random as _random
 import sys
 import time as _time
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from ezlang.lang import context
@@ -522,6 +520,9 @@ def ez_round(x: Any = _MISSING, digits: Any = None) -> int | float:
         return v
     if not math.isfinite(v):
         return v
+    # Imported here: decimal (and random, below) cost start-up time most programs never use.
+    from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
     try:
         # Decimal of repr() rounds the number as it is written: round(1.005, 2) is 1.01.
         rounded = Decimal(repr(v)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
@@ -599,7 +600,9 @@ def ez_pow(base: Any = _MISSING, exponent: Any = _MISSING) -> int | float:
 @_ez("random")
 def ez_random() -> float:
     """A random number from 0 (inclusive) to 1 (exclusive)."""
-    return _random.random()
+    import random
+
+    return random.random()
 
 
 @_ez("random_int")
@@ -609,7 +612,9 @@ def ez_random_int(a: Any = _MISSING, b: Any = _MISSING) -> int:
     hi = _int("random_int", b, 1, 2)
     if lo > hi:
         raise EzError("ValueError", f"random_int() needs a <= b, got {lo} and {hi}")
-    return _random.randint(lo, hi)
+    import random
+
+    return random.randint(lo, hi)
 
 
 # ---------------------------------------------------------------------------------------------
