@@ -157,6 +157,7 @@ class ShardManager:
             "api": self._api,
             "gateway": self.gateway.url if self.gateway else None,
             "heartbeat_interval": self.options.heartbeat_interval,
+            "eval_timeout": self.options.eval_timeout,
         }
 
     def _process_started(self, shard: ShardProcess) -> None:
@@ -501,18 +502,24 @@ class ShardManager:
             return_exceptions=True,
         )
         out: list[dict[str, Any]] = []
+        # Multi-host: every entry says which host runs the shard (remote errors carry `host`).
+        here = getattr(self.directory, "host", None) if self.remote is not None else None
         for shard_id, result in zip(ids, results, strict=True):
             if isinstance(result, BaseException):
                 message = result.message if isinstance(result, EzError) else str(result)
-                out.append(
-                    {
-                        "shard_id": shard_id,
-                        "ready": False,
-                        "status": "unreachable",
-                        "error": message,
-                    }
-                )
+                entry = {
+                    "shard_id": shard_id,
+                    "ready": False,
+                    "status": "unreachable",
+                    "error": message,
+                }
+                if here is not None:
+                    local = shard_id in self.shards
+                    entry["host"] = here if local else getattr(result, "host", None)
+                out.append(entry)
             else:
+                if here is not None:
+                    result.setdefault("host", here)
                 out.append(result)
         return out
 

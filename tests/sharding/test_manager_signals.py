@@ -1,0 +1,95 @@
+"""What happens to the shards when the manager process itself is signalled or killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+import psutil
+import pytest
+
+from ezlang.sandbox import Sandbox
+
+from .conftest import HERE
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def start_manager(sb: Sandbox, shards: int) -> tuple[asyncio.subprocess.Process, list[str]]:
+    env = {**os.environ, "DISCORD_TOKEN": sb.token}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE / "bots" / "run_manager.py"),
+        sb.api_url,
+        str(shards),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while not any(f"all {shards} shards ready" in line for line in lines):
+        line = await asyncio.wait_for(proc.stdout.readline(), max(0.1, deadline - time.monotonic()))
+        assert line, "manager exited early:\n" + "".join(lines)
+        lines.append(line.decode())
+    return proc, lines
+
+
+def shard_pids(manager_pid: int) -> list[int]:
+    return [
+        p.pid
+        for p in psutil.Process(manager_pid).children()
+        if "shard_main" in " ".join(p.cmdline())
+    ]
+
+
+def gone(pids: list[int]) -> bool:
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return not alive
+
+
+async def wait_gone(pids: list[int], timeout: float) -> float:
+    started = time.monotonic()
+    while not gone(pids):
+        if time.monotonic() - started > timeout:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            raise AssertionError(f"shards {pids} still alive after {timeout} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+async def test_sigterm_to_the_manager_stops_all_shards_cleanly_within_10_s() -> None:
+    async with Sandbox(guilds=20, identify_window=0.2) as sb:
+        proc, lines = await start_manager(sb, 3)
+        pids = shard_pids(proc.pid)
+        assert len(pids) == 3
+        proc.send_signal(signal.SIGTERM)
+        assert await wait_gone(pids, 10) < 10
+        out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0
+        assert "manager stopped" in out.decode()
+        assert sb.state()["identify_violations"] == 0
+
+
+async def test_sigkill_to_the_manager_makes_its_shards_exit_within_10_s() -> None:
+    async with Sandbox(guilds=20, identify_window=0.2) as sb:
+        proc, _ = await start_manager(sb, 2)
+        pids = shard_pids(proc.pid)
+        assert len(pids) == 2
+        proc.kill()
+        await proc.wait()
+        assert await wait_gone(pids, 10) < 10
