@@ -99,16 +99,18 @@ def redact_url(url: str) -> str:
 
 
 def connect(url: str, *, socket_timeout: float | None = 5.0) -> aioredis.Redis:
-    """A ``redis.asyncio`` client for ``url`` that fails fast instead of retrying silently.
+    """A ``redis.asyncio`` client for ``url`` that fails fast instead of retrying for long.
 
-    redis-py retries a failed command three times by default; a retried identify grant or a
-    retried publish would hide a Redis restart from us, so retries are ours to decide.
+    One immediate retry, on a fresh connection: after a Redis restart every pooled connection
+    is dead and would otherwise fail one command each. More retries would only delay the
+    "Redis is unreachable" handling the callers do themselves. (A retried identify grant is
+    safe: the bucket key makes a repeat a refusal; the restart detection is server-side.)
     """
     return aioredis.from_url(
         url,
         socket_connect_timeout=2.0,
         socket_timeout=socket_timeout,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1),
         decode_responses=True,
     )
 

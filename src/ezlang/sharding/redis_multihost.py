@@ -314,8 +314,7 @@ class RedisRemoteCaller:
         """Run ``op`` on shard ``shard_id`` of another host (same result and errors as locally)."""
         host: str | None = None
         try:
-            entries = await self.multi._entries()
-            entry = entries.get(shard_id) or {}
+            entry = await self._route(shard_id, timeout)
             host = entry.get("host")
             if not host:
                 raise EzError("ShardingError", f"shard {shard_id} is not run by any host")
@@ -341,6 +340,26 @@ class RedisRemoteCaller:
         except EzError as exc:
             exc.host = host  # type: ignore[attr-defined]
             raise
+
+    async def _route(self, shard_id: int, timeout: float | None) -> dict[str, Any]:
+        """The directory entry of ``shard_id``, waiting a little for one that is missing.
+
+        After a Redis restart the hosts republish their shards within a third of the TTL;
+        a call in that gap waits for the entry (within its timeout) instead of failing.
+        """
+        entry = (await self.multi._entries()).get(shard_id) or {}
+        if entry.get("host"):
+            return entry
+        wait = (
+            self.multi.directory.ttl if timeout is None else min(timeout, self.multi.directory.ttl)
+        )
+        deadline = time.monotonic() + wait
+        while True:
+            self.multi._routes = None
+            entry = (await self.multi._entries()).get(shard_id) or {}
+            if entry.get("host") or time.monotonic() >= deadline:
+                return entry
+            await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         """Leave the bot: release nothing here (the manager releases its shards), stop all."""

@@ -1,0 +1,228 @@
+"""Two ShardManagers as separate processes ("hosts") sharing one bot through Redis.
+
+8 shards split 4/4 with ``shard_list``, the real test bot on the sandbox, one real redis-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from ezlang.lang.errors import EzError
+from ezlang.sandbox import Sandbox
+from ezlang.sharding.manager import ShardManager
+from ezlang.sharding.progress import Reporter
+
+pytestmark = pytest.mark.timeout(150)
+
+HOST_SCRIPT = Path(__file__).with_name("manager_host.py")
+PYBOT = HOST_SCRIPT.parent.parent / "sharding" / "bots" / "pybot.py"
+WINDOW = 0.5
+HEARTBEAT = 0.5  # the directory TTL is 3 heartbeats: 1.5 s
+TTL = 3 * HEARTBEAT
+GUILDS = 80
+
+
+class ManagerHost:
+    """A manager_host.py process: spawn, then answer commands over stdin/stdout."""
+
+    def __init__(self, name: str, shards: list[int]) -> None:
+        self.name = name
+        self.shards = shards
+        self.proc: asyncio.subprocess.Process | None = None
+        self.spawned: asyncio.Future[dict[str, Any]] | None = None
+        self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, sb: Sandbox, redis_url: str, total: int = 8) -> None:
+        env = {**os.environ, "EZLANG_HOST_NAME": self.name}
+        env.pop("EZLANG_REDIS_TTL", None)
+        self.spawned = asyncio.get_running_loop().create_future()
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(HOST_SCRIPT), "--redis", redis_url, "--api", sb.api_url,
+            "--token", sb.token, "--shards", ",".join(map(str, self.shards)),
+            "--total", str(total), "--heartbeat", str(HEARTBEAT),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            try:
+                msg = json.loads(raw)
+            except ValueError:
+                continue  # shard output forwarded by the manager
+            if not isinstance(msg, dict):
+                continue
+            if msg.get("event") in ("spawned", "spawn_failed"):
+                assert self.spawned is not None
+                if not self.spawned.done():
+                    self.spawned.set_result(msg)
+            elif msg.get("id") in self._replies:
+                self._replies.pop(msg["id"]).set_result(msg)
+        assert self.spawned is not None
+        if not self.spawned.done():
+            self.spawned.set_result({"event": "exited"})
+
+    async def wait_spawned(self, timeout: float = 90) -> dict[str, Any]:
+        assert self.spawned is not None
+        msg = await asyncio.wait_for(asyncio.shield(self.spawned), timeout)
+        assert msg["event"] == "spawned", msg
+        return msg
+
+    async def ask(self, cmd: str, arg: Any = None, timeout: float = 30) -> Any:
+        assert self.proc is not None and self.proc.stdin is not None
+        req_id = next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._replies[req_id] = fut
+        self.proc.stdin.write(json.dumps({"id": req_id, "cmd": cmd, "arg": arg}).encode() + b"\n")
+        await self.proc.stdin.drain()
+        reply = await asyncio.wait_for(fut, timeout)
+        if not reply["ok"]:
+            raise AssertionError(f"{self.name} {cmd}: {reply['error']}")
+        return reply["result"]
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, 5)
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with Sandbox(guilds=GUILDS, max_concurrency=1, identify_window=WINDOW) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def hosts(sandbox: Sandbox, redis_server) -> AsyncIterator[list[ManagerHost]]:
+    procs = [ManagerHost("host-a", [0, 1, 2, 3]), ManagerHost("host-b", [4, 5, 6, 7])]
+    try:
+        for p in procs:
+            await p.start(sandbox, redis_server.url)
+        yield procs
+    finally:
+        await asyncio.gather(*(p.stop() for p in procs))
+
+
+def pids_gone(pids: list[int]) -> bool:
+    return not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids)
+
+
+async def test_two_managers_4_4_cover_all_8_shards_from_either_host(
+    sandbox: Sandbox, hosts: list[ManagerHost]
+) -> None:
+    a, b = hosts
+    await asyncio.gather(a.wait_spawned(), b.wait_spawned())
+    assert sandbox.identify_violations == 0
+    for h in (a, b):
+        stats = await h.ask("stats")
+        assert [s["shard_id"] for s in stats] == list(range(8))
+        assert all(s["ready"] and s["status"] == "ready" for s in stats), stats
+        assert [s["host"] for s in stats] == ["host-a"] * 4 + ["host-b"] * 4
+        assert sum(s["guild_count"] for s in stats) == GUILDS
+    assert sum(await a.ask("eval", "return client.guilds.cache.size")) == GUILDS
+    assert sum(await b.ask("fetch", "guilds.cache.size")) == GUILDS
+    before = {s["shard_id"]: s["pid"] for s in await b.ask("stats")}
+    assert await a.ask("respawn", 6, timeout=60) is True  # routed to host-b
+    after = {s["shard_id"]: s["pid"] for s in await a.ask("stats")}
+    assert after[6] != before[6] and after[5] == before[5]
+    assert sandbox.identify_violations == 0
+
+
+async def test_a_killed_manager_shows_its_shards_unreachable_within_the_ttl(
+    sandbox: Sandbox, hosts: list[ManagerHost]
+) -> None:
+    a, b = hosts
+    await asyncio.gather(a.wait_spawned(), b.wait_spawned())
+    b_pids = [s["pid"] for s in (await b.ask("stats"))[4:]]
+    b.kill()
+    t0 = time.monotonic()
+    while True:
+        stats = await a.ask("stats")
+        if all(s["status"] == "unreachable" for s in stats[4:]):
+            break
+        assert time.monotonic() - t0 < TTL + 3, stats
+    assert time.monotonic() - t0 < TTL + 3
+    assert [s["ready"] for s in stats] == [True] * 4 + [False] * 4
+    assert all(s["host"] == "host-b" for s in stats[4:])
+    with pytest.raises(AssertionError, match="shard 4"):
+        await a.ask("eval", "return client.guilds.cache.size")  # an error naming the shard
+    # The dead manager's shards notice the broken IPC and exit.
+    deadline = time.monotonic() + 15
+    while not pids_gone(b_pids):
+        assert time.monotonic() < deadline, "host-b's shards outlived their manager"
+        await asyncio.sleep(0.1)
+
+
+async def test_redis_restart_during_spawn_recovers_with_no_identify_violation(
+    sandbox: Sandbox, redis_server, hosts: list[ManagerHost]
+) -> None:
+    deadline = time.monotonic() + 60
+    while sum(1 for r in sandbox.limiter.records if r.accepted) < 3:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    redis_server.stop()
+    await asyncio.sleep(0.3)  # down for a moment: IDENTIFYs must wait, shards keep running
+    redis_server.start()
+    a, b = hosts
+    await asyncio.gather(a.wait_spawned(120), b.wait_spawned(120))
+    assert sandbox.identify_violations == 0
+    deadline = time.monotonic() + 20
+    while True:  # both hosts republish their shards into the empty Redis
+        stats = await a.ask("stats")
+        if all(s["ready"] for s in stats):
+            break
+        assert time.monotonic() < deadline, stats
+        await asyncio.sleep(0.1)
+    assert sum(await b.ask("eval", "return client.guilds.cache.size")) == GUILDS
+    assert sandbox.identify_violations == 0
+
+
+async def test_a_third_manager_with_conflicting_settings_is_refused(
+    sandbox: Sandbox, redis_server, hosts: list[ManagerHost]
+) -> None:
+    a, b = hosts
+    await asyncio.gather(a.wait_spawned(), b.wait_spawned())
+    base = {"token": sandbox.token, "api": sandbox.api_url, "redis": redis_server.url}
+    conflicting = ShardManager(PYBOT, {**base, "total_shards": 4}, reporter=Reporter(False))
+    with pytest.raises(EzError) as err:
+        await conflicting.spawn()
+    assert err.value.kind == "ShardingError"
+    assert "total_shards 4 conflicts with total_shards 8" in err.value.message
+    await conflicting.stop()
+    taken = ShardManager(
+        PYBOT, {**base, "total_shards": 8, "shard_list": [2]}, reporter=Reporter(False)
+    )
+    with pytest.raises(EzError) as err:
+        await taken.spawn()
+    assert "shard 2" in err.value.message and "'host-a'" in err.value.message
+    await taken.stop()
+    assert sandbox.identify_violations == 0
