@@ -108,6 +108,15 @@ def _check_source_file(path: str) -> str | None:
     return None
 
 
+def _first_channel(sb: Any) -> str:
+    """The id of the first text channel of the sandbox's first guild (for the hint line)."""
+    try:
+        world = sb.world
+        return str(world.text_channel_ids(world.guild_id(0))[0])
+    except Exception:  # the hint is a convenience; never fail the run over it
+        return "CHANNEL_ID"
+
+
 def _sandbox_setup(ctx: Any) -> contextlib.AbstractAsyncContextManager[Any]:
     """An embedded sandbox around the program, started in the program's own event loop."""
 
@@ -122,7 +131,7 @@ def _sandbox_setup(ctx: Any) -> contextlib.AbstractAsyncContextManager[Any]:
             sys.stderr.write(
                 f"sandbox: Discord sandbox with {SANDBOX_GUILDS} guilds; inject messages with: "
                 f"curl -X POST {sb.control_url}/messages "
-                '-d \'{"channel_id": …, "content": "!ping"}\'\n'
+                f'-d \'{{"channel_id": {_first_channel(sb)}, "content": "!ping"}}\'\n'
             )
             sys.stderr.flush()
             yield
