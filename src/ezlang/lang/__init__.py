@@ -115,8 +115,13 @@ def _prepare(namespace: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compile_tree(tree: _py_ast.Module, key: str) -> CodeType:
+    import warnings
+
     try:
-        return compile(tree, key, "exec", dont_inherit=True, optimize=0)
+        with warnings.catch_warnings():
+            # Python's SyntaxWarnings speak about the generated Python, not the .ez source.
+            warnings.simplefilter("ignore")
+            return compile(tree, key, "exec", dont_inherit=True, optimize=0)
     except RecursionError:
         raise EzError("SyntaxError", "code is nested too deeply") from None
 

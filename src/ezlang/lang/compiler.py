@@ -668,6 +668,10 @@ class Compiler:
         return py.IfExp(test=test, body=fast, orelse=_call("$add", _load(ta), _load(tb)))
 
     def equality(self, e: n.Binary, negate: bool) -> py.expr:
+        if isinstance(e.left, n.Literal) and isinstance(e.right, n.Literal):
+            from ezlang.lang.values import equals
+
+            return py.Constant(equals(e.left.value, e.right.value) != negate)
         lit, other = None, None
         if isinstance(e.right, n.Literal):
             lit, other = e.right, e.left

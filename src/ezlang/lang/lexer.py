@@ -57,12 +57,20 @@ class Token:
         return f"'{self.text}'"
 
 
+_DIGITS = frozenset("0123456789")
+
+
+def _is_digit(ch: str) -> bool:
+    # Only ASCII digits: str.isdigit() also accepts "²" and other characters int() rejects.
+    return ch in _DIGITS
+
+
 def _is_name_start(ch: str) -> bool:
     return ch == "_" or ch.isalpha()
 
 
 def _is_name_char(ch: str) -> bool:
-    return ch == "_" or ch.isalnum()
+    return ch == "_" or (ch.isalnum() and (ch.isascii() or not ch.isdigit()))
 
 
 class Lexer:
@@ -106,7 +114,7 @@ class Lexer:
                     self.i += 1
             elif src.startswith("/*", self.i):
                 self.block_comment()
-            elif ch.isdigit() or (ch == "." and self.i + 1 < n and src[self.i + 1].isdigit()):
+            elif _is_digit(ch) or (ch == "." and self.i + 1 < n and _is_digit(src[self.i + 1])):
                 self.number()
             elif _is_name_start(ch):
                 start, col = self.i, self.col()
@@ -168,21 +176,21 @@ class Lexer:
             self.add(NUMBER, value, self.line, col, text)
             return
         is_float = False
-        while self.i < n and (src[self.i].isdigit() or src[self.i] == "_"):
+        while self.i < n and (_is_digit(src[self.i]) or src[self.i] == "_"):
             self.i += 1
-        if self.i + 1 < n and src[self.i] == "." and src[self.i + 1].isdigit():
+        if self.i + 1 < n and src[self.i] == "." and _is_digit(src[self.i + 1]):
             is_float = True
             self.i += 1
-            while self.i < n and (src[self.i].isdigit() or src[self.i] == "_"):
+            while self.i < n and (_is_digit(src[self.i]) or src[self.i] == "_"):
                 self.i += 1
         if self.i < n and src[self.i] in "eE":
             j = self.i + 1
             if j < n and src[j] in "+-":
                 j += 1
-            if j < n and src[j].isdigit():
+            if j < n and _is_digit(src[j]):
                 is_float = True
                 self.i = j
-                while self.i < n and src[self.i].isdigit():
+                while self.i < n and _is_digit(src[self.i]):
                     self.i += 1
         if self.i < n and _is_name_char(src[self.i]):
             while self.i < n and _is_name_char(src[self.i]):

@@ -49,6 +49,8 @@ literals, and after a binary operator or a comma, so expressions may span lines 
 
 from __future__ import annotations
 
+import sys
+
 from ezlang.lang import nodes as n
 from ezlang.lang.errors import EzError, SourcePos
 from ezlang.lang.lexer import EOF, NAME, NEWLINE, NUMBER, OP, STRING, Token, tokenize
@@ -64,7 +66,7 @@ _COMPARE_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 
 #: Deepest nesting of expressions and blocks; deeper input is a SyntaxError, not a crash.
-MAX_DEPTH = 120
+MAX_DEPTH = 100
 
 
 class Parser:
@@ -214,13 +216,18 @@ class Parser:
                 )
             else:
                 stmt = self.simple_stmt()
-        elif tok.kind == OP and tok.value == "{":
+        elif tok.kind == OP and tok.value == "{" and not self.starts_object():
             body = self.block("the block")
             return n.Block(tok.line, tok.col, body)
         else:
             stmt = self.simple_stmt()
         self.end_statement()
         return stmt
+
+    def starts_object(self) -> bool:
+        """At a statement's ``{``: is it an object literal (``{key: …``) rather than a block?"""
+        key, colon = self.tokens[self.i + 1], self.tokens[min(self.i + 2, len(self.tokens) - 1)]
+        return key.kind in (NAME, STRING, NUMBER) and colon.kind == OP and colon.value == ":"
 
     def block(self, what: str) -> tuple[n.Stmt, ...]:
         """``{ statements }``; ``what`` names the construct in error messages."""
@@ -600,14 +607,25 @@ class Parser:
         return n.ObjectLit(opener.line, opener.col, tuple(entries))
 
 
+def _ensure_stack() -> None:
+    # Each nesting level costs ~12 Python frames of recursive descent.
+    if sys.getrecursionlimit() < MAX_DEPTH * 12 + 1000:
+        sys.setrecursionlimit(MAX_DEPTH * 12 + 1000)
+
+
+_ensure_stack()
+
+
 def parse(source: str, filename: str = "<string>") -> n.Module:
     """Parse a whole file. Raises ``EzError("SyntaxError")`` at the first error."""
+    _ensure_stack()
     tokens = tokenize(source, filename)
     return Parser(tokens, filename).parse_program()
 
 
 def parse_expression(source: str, filename: str = "<string>") -> n.Expr | None:
     """Parse ``source`` as one bare expression, or return None if it is not exactly that."""
+    _ensure_stack()
     tokens = tokenize(source, filename)
     parser = Parser(tokens, filename)
     parser.skip_separators()

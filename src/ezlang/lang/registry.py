@@ -41,7 +41,17 @@ def _syncify(fn: Callable[..., Any]) -> Callable[..., Any]:
 def register(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """Make ``fn`` the builtin ``name`` (replacing any lazy placeholder)."""
     wrapped = _syncify(fn)
-    wrapped.__ez_name__ = name  # type: ignore[attr-defined]
+    try:
+        wrapped.__ez_name__ = name  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        # C functions (list.append, math.sqrt…) take no attributes: wrap them.
+        inner = wrapped
+
+        def wrapped(*args: Any) -> Any:
+            return inner(*args)
+
+        wrapped.__name__ = wrapped.__qualname__ = name
+        wrapped.__ez_name__ = name  # type: ignore[attr-defined]
     BUILTINS[name] = wrapped
     return wrapped
 

@@ -1,0 +1,122 @@
+"""Errors: kind, message, file:line:col, the source line with a caret, the EasyLang call stack;
+Python internals only with debug=True."""
+
+from __future__ import annotations
+
+import pytest
+
+from ezlang.lang import EzError, compile_source, format_error
+
+from .conftest import run_error
+
+
+def test_runtime_error_format_with_call_stack() -> None:
+    err, text, _ = run_error(
+        "func a(x) { return b(x) }\nfunc b(x) {\n    return x + [1]\n}\na(1)\n", "stack.ez"
+    )
+    assert err.kind == "TypeError"
+    assert text.splitlines() == [
+        "TypeError: cannot use + on number and array",
+        "  at stack.ez:3:14",
+        "    return x + [1]",
+        "             ^",
+        "  call stack (innermost last):",
+        "    <main> at stack.ez:5:1",
+        "    a at stack.ez:1:20",
+        "    b at stack.ez:3:14",
+    ]
+    assert "Traceback" not in text and ".py" not in text
+
+
+def test_error_raised_by_a_builtin_points_at_the_call() -> None:
+    err, text, _ = run_error("let x = 1\nlet y = upper(5)\n", "b.ez")
+    assert err.kind == "TypeError"
+    assert "  at b.ez:2:9" in text
+    assert "    let y = upper(5)" in text
+
+
+def test_syntax_error_format() -> None:
+    with pytest.raises(EzError) as info:
+        compile_source("let x = 1\nlet y = (2 +\n", "s.ez")
+    text = format_error(info.value)
+    assert text.startswith("SyntaxError: ")
+    assert "s.ez:" in text
+
+
+def test_syntax_error_shows_line_and_caret() -> None:
+    with pytest.raises(EzError) as info:
+        compile_source('let a = 1\nlet s = "abc\n', "s.ez")
+    assert format_error(info.value).splitlines() == [
+        'SyntaxError: unterminated string (the " at 2:9 is never closed)',
+        "  at s.ez:2:9",
+        '    let s = "abc',
+        "            ^",
+    ]
+
+
+def test_const_reassignment_is_a_compile_time_error() -> None:
+    with pytest.raises(EzError) as info:
+        compile_source('print("never runs")\nconst LIMIT = 3\nLIMIT = 4\n', "c.ez")
+    err = info.value
+    assert err.kind == "SyntaxError"
+    assert "cannot assign to constant 'LIMIT'" in err.message
+    assert (err.pos.line, err.pos.col) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("return 1", "'return' outside a function"),
+        ("break", "'break' outside a loop"),
+        ("func f() { continue }", "'continue' outside a loop"),
+        ('func f() { import "x.ez" }', "'import' is only allowed at the top level"),
+        ("const A = 1\nconst A = 2", "'A' is already declared"),
+    ],
+)
+def test_compile_time_errors(source: str, message: str) -> None:
+    with pytest.raises(EzError) as info:
+        compile_source(source, "c.ez")
+    assert info.value.kind == "SyntaxError"
+    assert message in info.value.message
+
+
+def test_undefined_name_suggests_a_close_match() -> None:
+    err, _, _ = run_error("let counter = 1\nprint(countr)")
+    assert err.kind == "NameError"
+    assert err.message == "'countr' is not defined (did you mean 'counter'?)"
+
+
+def test_use_before_declaration() -> None:
+    err, _, _ = run_error("func f() { print(zz)\n let zz = 1 }\nf()")
+    assert err.kind == "NameError"
+    assert "'zz' is used before it has a value" in err.message
+
+
+def test_deep_recursion_is_an_easylang_error_with_a_compact_stack() -> None:
+    err, text, _ = run_error("func f(n) { return f(n + 1) }\nf(0)", "rec.ez")
+    assert err.kind == "Error"
+    assert "too much recursion" in err.message
+    assert "repeated" in text
+    assert len(text.splitlines()) < 20
+
+
+def test_output_before_the_error_is_kept() -> None:
+    _, _, out = run_error('print("before")\nlet x = null\nx.y')
+    assert out == "before\n"
+
+
+def test_debug_shows_python_internals() -> None:
+    err, _, _ = run_error('let x = 1 - "a"')
+    assert "Traceback" in format_error(err, debug=True)
+    assert "Traceback" not in format_error(err)
+
+
+def test_throw_reports_kind_error_with_the_message() -> None:
+    err, text, _ = run_error('func check() { throw "not allowed" }\ncheck()', "t.ez")
+    assert err.kind == "Error" and err.message == "not allowed" and err.value == "not allowed"
+    assert text.startswith("Error: not allowed\n  at t.ez:1:16")
+
+
+def test_to_ez_error_keeps_the_python_cause() -> None:
+    err, _, _ = run_error("let x = 1 / 0")
+    assert isinstance(err.__cause__, ZeroDivisionError)
