@@ -282,17 +282,31 @@ class ShardAgent:
         view = self._require_client()
         fn = self._snippets.get(code)
         if fn is None:
+            import ezlang.lang.builtins  # noqa: F401  (core builtins; a .py bot has not loaded them)
+            from ezlang.extensions import install
             from ezlang.lang import compile_snippet
 
-            fn = compile_snippet(code, params=["client"], filename="<broadcast_eval>")
+            install()
+
+            try:
+                fn = compile_snippet(code, params=["client"], filename="<broadcast_eval>")
+            except EzError as exc:
+                raise _with_pos(exc) from None
             if len(self._snippets) > 256:  # a bot generating code strings must not leak memory
                 self._snippets.clear()
             self._snippets[code] = fn
+        from ezlang.lang import to_ez_error
         from ezlang.lang.asyncbridge import call_async
 
-        if timeout is None:
-            return to_plain(await call_async(fn, view))
-        return to_plain(await asyncio.wait_for(call_async(fn, view), timeout))
+        try:
+            if timeout is None:
+                return to_plain(await call_async(fn, view))
+            return to_plain(await asyncio.wait_for(call_async(fn, view), timeout))
+        except TimeoutError:
+            raise EzError("TimeoutError", f"the code did not finish within {timeout:g} s") from None
+        except Exception as exc:
+            # A Python exception from compiled EasyLang code (NameError, ...) → its EasyLang error.
+            raise _with_pos(to_ez_error(exc)) from None
 
     def fetch(self, path: str) -> Any:
         """The value at dotted ``path`` of the client view (``guilds.cache.size``)."""
@@ -387,6 +401,17 @@ def resolve_path(root: Any, path: str) -> Any:
             )
         walked += "." + part
     return value
+
+
+def _with_pos(err: EzError) -> EzError:
+    """The error with its line/column in the eval code folded into the message (positions do
+    not travel over IPC)."""
+    pos = err.pos
+    if pos is None and err.stack:
+        pos = err.stack[-1][1]
+    if pos is None or "line" in err.message:
+        return err
+    return EzError(err.kind, f"{err.message} (line {pos.line}, column {pos.col} of the code)")
 
 
 def _flush_and_exit(code: int) -> None:

@@ -402,13 +402,18 @@ class ShardManager:
 
     async def _fan_out(self, what: str, op: str, payload: Any, timeout: float | None) -> list[Any]:
         ids = self._all_ids()
-        results = await asyncio.gather(
-            *(self.call_shard(i, op, payload, timeout) for i in ids), return_exceptions=True
-        )
-        for shard_id, result in zip(ids, results, strict=True):
-            if isinstance(result, BaseException):
-                raise self._name_shard(what, shard_id, result)
-        return list(results)
+        tasks = [asyncio.ensure_future(self.call_shard(i, op, payload, timeout)) for i in ids]
+        try:
+            # Fail fast: the first shard that fails or dies decides, the others are cancelled.
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+        for shard_id, task in zip(ids, tasks, strict=True):
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise self._name_shard(what, shard_id, task.exception())  # type: ignore[arg-type]
+        return [task.result() for task in tasks]
 
     @staticmethod
     def _name_shard(what: str, shard_id: int, exc: BaseException) -> EzError:

@@ -1,0 +1,188 @@
+"""broadcast_eval, .ez bots, calls from inside a shard, and the EasyLang manager scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ezlang.lang.errors import EzError
+from ezlang.sandbox import Sandbox
+
+from .conftest import HERE, text_channel, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+EZBOT = HERE / "bots" / "bot.ez"
+ROOT = HERE.parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+async def test_broadcast_eval_runs_easylang_in_every_shard(sandbox: Sandbox, make_manager) -> None:
+    manager, _ = make_manager(total_shards=2)
+    await manager.spawn()
+    sizes = [len(sandbox.guilds_for_shard(i, 2)) for i in (0, 1)]
+    assert await manager.broadcast_eval("return client.guilds.cache.size") == sizes
+    # A bare expression works too, and results stay ordered by shard id.
+    assert await manager.broadcast_eval("client.shard.ids") == [[0], [1]]
+    pings = await manager.broadcast_eval("client.ws.ping")
+    assert all(isinstance(p, int | float) for p in pings)
+    assert await manager.broadcast_eval("return client.shard.ids[0] * 10", shard=1) == 10
+
+
+async def test_broadcast_eval_errors_name_the_shard_and_keep_their_kind(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(total_shards=2)
+    await manager.spawn()
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval("return no_such_name + 1")
+    assert info.value.kind == "NameError"
+    assert re.search(r"failed on shard [01]: 'no_such_name' is not defined", info.value.message)
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval("return (", shard=1)
+    assert info.value.kind == "SyntaxError" and "shard 1" in info.value.message
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval("return 1", shard=5)
+    assert info.value.kind == "ValueError" and "unknown shard 5" in info.value.message
+
+
+async def test_broadcast_eval_never_hangs_on_slow_code(sandbox: Sandbox, make_manager) -> None:
+    manager, _ = make_manager(total_shards=2)
+    await manager.spawn()
+    started = time.monotonic()
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval("wait(30)", timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert info.value.kind == "TimeoutError" and re.search(r"shard [01]", info.value.message)
+    # The shards are still fine afterwards.
+    assert await manager.broadcast_eval("return 1") == [1, 1]
+
+
+async def test_broadcast_eval_while_a_shard_dies_fails_within_the_timeout(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(total_shards=2)
+    await manager.spawn()
+    call = asyncio.ensure_future(manager.broadcast_eval("wait(3)\nreturn 1", timeout=10))
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    os.kill(manager.shards[1].pid, signal.SIGKILL)
+    with pytest.raises(EzError) as info:
+        await asyncio.wait_for(call, 10)
+    assert time.monotonic() - started < 2
+    assert info.value.kind == "ShardingError"
+    assert "shard 1 died during eval" in info.value.message
+    await wait_until(lambda: manager.shards[1].status == "ready", 20, "shard 1 respawned")
+
+
+async def test_an_easylang_bot_is_managed_and_calls_other_shards_through_the_manager(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(EZBOT, total_shards=2)
+    await manager.spawn()
+    assert "[shard 1] ez shard 1 ready" in reporter.text() or await wait_until(
+        lambda: "[shard 1] ez shard 1 ready" in reporter.text(), 5, "shard output"
+    )
+    channel = text_channel(sandbox, 1, 2)
+    await sandbox.inject_message(channel, "!where")
+    msgs = await sandbox.wait_for_bot_messages(channel, 1, timeout=10)
+    assert msgs[0]["content"] == "shard 1 of 2"
+    await sandbox.inject_message(channel, "!total")
+    msgs = await sandbox.wait_for_bot_messages(channel, 2, timeout=10)
+    assert msgs[1]["content"] == "total 40 over 2 shards, 2 stats"
+    assert (await manager.fetch_client_values("guilds.cache.size")) == [
+        len(sandbox.guilds_for_shard(i, 2)) for i in (0, 1)
+    ]
+
+
+async def test_an_easylang_handler_stuck_in_while_true_is_killed_and_respawned(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(EZBOT, total_shards=2)
+    await manager.spawn()
+    shard = manager.shards[0]
+    old_pid = shard.pid
+    await sandbox.inject_message(text_channel(sandbox, 0, 2), "!block")
+    await wait_until(
+        lambda: shard.status == "ready" and shard.pid != old_pid, 30, "shard 0 respawned"
+    )
+    assert "no heartbeat" in reporter.text()
+
+
+def _run_ez(*args: str, env: dict[str, str] | None = None) -> asyncio.Future:  # type: ignore[type-arg]
+    return asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ezlang",
+            "run",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    )
+
+
+async def test_the_manager_example_runs_against_a_sandbox(sandbox: Sandbox) -> None:
+    proc = await _run_ez(
+        str(EXAMPLES / "sharding" / "manager.ez"),
+        "--api",
+        sandbox.api_url,
+        f"TOKEN={sandbox.token}",
+        "ROUNDS=1",
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 90)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "All 1 shards are ready" in text  # 40 guilds: Discord's recommendation is 1 shard
+    assert "total: 40 servers" in text
+    assert "All shards stopped" in text
+    assert sandbox.token not in text
+
+
+async def test_the_nine_worked_examples_run_end_to_end_with_sandbox() -> None:
+    proc = await _run_ez(str(EXAMPLES / "sharding-example.ez"), "--sandbox")
+    out, _ = await asyncio.wait_for(proc.communicate(), 110)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    for n in range(1, 10):
+        assert f"\n{n}. " in "\n" + text, f"example {n} missing:\n{text}"
+    assert "3. servers per shard: [2500, 2500] total: 5000" in text
+    assert "6. ValueError: unknown property 'sizee'" in text
+    assert "8. respawned shard 1: true" in text and "9. stopped: true" in text
+
+
+async def test_sigterm_to_an_easylang_manager_stops_every_shard(sandbox: Sandbox) -> None:
+    proc = await _run_ez(
+        str(EXAMPLES / "sharding" / "manager.ez"), "--api", sandbox.api_url,
+        f"TOKEN={sandbox.token}",
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen = ""
+    while "total: 40 servers" not in seen:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        assert line, seen
+        seen += line.decode()
+    pids = [
+        p.pid for p in psutil.Process(proc.pid).children() if "shard_main" in " ".join(p.cmdline())
+    ]
+    assert pids
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(proc.wait(), 10)
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 0
+    assert all(not psutil.pid_exists(p) or psutil.Process(p).status() == "zombie" for p in pids)
+
+
+def test_examples_exist() -> None:
+    assert Path(EXAMPLES / "sharding" / "bot.ez").is_file()
