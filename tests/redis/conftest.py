@@ -10,7 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,10 +36,12 @@ def _ping(port: int) -> bool:
 class RedisServer:
     """A redis-server child process that tests can stop and restart on the same port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_bind: str | None = None) -> None:
         self.workdir = workdir
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        #: Another local address to listen on (the network-namespace test's bridge address).
+        self.extra_bind = extra_bind
 
     @property
     def url(self) -> str:
@@ -54,7 +56,7 @@ class RedisServer:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                " ".join(["127.0.0.1", *([self.extra_bind] if self.extra_bind else [])]),
                 "--save",
                 "",
                 "--appendonly",
@@ -105,3 +107,21 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def make_redis_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Start redis-servers with extra options (e.g. another bind address); all killed after."""
+    started: list[RedisServer] = []
+
+    def make(extra_bind: str | None = None) -> RedisServer:
+        server = RedisServer(tmp_path, extra_bind=extra_bind)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.stop()

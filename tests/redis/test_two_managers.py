@@ -10,10 +10,12 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +49,15 @@ class ManagerHost:
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
 
-    async def start(self, sb: Sandbox, redis_url: str, total: int = 8) -> None:
+    async def start(
+        self, sb: Sandbox, redis_url: str, total: int = 8, prefix: tuple[str, ...] = ()
+    ) -> None:
+        """Start the host; ``prefix`` runs it under e.g. ``ip netns exec NAME``."""
         env = {**os.environ, "EZLANG_HOST_NAME": self.name}
         env.pop("EZLANG_REDIS_TTL", None)
         self.spawned = asyncio.get_running_loop().create_future()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(HOST_SCRIPT), "--redis", redis_url, "--api", sb.api_url,
+            *prefix, sys.executable, str(HOST_SCRIPT), "--redis", redis_url, "--api", sb.api_url,
             "--token", sb.token, "--shards", ",".join(map(str, self.shards)),
             "--total", str(total), "--heartbeat", str(HEARTBEAT),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
@@ -226,3 +231,87 @@ async def test_a_third_manager_with_conflicting_settings_is_refused(
     assert "shard 2" in err.value.message and "'host-a'" in err.value.message
     await taken.stop()
     assert sandbox.identify_violations == 0
+
+
+# --- hosts on separate network addresses ---------------------------------------------------------
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+
+
+@contextlib.contextmanager
+def two_namespaces() -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A private bridge and two network namespaces (the "machines"), torn down afterwards.
+
+    Yields the bridge address (where Redis and the sandbox listen) and, per namespace,
+    ``(name, address)``. Only private addresses on virtual links: no traffic leaves the box.
+    """
+    tag = f"ez{os.getpid() % 100000}"
+    net = f"10.{200 + os.getpid() % 50}.{os.getpid() % 250}"
+    bridge = f"{tag}br"
+    spaces = [(f"{tag}a", f"{net}.2"), (f"{tag}b", f"{net}.3")]
+    steps = [
+        ("link", "add", bridge, "type", "bridge"),
+        ("addr", "add", f"{net}.1/24", "dev", bridge),
+        ("link", "set", bridge, "up"),
+    ]
+    for ns, addr in spaces:
+        steps += [
+            ("netns", "add", ns),
+            ("link", "add", f"{ns}0", "type", "veth", "peer", "name", f"{ns}1"),
+            ("link", "set", f"{ns}1", "netns", ns),
+            ("link", "set", f"{ns}0", "master", bridge),
+            ("link", "set", f"{ns}0", "up"),
+            ("netns", "exec", ns, "ip", "addr", "add", f"{addr}/24", "dev", f"{ns}1"),
+            ("netns", "exec", ns, "ip", "link", "set", f"{ns}1", "up"),
+            ("netns", "exec", ns, "ip", "link", "set", "lo", "up"),
+        ]
+    try:
+        for step in steps:
+            res = _ip(*step)
+            if res.returncode != 0:
+                pytest.skip(f"network namespaces unavailable: ip {' '.join(step)}: {res.stderr}")
+        yield f"{net}.1", spaces
+    finally:
+        for ns, _addr in spaces:
+            _ip("netns", "del", ns)  # removes the veth pair with it
+        _ip("link", "del", bridge)
+
+
+@pytest.mark.skipif(shutil.which("ip") is None or os.geteuid() != 0, reason="needs root and ip")
+async def test_hosts_on_separate_network_namespaces_share_one_bot(make_redis_server) -> None:
+    with two_namespaces() as (server_addr, spaces):
+        redis = make_redis_server(extra_bind=server_addr)
+        hosts = [ManagerHost("host-a", [0, 1, 2, 3]), ManagerHost("host-b", [4, 5, 6, 7])]
+        try:
+            async with Sandbox(
+                guilds=GUILDS, max_concurrency=1, identify_window=WINDOW, host=server_addr
+            ) as sb:
+                url = f"redis://{server_addr}:{redis.port}/0"
+                for h, (ns, _addr) in zip(hosts, spaces, strict=True):
+                    await h.start(sb, url, prefix=("ip", "netns", "exec", ns))
+                await asyncio.gather(*(h.wait_spawned() for h in hosts))
+                stats = await hosts[0].ask("stats")
+                assert [s["host"] for s in stats] == ["host-a"] * 4 + ["host-b"] * 4
+                assert all(s["ready"] for s in stats)
+                assert sum(await hosts[1].ask("eval", "return client.guilds.cache.size")) == GUILDS
+                assert sb.identify_violations == 0
+                # Redis really saw the two hosts from their own addresses.
+                peers = await _redis_client_addresses(redis.port)
+                assert {addr for _ns, addr in spaces} <= peers
+                await asyncio.gather(*(h.stop() for h in hosts))
+        finally:
+            await asyncio.gather(*(h.stop() for h in hosts))
+            redis.stop()
+
+
+async def _redis_client_addresses(port: int) -> set[str]:
+    from ezlang.sharding.redis_common import connect
+
+    r = connect(f"redis://127.0.0.1:{port}/0")
+    try:
+        clients = await r.client_list()
+    finally:
+        await r.aclose()
+    return {c["addr"].rsplit(":", 1)[0] for c in clients}
