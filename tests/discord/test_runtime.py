@@ -369,3 +369,30 @@ async def test_a_bot_needing_several_shards_shards_itself_and_closes_cleanly(
         await ez("bot_stop")
         await wait_until(lambda: len(sb.state()["closes"]) == 2, what="both shards closed")
         assert [c["code"] for c in sb.state()["closes"]] == [1000, 1000]
+
+
+async def test_fast_message_path_gives_the_same_object_as_discord_py_parsing(
+    run_ctx: Any, control: Control
+) -> None:
+    seen: list[dict[str, Any]] = []
+    await ez("on_message", seen.append)
+    await start_and_wait_ready()
+    channel = await control.first_text_channel()
+    await control.inject(channel, "fast <@1> path")
+    await wait_until(lambda: len(seen) == 1)
+
+    # A Python on_message on the client (as a shard plugin might add) needs discord.py's
+    # Message, so the runtime falls back to the full parse and converts that object.
+    python_seen: list[Any] = []
+
+    async def on_message(message: Any) -> None:
+        python_seen.append(message)
+
+    runtime().client.on_message = on_message  # type: ignore[union-attr]
+    await control.inject(channel, "fast <@1> path")
+    await wait_until(lambda: len(seen) == 2 and python_seen)
+    fast, full = seen
+    for key in ("id", "created_at", "created_timestamp"):
+        assert fast[key] != full[key]
+        fast.pop(key), full.pop(key)
+    assert fast == full

@@ -132,7 +132,8 @@ def message_from_payload(data: dict[str, Any]) -> dict[str, Any]:
             "bot": bool(author.get("bot", False)),
             "display_name": member.get("nick") or author.get("global_name") or username,
         },
-        "created_at": _iso_utc(ms),
+        # Discord's own "timestamp" is the creation time in ISO 8601 (as created_at shows it).
+        "created_at": data.get("timestamp") or _iso_utc(ms),
         "created_timestamp": ms,
         "edited_at": _normalise_iso(data.get("edited_timestamp")),
         "mentions": [str(u["id"]) for u in data.get("mentions") or ()],
