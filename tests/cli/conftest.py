@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 TIMEOUT = 60
+# Compiled-program cache of these runs: private to the test session, not the user's ~/.cache.
+_CACHE_DIR = tempfile.mkdtemp(prefix="ezlang-cli-cache-")
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 
 def ezlang(
@@ -21,7 +27,7 @@ def ezlang(
     timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m ezlang ARGS`` and capture its output (UTF-8 text)."""
-    full_env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    full_env = dict(os.environ, PYTHONIOENCODING="utf-8", EZLANG_CACHE_DIR=_CACHE_DIR)
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "ezlang", *args],

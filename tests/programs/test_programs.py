@@ -16,10 +16,13 @@ costs a few seconds rather than one interpreter start after another.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 PROGRAMS = sorted(p.stem for p in HERE.glob("*.ez"))
 TIMEOUT = 60
+# Compiled-program cache of these runs: private to the test session, not the user's ~/.cache.
+_CACHE_DIR = tempfile.mkdtemp(prefix="ezlang-programs-cache-")
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 CORE_BUILTINS = """
 print str num int type typeof length range push pop append insert remove slice reverse sort
@@ -48,7 +54,12 @@ class Outcome:
 def _run(name: str) -> Outcome:
     args_file = HERE / f"{name}.args"
     extra = args_file.read_text().split() if args_file.exists() else []
-    env = dict(os.environ, EZ_CONFORMANCE_ENV="from-env", PYTHONIOENCODING="utf-8")
+    env = dict(
+        os.environ,
+        EZ_CONFORMANCE_ENV="from-env",
+        PYTHONIOENCODING="utf-8",
+        EZLANG_CACHE_DIR=_CACHE_DIR,
+    )
     env.pop("EZ_NOT_SET_ANYWHERE", None)
     try:
         proc = subprocess.run(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -132,6 +133,93 @@ async def run_program(
     return code
 
 
+# ---------------------------------------------------------------------------------------------
+# Compiled-program cache (like CPython's .pyc files, for the main file)
+#
+# Parsing and compiling are most of the start-up time of a small program that does not use
+# the parser anyway after that (importing the parser and compiler modules alone costs tens of
+# milliseconds). Shard processes start the same file many times at once. So run_file keeps
+# the code object of the main file in a cache directory, keyed by a hash of the source, its
+# path, the Python version and the compiler's own files (any change to them invalidates
+# every entry). Any problem with the cache (unwritable directory, a corrupt entry) falls
+# back to compiling. EZLANG_NO_CACHE=1 turns it off; EZLANG_CACHE_DIR moves it.
+
+_COMPILER_FILES = ("__init__.py", "lexer.py", "parser.py", "nodes.py", "compiler.py")
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("EZLANG_NO_CACHE"):
+        return None
+    explicit = os.environ.get("EZLANG_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ezlang"
+
+
+def _cache_key(path: str, source: bytes) -> str:
+    import hashlib
+
+    from ezlang import __version__
+
+    digest = hashlib.blake2b(digest_size=20)
+    lang_dir = Path(__file__).resolve().parent
+    stamp = [sys.version, __version__, path]
+    for name in _COMPILER_FILES:
+        st = os.stat(lang_dir / name)
+        stamp.append(f"{name}:{st.st_mtime_ns}:{st.st_size}")
+    digest.update("\0".join(stamp).encode())
+    digest.update(b"\0")
+    digest.update(source)
+    return digest.hexdigest()
+
+
+def load_program(path: str | Path) -> Any:
+    """The compiled program of the file ``path``, from the cache when it is up to date.
+
+    Raises the same ``EzError`` as ``compile_file`` (SyntaxError, unreadable file).
+    """
+    import marshal
+
+    from ezlang.lang import Program, compile_file, compile_source
+    from ezlang.lang.errors import register_source
+
+    name = str(path)
+    cache = _cache_dir()
+    try:
+        raw = Path(name).read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return compile_file(name)  # reports the problem as an EasyLang error
+    if cache is None or name.startswith("<"):
+        return compile_source(text, name)
+    try:
+        entry = cache / f"{_cache_key(name, raw)}.code"
+    except OSError:  # the compiler's files cannot be stat'ed: do not cache
+        return compile_source(text, name)
+    try:
+        code = marshal.loads(entry.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        program = compile_source(text, name)
+        _store(cache, entry, program.code)
+        return program
+    if register_source(name, text) != name:  # pragma: no cover - only for "<...>" names
+        return compile_source(text, name)
+    return Program(code, name, text)
+
+
+def _store(cache: Path, entry: Path, code: Any) -> None:
+    import marshal
+
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(code))
+        os.replace(tmp, entry)  # atomic: shards starting together never read half a file
+    except OSError:
+        pass  # a cache we cannot write is only slower
+
+
 def _ensure_builtins() -> None:
     import ezlang.lang.builtins  # noqa: F401  (registers the core builtins)
 
@@ -151,8 +239,6 @@ def run_file(
     ``setup(ctx)``, if given, is an async context manager entered around the program (the
     embedded sandbox of ``--sandbox``, the shard agent).
     """
-    from ezlang.lang import compile_file
-
     _ensure_builtins()
     file = Path(path)
     ctx = RunContext(
@@ -164,7 +250,7 @@ def run_file(
     previous = context.set_current(ctx)
     try:
         try:
-            program = compile_file(str(file))
+            program = load_program(file)
         except Exception as exc:
             _print_error(exc, debug)
             return EXIT_ERROR
