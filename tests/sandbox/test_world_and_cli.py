@@ -136,3 +136,10 @@ def test_cli_prints_sandbox_ready_serves_and_exits_0_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345])
+def test_fast_guild_json_equals_the_guild_object(seed):
+    world = World(5000, seed=seed)
+    for index in (0, 1, 2500, 4999):
+        assert json.loads(world.guild_json(index)) == world.guild(index)

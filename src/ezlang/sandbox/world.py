@@ -64,6 +64,9 @@ def mix(seed: int, value: int) -> int:
     return z ^ (z >> 31)
 
 
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C-accelerated
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON, as Discord sends it."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
@@ -93,6 +96,7 @@ class World:
         self.application_id = self.bot_id
         self._cache: OrderedDict[int, str] = OrderedDict()
         self._cache_size = cache_size
+        self._users_json: dict[int, str] = {}
 
     # ---- ids and routing -------------------------------------------------------------
 
@@ -216,13 +220,14 @@ class World:
 
     def member_ids(self, index: int) -> list[int]:
         """Ids of the (non-bot) members of guild ``index``, deterministic from the seed."""
-        out: list[int] = []
         base = mix(self.seed, index)
-        for k in range(MEMBERS_PER_GUILD):
-            uid = self.user_id((base + k * 7919) % self.user_pool)
-            if uid not in out:
-                out.append(uid)
-        return out
+        pool = self.user_pool
+        # Distinct for pool >= 50 > MEMBERS_PER_GUILD: 7919 is prime and pool < 7919 * k
+        # collisions are removed anyway.
+        ids = dict.fromkeys(
+            (USER_EPOCH + (base + k * 7919) % pool) << 22 for k in range(MEMBERS_PER_GUILD)
+        )
+        return list(ids)
 
     def member(self, guild_index: int, user_id: int) -> dict[str, Any] | None:
         """A member object of ``user_id`` in guild ``guild_index``, or None."""
@@ -397,11 +402,95 @@ class World:
         if cached is not None:
             self._cache.move_to_end(index)
             return cached
-        text = dumps(self.guild(index))
+        text = self._render_guild(index)
         self._cache[index] = text
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return text
+
+    def _user_json(self, user_id: int) -> str:
+        text = self._users_json.get(user_id)
+        if text is None:
+            index = self.user_index(user_id)
+            if index is None:  # the bot
+                text = dumps(self.user(user_id))
+            else:
+                name = f"{_USER_NAMES[mix(self.seed, index) % len(_USER_NAMES)]}{index}"
+                text = (
+                    f'{{"id":"{user_id}","username":"{name}","global_name":"{name.capitalize()}",'
+                    '"discriminator":"0","avatar":null,"bot":false,"public_flags":0}'
+                )
+            if len(self._users_json) < 200_000:
+                self._users_json[user_id] = text
+        return text
+
+    def _render_guild(self, index: int) -> str:
+        """:meth:`guild` rendered straight to JSON with string templates.
+
+        Equal to ``dumps(self.guild(index))`` once parsed (a test holds it to that), but
+        several times faster: READY + 1,000 GUILD_CREATE must leave within 0.5 s even
+        with a cold cache.
+        """
+        gid = self.guild_id(index)
+        seed = self.seed
+        q = _quote
+        member_ids = self.member_ids(index)
+        member_role = f'["{gid + _ROLE_LOW + 1}"]'
+        tail = (
+            f',"joined_at":"{_JOINED_AT}","deaf":false,"mute":false,"flags":0,"nick":null,'
+            '"avatar":null,"premium_since":null,"pending":false}'
+        )
+        members = [f'{{"user":{self._user_json(self.bot_id)},"roles":[]{tail}']
+        members += [
+            f'{{"user":{self._user_json(uid)},"roles":{member_role}{tail}' for uid in member_ids
+        ]
+        roles = [
+            f'{{"id":"{gid}","name":"@everyone","color":0,"hoist":false,"position":0,'
+            '"permissions":"1071698660929","managed":false,"mentionable":false,"flags":0}'
+        ]
+        for k in range(ROLES_PER_GUILD):
+            name = q(_ROLE_NAMES[mix(seed, index * 31 + k) % len(_ROLE_NAMES)])
+            roles.append(
+                f'{{"id":"{gid + _ROLE_LOW + k}","name":{name},'
+                f'"color":{mix(seed, index * 17 + k) % 0xFFFFFF},'
+                f'"hoist":{"true" if k == 0 else "false"},"position":{ROLES_PER_GUILD - k},'
+                f'"permissions":"{"8" if k == 0 else "104324673"}","managed":false,'
+                '"mentionable":true,"flags":0}'
+            )
+        cat = gid + _CATEGORY_LOW
+        channels = [
+            f'{{"id":"{cat}","type":4,"name":"Text Channels","position":0,"guild_id":"{gid}",'
+            '"permission_overwrites":[],"flags":0}'
+        ]
+        for k in range(TEXT_CHANNELS_PER_GUILD):
+            channels.append(
+                f'{{"id":"{gid + _TEXT_LOW + k}","type":0,'
+                f'"name":{q(_CHANNEL_NAMES[k % len(_CHANNEL_NAMES)])},"position":{k},'
+                f'"parent_id":"{cat}","guild_id":"{gid}","topic":null,"nsfw":false,'
+                '"last_message_id":null,"rate_limit_per_user":0,"permission_overwrites":[],'
+                '"flags":0}'
+            )
+        channels.append(
+            f'{{"id":"{gid + _VOICE_LOW}","type":2,"name":"Voice",'
+            f'"position":{TEXT_CHANNELS_PER_GUILD},"parent_id":"{cat}","guild_id":"{gid}",'
+            '"bitrate":64000,"user_limit":0,"rtc_region":null,"permission_overwrites":[],'
+            '"flags":0}'
+        )
+        return (
+            f'{{"id":"{gid}","name":{q(self.guild_name(index))},"icon":null,"splash":null,'
+            f'"discovery_splash":null,"owner_id":"{member_ids[0]}","afk_channel_id":null,'
+            '"afk_timeout":300,"verification_level":0,"default_message_notifications":0,'
+            f'"explicit_content_filter":0,"roles":[{",".join(roles)}],"emojis":[],'
+            '"stickers":[],"features":[],"mfa_level":0,"application_id":null,'
+            f'"system_channel_id":"{gid + _TEXT_LOW}","system_channel_flags":0,'
+            '"rules_channel_id":null,"vanity_url_code":null,"description":null,"banner":null,'
+            '"premium_tier":0,"premium_subscription_count":0,"preferred_locale":"en-US",'
+            '"public_updates_channel_id":null,"nsfw_level":0,'
+            f'"premium_progress_bar_enabled":false,"joined_at":"{_JOINED_AT}","large":false,'
+            f'"unavailable":false,"member_count":{len(members)},"members":[{",".join(members)}],'
+            f'"channels":[{",".join(channels)}],"threads":[],"voice_states":[],"presences":[],'
+            '"stage_instances":[],"guild_scheduled_events":[]}'
+        )
 
     def partial_guild(self, index: int) -> dict[str, Any]:
         """The partial guild of ``GET /users/@me/guilds``."""
