@@ -396,3 +396,35 @@ async def test_fast_message_path_gives_the_same_object_as_discord_py_parsing(
         assert fast[key] != full[key]
         fast.pop(key), full.pop(key)
     assert fast == full
+
+
+async def test_react_adds_the_reaction_in_the_sandbox(
+    run_ctx: Any, sandbox: Any, control: Control
+) -> None:
+    def on_message(message: dict[str, Any]) -> None:
+        if message["content"] == "!vote":
+            b("react")(message, "👍")
+
+    await ez("on_message", on_message)
+    await start_and_wait_ready()
+    injected = await control.inject(await control.first_text_channel(), "!vote")
+    await wait_until(lambda: sandbox.reactions, what="the reaction")
+    assert str(sandbox.reactions[0]["message_id"]) == str(injected["id"])
+    assert "👍" in str(sandbox.reactions[0])
+
+
+async def test_dropped_connection_resumes_and_fires_shard_events(
+    run_ctx: Any, control: Control
+) -> None:
+    events: list[Any] = []
+    await ez("listen", "shardDisconnect", lambda event, shard_id: events.append(("dc", event)))
+    await ez("listen", "shardResume", lambda shard_id: events.append(("resume", shard_id)))
+    seen: list[str] = []
+    await ez("on_message", lambda m: seen.append(m["content"]))
+    await start_and_wait_ready()
+    await control.post("/shards/0/disconnect", {"code": 4000})
+    await wait_until(lambda: any(e[0] == "resume" for e in events), what="shardResume")
+    assert events[0][0] == "dc" and events[0][1]["shard_id"] == 0
+    assert ("resume", 0) in events
+    await control.inject(await control.first_text_channel(), "after resume")
+    await wait_until(lambda: "after resume" in seen)
