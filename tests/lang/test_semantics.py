@@ -261,3 +261,27 @@ def test_plus_fast_path_handles_every_type_mix(ez: Ez) -> None:
         'print(add(1, 2), add("a", 1), add(1, "a"), add(1.5, 1), add([1], [2]), add(true, 1))'
     )
     assert out == "3.5x3nulltrue\n3 a1 1a 2.5 [1, 2] 2\n"
+
+
+def test_closures_made_in_a_loop_keep_their_iteration_variables(ez: Ez) -> None:
+    # As with JavaScript's `let`: each iteration has its own loop and body variables.
+    out = ez(
+        "let fns = []\nfor i in range(3) { push(fns, func() { return i }) }\n"
+        "let got = []\nfor f in fns { push(got, f()) }\nprint(got)\n"
+        "let gs = []\nlet j = 0\n"
+        "while j < 3 {\n  let k = j * 10\n  push(gs, func() { k += 1\n return k })\n  j += 1\n}\n"
+        "print(gs[0](), gs[0](), gs[2]())\n"
+        "for m in [1, 2] {\n  let count = 0\n  let bump = func() { count += 1 }\n"
+        "  bump()\n  bump()\n  print(count)\n}\n"
+        "for q in [5] {\n  func show() { return q + later }\n  let later = 1\n  print(show())\n}\n"
+    )
+    assert out == "[0, 1, 2]\n1 2 21\n2\n2\n6\n"
+
+
+def test_variables_outside_the_loop_stay_shared(ez: Ez) -> None:
+    out = ez(
+        "let total = 0\nlet adders = []\n"
+        "for n in [1, 2, 3] { push(adders, func() { total += n }) }\n"
+        "for a in adders { a() }\nprint(total)"
+    )
+    assert out == "6\n"

@@ -24,6 +24,7 @@ How EasyLang maps to Python (details and the reasons in docs/GRAMMAR.md):
 from __future__ import annotations
 
 import ast as py
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +63,11 @@ class Var:
     const: bool = False
     line: int = 0
     col: int = 0
+    # A variable declared inside a loop and captured by a closure made in that loop lives in
+    # a one-element list created on each entry of its block, and closures are made by a
+    # factory that binds the current lists: each closure keeps its own iteration's variable
+    # (JavaScript's per-iteration `let`) instead of sharing the function's one Python cell.
+    boxed: bool = False
 
 
 @dataclass
@@ -74,6 +80,8 @@ class FuncScope:
     globals: set[str] = field(default_factory=set)
     nonlocals: set[str] = field(default_factory=set)
     loop_depth: int = 0
+    # Names used inside closures created in the enclosing loops (candidates for boxing).
+    loop_captured: frozenset[str] = frozenset()
 
     def fresh(self, base: str) -> str:
         self.counter += 1
@@ -178,6 +186,36 @@ def _block_of(stmt: n.Stmt) -> Iterator[tuple[tuple[n.Stmt, ...], tuple[str, ...
             yield stmt.finalbody, ()
 
 
+def _children(node: n.Node) -> Iterator[n.Node]:
+    for name in node._fields:
+        value = getattr(node, name)
+        if isinstance(value, n.Node):
+            yield value
+        elif isinstance(value, tuple):
+            for item in value:
+                if isinstance(item, n.Node):
+                    yield item
+                elif isinstance(item, tuple):
+                    yield from (x for x in item if isinstance(x, n.Node))
+
+
+def _names_in_closures(stmts: tuple[n.Stmt, ...]) -> frozenset[str]:
+    """Every name read or assigned inside the functions defined in ``stmts``."""
+    found: set[str] = set()
+
+    def walk(node: n.Node, inside: bool) -> None:
+        if isinstance(node, n.FuncExpr):
+            inside = True
+        elif inside and isinstance(node, n.Name):
+            found.add(node.name)
+        for child in _children(node):
+            walk(child, inside)
+
+    for stmt in stmts:
+        walk(stmt, False)
+    return frozenset(found)
+
+
 def _declared_in(stmts: tuple[n.Stmt, ...]) -> set[str]:
     names: set[str] = set()
     for s in stmts:
@@ -225,6 +263,8 @@ class Compiler:
         var = Var(
             name, pyname, block.func, const, node.line if node else 0, node.col if node else 0
         )
+        func = block.func
+        var.boxed = not block.top and func.loop_depth > 0 and name in func.loop_captured
         block.vars[name] = var
         return var
 
@@ -271,8 +311,17 @@ class Compiler:
             for body, names in _block_of(s):
                 self._find_implicit(body, [*chain, set(names)], out)
 
-    def resolve_store(self, name: str, node: n.Node) -> str:
-        """Python name for assigning EasyLang ``name`` (declaring nonlocal/global as needed)."""
+    def resolve_store(self, name: str, node: n.Node) -> py.expr:
+        """The assignment target for EasyLang ``name`` (declaring nonlocal/global as needed)."""
+        var = self.resolve_store_var(name, node)
+        return self.target(var)
+
+    def target(self, var: Var) -> py.expr:
+        if var.boxed:
+            return py.Subscript(value=_load(var.pyname), slice=py.Constant(0), ctx=py.Store())
+        return _store(var.pyname)
+
+    def resolve_store_var(self, name: str, node: n.Node) -> Var:
         var = self.block.lookup(name)
         if var is None:
             var = self.declare(name, self.block, node=node)
@@ -281,12 +330,12 @@ class Compiler:
                 f"cannot assign to constant '{name}' (declared with const at {var.line}:{var.col})",
                 node,
             )
-        if var.func is not self.func:
+        if var.func is not self.func and not var.boxed:
             if var.func.is_module:
                 self.func.globals.add(var.pyname)
             else:
                 self.func.nonlocals.add(var.pyname)
-        return var.pyname
+        return var
 
     def resolve_load(self, name: str) -> str:
         var = self.block.lookup(name)
@@ -312,14 +361,23 @@ class Compiler:
                 out.extend(self.statement(s))
         return out
 
-    def scoped_body(self, stmts: tuple[n.Stmt, ...], declares: tuple[tuple[str, n.Node], ...] = ()) -> tuple[list[py.stmt], list[str]]:  # fmt: skip
+    def scoped_body(self, stmts: tuple[n.Stmt, ...], declares: tuple[tuple[str, n.Node], ...] = ()) -> tuple[list[py.stmt], list[Var]]:  # fmt: skip
         """Compile a nested block in its own scope; returns the body and the Python names of
-        ``declares`` (loop or catch variables declared on entry)."""
+        ``declares`` (loop or catch variables declared on entry): the caller binds them."""
         with self.new_block() as block:
-            pynames = [self.declare(name, block, node=node).pyname for name, node in declares]
+            declared = [self.declare(name, block, node=node) for name, node in declares]
             self.prescan(stmts, block)
-            body = self.statements(stmts)
-        return body or [py.Pass()], pynames
+            # Fresh boxes on every entry of the block, so every loop iteration has its own.
+            entry: list[py.stmt] = [
+                py.Assign(
+                    targets=[_store(var.pyname)],
+                    value=py.List(elts=[py.Constant(None)], ctx=py.Load()),
+                )
+                for var in block.vars.values()
+                if var.boxed and var not in declared
+            ]
+            body = entry + self.statements(stmts)
+        return body or [py.Pass()], declared
 
     def function(self, f: n.FuncExpr, pyname: str) -> py.FunctionDef:
         outer_func, outer_block, outer_pre = self.func, self.block, self.pre
@@ -356,11 +414,52 @@ class Compiler:
         node.end_lineno = max(f.end_line, f.line)
         return node
 
+    def define(self, f: n.FuncExpr, pyname: str) -> list[py.stmt]:
+        """Statements that bind ``pyname`` (a plain local/global name) to function ``f``.
+
+        Inside a loop whose boxed variables are visible, the function is made by a factory
+        taking those boxes, so it keeps the current iteration's variables.
+        """
+        boxes = self.visible_boxes()
+        if not boxes:
+            return [self.function(f, pyname)]
+        maker = self.func.fresh("make")
+        inner = self.function(f, pyname)
+        ret = py.Return(value=_load(pyname))
+        args = py.arguments(
+            posonlyargs=[py.arg(arg=b) for b in boxes], args=[], vararg=None, kwonlyargs=[],
+            kw_defaults=[], kwarg=None, defaults=[],
+        )  # fmt: skip
+        factory = py.FunctionDef(
+            name=maker, args=args, body=[inner, ret], decorator_list=[], returns=None,
+            type_comment=None,
+        )  # fmt: skip
+        _at(factory, f.line, f.col)
+        call = py.Call(func=_load(maker), args=[_load(b) for b in boxes], keywords=[])
+        bind = py.Assign(targets=[_store(pyname)], value=call)
+        return [factory, _at(bind, f.line, f.col)]
+
+    def define_var(self, f: n.FuncExpr, var: Var) -> list[py.stmt]:
+        """Bind EasyLang variable ``var`` to function ``f``."""
+        if not var.boxed:
+            return self.define(f, var.pyname)
+        tmp = self.func.fresh(mangle(var.name))
+        store = py.Assign(targets=[self.target(var)], value=_load(tmp))
+        return [*self.define(f, tmp), _at(store, f.line, f.col)]
+
+    def visible_boxes(self) -> list[str]:
+        names: list[str] = []
+        block: Block | None = self.block
+        while block is not None and block.func is self.func:
+            names.extend(v.pyname for v in block.vars.values() if v.boxed)
+            block = block.parent
+        return names
+
     def hoist_function(self, f: n.FuncExpr, hint: str | None = None) -> py.Name:
         """Define an anonymous function before the current statement; returns its name."""
         base = mangle(hint or f.name or "")
         pyname = self.func.fresh(base)
-        self.pre.append(self.function(f, pyname))
+        self.pre.extend(self.define(f, pyname))
         return _at(_load(pyname), f.line, f.col)
 
     # ------------------------------------------------------------------ statements
@@ -381,18 +480,16 @@ class Compiler:
         method: Callable[[Any], list[py.stmt]] = getattr(self, "stmt_" + type(s).__name__)
         return method(s)
 
-    def assign_value(self, pyname: str, value: n.Expr, node: n.Node) -> list[py.stmt]:
-        """``pyname = value``; pure arithmetic with ``+`` runs native with a retry path."""
+    def assign_value(self, target: py.expr, value: n.Expr, node: n.Node) -> list[py.stmt]:
+        """``target = value``; pure arithmetic with ``+`` runs native with a retry path."""
         if _has_plus(value) and _is_pure(value):
             fast = self.expr_native_plus(value)
             slow = self.safe(value)
             return [self.retry(
-                [_at(py.Assign(targets=[_store(pyname)], value=fast), node.line, node.col)],
-                [_at(py.Assign(targets=[_store(pyname)], value=slow), node.line, node.col)],
+                [_at(py.Assign(targets=[target], value=fast), node.line, node.col)],
+                [_at(py.Assign(targets=[copy.copy(target)], value=slow), node.line, node.col)],
             )]  # fmt: skip
-        return [
-            _at(py.Assign(targets=[_store(pyname)], value=self.expr(value)), node.line, node.col)
-        ]
+        return [_at(py.Assign(targets=[target], value=self.expr(value)), node.line, node.col)]
 
     def retry(self, fast: list[py.stmt], slow: list[py.stmt]) -> py.Try:
         handler = py.ExceptHandler(type=_load("$TypeError"), name=None, body=slow)
@@ -402,16 +499,15 @@ class Compiler:
         var = self.block.vars.get(s.name) or self.declare(s.name, self.block, node=s)
         if s.value is None:
             return [
-                _at(py.Assign(targets=[_store(var.pyname)], value=py.Constant(None)), s.line, s.col)
+                _at(py.Assign(targets=[self.target(var)], value=py.Constant(None)), s.line, s.col)
             ]
         if isinstance(s.value, n.FuncExpr) and s.value.name is None:
-            return [self.function(s.value, var.pyname)]
-        return self.assign_value(var.pyname, s.value, s)
+            return self.define_var(s.value, var)
+        return self.assign_value(self.target(var), s.value, s)
 
     def stmt_FuncDecl(self, s: n.FuncDecl) -> list[py.stmt]:
         assert s.func.name is not None
-        pyname = self.resolve_store(s.func.name, s)
-        return [self.function(s.func, pyname)]
+        return self.define_var(s.func, self.resolve_store_var(s.func.name, s))
 
     def stmt_Assign(self, s: n.Assign) -> list[py.stmt]:
         target = s.target
@@ -420,8 +516,7 @@ class Compiler:
             value = n.Binary(s.line, s.col, s.op[:-1], target, value)
         if isinstance(target, n.Name):
             if isinstance(value, n.FuncExpr) and value.name is None:
-                pyname = self.resolve_store(target.name, target)
-                return [self.function(value, pyname)]
+                return self.define_var(value, self.resolve_store_var(target.name, target))
             return self.assign_value(self.resolve_store(target.name, target), value, s)
         if isinstance(target, n.Member):
             obj_tmp = self.func.fresh("")
@@ -471,17 +566,32 @@ class Compiler:
 
     def stmt_While(self, s: n.While) -> list[py.stmt]:
         test = self.cond(s.cond)
-        self.func.loop_depth += 1
-        body, _ = self.scoped_body(s.body)
-        self.func.loop_depth -= 1
+        with self.loop(s.body):
+            body, _ = self.scoped_body(s.body)
         return [py.While(test=test, body=body, orelse=[])]
 
     def stmt_For(self, s: n.For) -> list[py.stmt]:
         iterable = _at(_call("$iter", self.expr(s.iterable)), s.iterable.line, s.iterable.col)
-        self.func.loop_depth += 1
-        body, (pyname,) = self.scoped_body(s.body, ((s.var, s),))
-        self.func.loop_depth -= 1
-        return [py.For(target=_store(pyname), iter=iterable, body=body, orelse=[])]
+        with self.loop(s.body):
+            body, (var,) = self.scoped_body(s.body, ((s.var, s),))
+        if var.boxed:
+            item = self.func.fresh("")
+            box = py.List(elts=[_load(item)], ctx=py.Load())
+            body = [_at(py.Assign(targets=[_store(var.pyname)], value=box), s.line, s.col), *body]
+            return [py.For(target=_store(item), iter=iterable, body=body, orelse=[])]
+        return [py.For(target=_store(var.pyname), iter=iterable, body=body, orelse=[])]
+
+    @contextmanager
+    def loop(self, body: tuple[n.Stmt, ...]) -> Iterator[None]:
+        func = self.func
+        saved = func.loop_captured
+        func.loop_depth += 1
+        func.loop_captured = saved | _names_in_closures(body)
+        try:
+            yield
+        finally:
+            func.loop_depth -= 1
+            func.loop_captured = saved
 
     def stmt_Block(self, s: n.Block) -> list[py.stmt]:
         body, _ = self.scoped_body(s.body)
@@ -519,8 +629,11 @@ class Compiler:
         if s.handler is not None:
             exc_name = self.func.fresh("exc")
             if s.catch_name:
-                hbody, (pyname,) = self.scoped_body(s.handler, ((s.catch_name, s),))
-                bind = py.Assign(targets=[_store(pyname)], value=_call("$catch", _load(exc_name)))
+                hbody, (var,) = self.scoped_body(s.handler, ((s.catch_name, s),))
+                caught: py.expr = _call("$catch", _load(exc_name))
+                if var.boxed:
+                    caught = py.List(elts=[caught], ctx=py.Load())
+                bind = py.Assign(targets=[_store(var.pyname)], value=caught)
                 hbody = [bind, *hbody]
             else:
                 hbody, _ = self.scoped_body(s.handler)
@@ -536,9 +649,9 @@ class Compiler:
         args = (_call("$globals"), py.Constant(s.path), py.Constant(self.filename))
         if s.alias is None:
             return [py.Expr(value=_at(_call("$import_names", *args), s.line, s.col))]
-        pyname = self.resolve_store(s.alias, s)
+        target = self.resolve_store(s.alias, s)
         call = _at(_call("$import_module", *args), s.line, s.col)
-        return [py.Assign(targets=[_store(pyname)], value=call)]
+        return [py.Assign(targets=[target], value=call)]
 
     def stmt_Listen(self, s: n.Listen) -> list[py.stmt]:
         func = self.hoist_function(s.func, f"listen_{s.event}")
@@ -587,6 +700,9 @@ class Compiler:
         return py.Constant(e.value)
 
     def expr_Name(self, e: n.Name) -> py.expr:
+        var = self.block.lookup(e.name)
+        if var is not None and var.boxed:
+            return py.Subscript(value=_load(var.pyname), slice=py.Constant(0), ctx=py.Load())
         return _load(self.resolve_load(e.name))
 
     def expr_ArrayLit(self, e: n.ArrayLit) -> py.expr:
