@@ -20,14 +20,16 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROGRAMS = ["empty", "fib25", "fib30", "loop", "concat"]
+PROGRAMS = ["empty", "empty-nocache", "fib25", "fib30", "loop", "concat"]
 DESCRIPTIONS = {
     "empty": "empty program",
+    "empty-nocache": "empty program, compile cache off",
     "fib25": "recursive fib(25)",
     "fib30": "recursive fib(30)",
     "loop": "while loop, sum of i*i, 1,000,000 iterations",
@@ -52,10 +54,12 @@ def ezlang_command() -> list[str]:
     return [exe, "run"] if exe else [sys.executable, "-m", "ezlang", "run"]
 
 
-def run_once(cmd: list[str]) -> tuple[float, int, str]:
+def run_once(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and stdout of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -68,14 +72,20 @@ def run_once(cmd: list[str]) -> tuple[float, int, str]:
 def measure(repeat: int) -> dict[str, dict[str, Sample]]:
     results: dict[str, dict[str, Sample]] = {name: {} for name in PROGRAMS}
     ez = ezlang_command()
+    cache_dir = tempfile.mkdtemp(prefix="ezlang-bench-cache-")
     for name in PROGRAMS:
+        file = name.split("-")[0]
         pairs = {
-            "ezlang": ez + [str(HERE / "lang" / f"{name}.ez")],
-            "python": [sys.executable, str(HERE / "lang" / f"{name}.py")],
+            "ezlang": ez + [str(HERE / "lang" / f"{file}.ez")],
+            "python": [sys.executable, str(HERE / "lang" / f"{file}.py")],
         }
+        # ezlang keeps compiled programs in a cache (like .pyc); the first run fills it.
+        env = {"EZLANG_CACHE_DIR": cache_dir}
+        if name.endswith("-nocache"):
+            env["EZLANG_NO_CACHE"] = "1"
         for _ in range(repeat):
             for lang, cmd in pairs.items():
-                wall, rss, out = run_once(cmd)
+                wall, rss, out = run_once(cmd, env)
                 sample = results[name].setdefault(lang, Sample())
                 sample.walls.append(wall)
                 sample.rss_kb = max(sample.rss_kb, rss)
@@ -94,7 +104,7 @@ def report(results: dict[str, dict[str, Sample]], repeat: int) -> str:
     ]
     for name in PROGRAMS:
         ez, py = results[name]["ezlang"], results[name]["python"]
-        if name == "empty":
+        if name.startswith("empty"):
             ratio = ez.best / py.best
             ez_c = py_c = "—"
             ratio_s = f"{ratio:.2f}× (wall)"
@@ -111,8 +121,8 @@ def report(results: dict[str, dict[str, Sample]], repeat: int) -> str:
         f"Best of {repeat} runs each, ezlang and Python interleaved; "
         f"{platform.python_implementation()} {platform.python_version()} on "
         f"{platform.machine()}, {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n"
-        "Compute = wall minus the same language's empty-program wall. RSS = peak resident set "
-        "of the child process.\n"
+        "Compute = wall minus the same language's empty-program wall (compile cache on, as "
+        "by default). RSS = peak resident set of the child process.\n"
     )
     return header + "\n" + "\n".join(lines) + "\n"
 
