@@ -149,18 +149,24 @@ async def test_a_killed_host_is_reported_unreachable_within_the_ttl(
     try:
         hosts[1].kill()
         t0 = time.monotonic()
-        # Cross-host calls to the dead host fail at once (nobody listens) …
-        outs = await multi.gather("stats", None, 5.0)
-        assert time.monotonic() - t0 < 5.0
-        stats = [o.value if o.ok else unreachable_stats(o) for o in outs]
+        # Calls to the dead host fail fast once Redis has seen its connection drop (nobody
+        # listens any more); no call ever waits longer than its timeout.
+        while True:
+            t_call = time.monotonic()
+            outs = await multi.gather("stats", None, 1.0)
+            assert time.monotonic() - t_call < 1.0 + 1.5
+            stats = [o.value if o.ok else unreachable_stats(o) for o in outs]
+            if all(s["status"] == "unreachable" for s in stats[4:]):
+                break
+            assert time.monotonic() - t0 < TTL + 3.0, stats
         assert [s["ready"] for s in stats] == [True] * 4 + [False] * 4
-        assert all(s["status"] == "unreachable" and s["host"] == "host-b" for s in stats[4:])
+        assert all(s["host"] == "host-b" for s in stats[4:])
         # … and the directory marks its shards unreachable once its heartbeat expires.
         while True:
             entries = await multi.directory.entries()
             if all(entries[i]["status"] == "unreachable" for i in range(4, 8)):
                 break
-            assert time.monotonic() - t0 < TTL + 2.0, entries
+            assert time.monotonic() - t0 < TTL + 3.0, entries
             await asyncio.sleep(0.05)
         assert all(entries[i]["status"] == "ready" for i in range(4))
     finally:

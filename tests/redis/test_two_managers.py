@@ -174,8 +174,7 @@ async def test_a_killed_manager_shows_its_shards_unreachable_within_the_ttl(
         stats = await a.ask("stats")
         if all(s["status"] == "unreachable" for s in stats[4:]):
             break
-        assert time.monotonic() - t0 < TTL + 3, stats
-    assert time.monotonic() - t0 < TTL + 3
+        assert time.monotonic() - t0 < TTL + 5, stats
     assert [s["ready"] for s in stats] == [True] * 4 + [False] * 4
     assert all(s["host"] == "host-b" for s in stats[4:])
     with pytest.raises(AssertionError, match="shard 4"):
