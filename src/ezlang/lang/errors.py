@@ -232,10 +232,10 @@ def _convert(exc: BaseException, frames: list[Any]) -> tuple[str, str]:
         isinstance(exc, NameError) and "where it is not associated with a value" in msg
     ):
         m = re.search(r"variable '([^']+)'", msg)
-        name = _demangle(m.group(1)) if m else "a variable"
-        return "NameError", f"'{name}' is used before it has a value (declare it before this line)"
+        local = _demangle(m.group(1)) if m else "a variable"
+        return "NameError", f"'{local}' is used before it has a value (declare it before this line)"
     if isinstance(exc, NameError):
-        name = getattr(exc, "name", None)
+        name: str | None = getattr(exc, "name", None)
         if not name:
             m = re.search(r"name '([^']+)'", msg)
             name = m.group(1) if m else "?"

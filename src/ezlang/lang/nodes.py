@@ -11,23 +11,21 @@ starting ``ezlang run``.
 
 from __future__ import annotations
 
-from typing import Any, dataclass_transform
+from typing import Any, ClassVar, dataclass_transform
 
 
 @dataclass_transform(eq_default=True, kw_only_default=False)
-class Node:
-    """Base of all AST nodes: fields come from the class annotations, in MRO order."""
+class _Frozen:
+    """Builds dataclass-like behaviour from the class annotations, in MRO order."""
 
-    _fields: tuple[str, ...] = ()
-    line: int
-    col: int
+    _fields: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         fields: list[str] = []
         for klass in reversed(cls.__mro__):
-            for name in klass.__dict__.get("__annotations__", {}):
-                if not name.startswith("_") and name not in fields:
+            for name, annotation in klass.__dict__.get("__annotations__", {}).items():
+                if "ClassVar" not in str(annotation) and name not in fields:
                     fields.append(name)
         cls._fields = tuple(fields)
 
@@ -61,6 +59,13 @@ class Node:
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{type(self).__name__}({inner})"
+
+
+class Node(_Frozen):
+    """Base of all AST nodes: a 1-based source position, then the node's own fields."""
+
+    line: int
+    col: int
 
 
 # ---------------------------------------------------------------- expressions

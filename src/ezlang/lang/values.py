@@ -113,7 +113,7 @@ def format_number(x: int | float) -> str:
         return "-Infinity"
     if x == 0:
         return "0"  # also -0.0, as in JavaScript
-    if x.is_integer() and abs(x) < 1e21:
+    if float(x).is_integer() and abs(x) < 1e21:
         return str(int(x))
     sign = "-" if x < 0 else ""
     text = repr(abs(x))
