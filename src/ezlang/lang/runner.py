@@ -122,13 +122,17 @@ async def run_program(
                 with contextlib.suppress(BaseException):
                     await main
             stop.hooks_running = True
-            await ctx.run_shutdown_hooks()
+            try:
+                await ctx.run_shutdown_hooks()
+            except Exception as exc:  # a failing hook is reported, never a traceback
+                _print_error(exc, ctx.debug)
+                code = EXIT_ERROR
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     finally:
         stop_wait.cancel()
-        for sig, old in previous_handlers.items():
-            signal.signal(sig, old)
+        for signum, old in previous_handlers.items():
+            signal.signal(signum, old)
         sys.stdout.flush()
     return code
 
@@ -258,6 +262,9 @@ def run_file(
             return asyncio.run(run_program(program, ctx, setup=setup))
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
+        except Exception as exc:  # e.g. the --sandbox setup could not start
+            _print_error(exc, debug)
+            return EXIT_ERROR
     finally:
         context.set_current(previous)
         sys.stdout.flush()
