@@ -175,7 +175,8 @@ def _write(r: dict[str, object]) -> None:
         "# Sandbox benchmark results",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()},"
-        f" {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f" {os.cpu_count()} CPUs, Python {platform.python_version()},"
+        f" load average {os.getloadavg()[0]:.1f} at the end (shared machine)"
         " (`python bench/sandbox_bench.py --write`). The receiving client is a raw aiohttp"
         " websocket in a separate process; all figures of one table come from one run.",
         "",

@@ -33,7 +33,7 @@ from .world import World, dumps
 try:  # zstd-stream is offered only when zstandard is importable (as discord.py does)
     import zstandard
 except ImportError:  # pragma: no cover - exercised only without zstandard
-    zstandard = None
+    zstandard = None  # type: ignore[assignment]
 
 log = logging.getLogger("ezlang.sandbox.gateway")
 
@@ -412,6 +412,7 @@ class Gateway:
             watchdog.cancel()
             self.connections.discard(conn)
             await asyncio.gather(writer, watchdog, return_exceptions=True)
+            code: int | None
             if conn.close_code is not None:
                 code, by = conn.close_code, "sandbox"
             else:
