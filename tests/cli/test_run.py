@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -130,3 +131,31 @@ def test_output_is_written_in_order_with_errors(ez, write):
     assert res.returncode == 1
     assert res.stdout == "0\n1\n2\n"
     assert "Error" in res.stderr and "stop" in res.stderr
+
+
+def test_print_output_is_line_buffered_through_a_pipe(write):
+    # A long-running bot's log must not sit in a buffer: each line arrives as it is printed.
+    prog = write("slow.ez", 'print("first line")\nwait(60)\nprint("never reached")\n')
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ezlang", "run", str(prog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "first line\n"  # arrives while the program waits
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+
+
+def test_ezlang_extension_is_accepted(ez, write):
+    prog = write("legacy.ezlang", 'print("also fine")\n')
+    assert ez("run", str(prog)).stdout == "also fine\n"
+    assert ez(str(prog)).stdout == "also fine\n"
+    assert ez("check", str(prog)).returncode == 0

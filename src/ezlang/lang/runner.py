@@ -224,6 +224,20 @@ def _store(cache: Path, entry: Path, code: Any) -> None:
         pass  # a cache we cannot write is only slower
 
 
+def _line_buffered_stdout() -> None:
+    """Make ``print`` output appear line by line even when stdout is a pipe or a file.
+
+    A bot runs for days with its output going to a log; block buffering would hold its lines
+    back for kilobytes (and put them out of order with the errors on stderr).
+    """
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(line_buffering=True)
+        except (ValueError, OSError):  # a replaced or closed stdout: leave it alone
+            pass
+
+
 def _ensure_builtins() -> None:
     import ezlang.lang.builtins  # noqa: F401  (registers the core builtins)
 
@@ -244,6 +258,7 @@ def run_file(
     embedded sandbox of ``--sandbox``, the shard agent).
     """
     _ensure_builtins()
+    _line_buffered_stdout()
     file = Path(path)
     ctx = RunContext(
         main_file=file,
