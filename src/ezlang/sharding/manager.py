@@ -37,6 +37,7 @@ from ezlang.sharding.backends import (
     RemoteCaller,
     make_backends,
 )
+from ezlang.sharding.gateway import api_base, fetch_gateway_bot
 from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.interfaces import IdentifyQueue, ShardDirectory
 from ezlang.sharding.options import ShardOptions, parse_options
@@ -190,31 +191,18 @@ class ShardManager:
 
     @property
     def _api(self) -> str:
-        from ezlang.discord.connect import api_base
-
-        return api_base({"api": self.options.api} if self.options.api else {})
+        return api_base(self.options.api)
 
     async def _fetch_gateway(self) -> GatewayFacts:
-        from ezlang.discord.connect import BAD_TOKEN, fetch_gateway
-
-        try:
-            gw = await fetch_gateway(self._api, self._token)
-        except EzError as exc:
-            if exc.message == BAD_TOKEN:
-                raise _sharding_error(
-                    "Discord rejected the bot token (401 Unauthorized), so no shard was started. "
-                    "Check the manager's 'token' option or DISCORD_TOKEN; a new token is at "
-                    "https://discord.com/developers/applications → your app → Bot → Reset Token"
-                ) from None
-            raise _sharding_error(self.scrub(exc.message)) from None
+        gw = await fetch_gateway_bot(self._api, self._token)
         opts = self.options
-        total = opts.total_shards or gw.shards
+        total = opts.total_shards or gw.recommended_shards
         # Never faster than the API allows, whatever the options say.
         mc = min(opts.max_concurrency or gw.max_concurrency, gw.max_concurrency)
         window = max(opts.identify_window or gw.identify_window, gw.identify_window)
         return GatewayFacts(
             url=gw.url,
-            recommended_shards=gw.shards,
+            recommended_shards=gw.recommended_shards,
             total_shards=total,
             max_concurrency=mc,
             identify_window=window,

@@ -1,0 +1,162 @@
+"""Shard manager benchmarks against the sandbox (rerun: ``python bench/sharding_bench.py``).
+
+* spawn: time from ``spawn()`` to all READY against the bound ``ceil(N / mc) × window``
+  (N=8, max_concurrency=1 and N=16, max_concurrency=4, window 1 s);
+* RSS of one shard process holding 1,000 guilds (discord.py bot and EasyLang bot);
+* ``broadcast_eval`` round trip over 8 shards (mean and p99);
+* ``get_shard_stats`` latency over 8 shards.
+
+Writes the figures to ``bench/RESULTS-sharding.md`` (``--no-write`` to only print them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from ezlang.sandbox import Sandbox
+from ezlang.sharding.manager import ShardManager
+from ezlang.sharding.progress import Reporter
+
+HERE = Path(__file__).parent
+PYBOT = HERE / "sharding_bot.py"
+EZBOT = HERE / "sharding_bot.ez"
+
+
+def quiet() -> Reporter:
+    reporter = Reporter(progress=False)
+    reporter._emit = lambda text, out: None  # type: ignore[method-assign]
+    return reporter
+
+
+def p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+async def bench_spawn(n: int, mc: int, window: float, bot: Path) -> dict[str, float]:
+    async with Sandbox(guilds=n * 20, max_concurrency=mc, identify_window=window) as sb:
+        manager = ShardManager(
+            bot,
+            {"token": sb.token, "api": sb.api_url, "total_shards": n, "max_concurrency": mc},
+            reporter=quiet(),
+        )
+        try:
+            started = time.monotonic()
+            await manager.spawn()
+            elapsed = time.monotonic() - started
+            violations = sb.state()["identify_violations"]
+        finally:
+            await manager.stop()
+    bound = math.ceil(n / mc) * window
+    return {"elapsed": elapsed, "bound": bound, "over": elapsed - bound, "violations": violations}
+
+
+async def bench_rss(bot: Path) -> float:
+    async with Sandbox(guilds=1000, identify_window=0.1) as sb:
+        manager = ShardManager(
+            bot, {"token": sb.token, "api": sb.api_url, "total_shards": 1}, reporter=quiet()
+        )
+        try:
+            await manager.spawn()
+            await asyncio.sleep(1.0)  # let startup garbage settle
+            stats = await manager.stats()
+            assert stats[0]["guild_count"] == 1000, stats
+            return float(stats[0]["memory_mb"])
+        finally:
+            await manager.stop()
+
+
+async def bench_calls(n: int, rounds: int) -> dict[str, float]:
+    async with Sandbox(guilds=n * 20, identify_window=0.1) as sb:
+        manager = ShardManager(
+            PYBOT, {"token": sb.token, "api": sb.api_url, "total_shards": n}, reporter=quiet()
+        )
+        try:
+            await manager.spawn()
+            code = "return client.guilds.cache.size"
+            for _ in range(50):  # warm up: compile once per shard, JIT-free but cache-warm
+                await manager.broadcast_eval(code)
+            evals = []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                await manager.broadcast_eval(code)
+                evals.append((time.perf_counter() - t) * 1000)
+            stats = []
+            for _ in range(max(50, rounds // 5)):
+                t = time.perf_counter()
+                await manager.stats()
+                stats.append((time.perf_counter() - t) * 1000)
+            fetch = []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                await manager.fetch_client_values("guilds.cache.size")
+                fetch.append((time.perf_counter() - t) * 1000)
+        finally:
+            await manager.stop()
+    return {
+        "eval_mean": statistics.mean(evals),
+        "eval_p99": p99(evals),
+        "fetch_mean": statistics.mean(fetch),
+        "fetch_p99": p99(fetch),
+        "stats_mean": statistics.mean(stats),
+        "stats_p99": p99(stats),
+    }
+
+
+async def main(write: bool) -> None:
+    lines = [
+        "# Shard manager benchmarks",
+        "",
+        f"`python bench/sharding_bench.py` on {platform.machine()} with {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. Everything runs "
+        "against the local sandbox on loopback; shard processes are real.",
+        "",
+        "## Spawn time against the identify bound (window 1 s)",
+        "",
+        "| bot | shards | max_concurrency | bound | all READY after | over the bound | "
+        "identify violations |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n, mc, bot in ((8, 1, PYBOT), (16, 4, PYBOT), (8, 1, EZBOT), (16, 4, EZBOT)):
+        r = await bench_spawn(n, mc, 1.0, bot)
+        lines.append(
+            f"| {bot.suffix} | {n} | {mc} | {r['bound']:.1f} s | {r['elapsed']:.2f} s | "
+            f"{r['over']:+.2f} s | {r['violations']} |"
+        )
+        print(lines[-1], flush=True)
+    lines += ["", "## Memory of one shard process holding 1,000 guilds", ""]
+    for bot in (PYBOT, EZBOT):
+        mb = await bench_rss(bot)
+        lines.append(f"- {bot.suffix} bot: {mb:.1f} MB RSS")
+        print(lines[-1], flush=True)
+    r = await bench_calls(8, 1000)
+    lines += [
+        "",
+        "## Cross-shard calls over 8 shards (1,000 rounds after warm-up)",
+        "",
+        "| call | mean | p99 |",
+        "|---|---|---|",
+        f'| `broadcast_eval("return client.guilds.cache.size")` | {r["eval_mean"]:.3f} ms | '
+        f"{r['eval_p99']:.3f} ms |",
+        f'| `fetch_client_values("guilds.cache.size")` | {r["fetch_mean"]:.3f} ms | '
+        f"{r['fetch_p99']:.3f} ms |",
+        f"| `get_shard_stats()` | {r['stats_mean']:.3f} ms | {r['stats_p99']:.3f} ms |",
+    ]
+    print("\n".join(lines[-3:]), flush=True)
+    if write:
+        (HERE / "RESULTS-sharding.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-write", action="store_true", help="only print the figures")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(not args.no_write)))
