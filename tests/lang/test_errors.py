@@ -120,3 +120,19 @@ def test_throw_reports_kind_error_with_the_message() -> None:
 def test_to_ez_error_keeps_the_python_cause() -> None:
     err, _, _ = run_error("let x = 1 / 0")
     assert isinstance(err.__cause__, ZeroDivisionError)
+
+
+def test_huge_expression_is_a_syntax_error_with_a_short_source_excerpt() -> None:
+    with pytest.raises(EzError) as info:
+        compile_source("let s = " + " + ".join(['"a"'] * 4000), "huge.ez")
+    assert info.value.kind == "SyntaxError"
+    text = format_error(info.value)
+    assert "too long or too deeply nested" in text
+    assert max(len(line) for line in text.splitlines()) < 130
+
+
+def test_long_operator_chains_compile_and_run() -> None:
+    from .conftest import run_source
+
+    out, _ = run_source("print(" + " + ".join(["1"] * 500) + ")")
+    assert out == "500\n"

@@ -114,6 +114,13 @@ def _prepare(namespace: dict[str, Any]) -> dict[str, Any]:
     return namespace
 
 
+def _display_of(key: str) -> str:
+    from ezlang.lang.errors import _SOURCES
+
+    entry = _SOURCES.get(key)
+    return entry[0] if entry else key
+
+
 def _compile_tree(tree: _py_ast.Module, key: str) -> CodeType:
     import warnings
 
@@ -122,8 +129,14 @@ def _compile_tree(tree: _py_ast.Module, key: str) -> CodeType:
             # Python's SyntaxWarnings speak about the generated Python, not the .ez source.
             warnings.simplefilter("ignore")
             return compile(tree, key, "exec", dont_inherit=True, optimize=0)
-    except RecursionError:
-        raise EzError("SyntaxError", "code is nested too deeply") from None
+    except (RecursionError, MemoryError):
+        raise _too_deep(_display_of(key)) from None
+
+
+def _too_deep(filename: str) -> EzError:
+    # Thousands of operators in one expression nest the tree deeper than Python recurses.
+    message = "an expression is too long or too deeply nested; split it into smaller parts"
+    return EzError("SyntaxError", message, pos=SourcePos(filename, 1, 1))
 
 
 def _attach_source_line(err: EzError, source: str) -> EzError:
@@ -157,6 +170,8 @@ def compile_source(
         tree = compiler.compile_module(module)
     except EzError as err:
         raise _attach_source_line(err, source) from None
+    except RecursionError:
+        raise _too_deep(filename) from None
     if ends_with_expression:
         last = tree.body[-1]
         assert isinstance(last, _py_ast.Expr)
@@ -213,6 +228,8 @@ def compile_snippet(
         tree = Compiler(filename).compile_module(module)
     except EzError as err:
         raise _attach_source_line(err, code) from None
+    except RecursionError:
+        raise _too_deep(filename) from None
     key = register_source(filename, code)
     namespace = new_namespace()
     exec(_compile_tree(tree, key), namespace)

@@ -450,7 +450,8 @@ class Compiler:
     def visible_boxes(self) -> list[str]:
         names: list[str] = []
         block: Block | None = self.block
-        while block is not None and block.func is self.func:
+        # Boxes only exist in nested blocks (never in a function's or the file's top block).
+        while block is not None and block.func is self.func and not block.top:
             names.extend(v.pyname for v in block.vars.values() if v.boxed)
             block = block.parent
         return names

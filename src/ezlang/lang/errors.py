@@ -306,6 +306,9 @@ def to_ez_error(exc: BaseException) -> EzError:
     return err
 
 
+_MAX_SHOWN = 100
+
+
 def format_error(exc: BaseException, debug: bool = False) -> str:
     """The text shown for an error: ``Kind: message``, ``  at file:line:col``, the source
     line with a caret, and the EasyLang call stack (innermost last). Python internals only
@@ -318,10 +321,18 @@ def format_error(exc: BaseException, debug: bool = False) -> str:
         if text is None:
             text = source_line(err.pos.file, err.pos.line)
         if text is not None and text.strip():
-            stripped = text.lstrip()
-            indent = len(text) - len(stripped)
+            stripped = text.lstrip().rstrip()
+            indent = len(text) - len(text.lstrip())
             caret = max(0, err.pos.col - 1 - indent)
-            out.append(f"    {stripped.rstrip()}")
+            if len(stripped) > _MAX_SHOWN:
+                # Show a window around the caret of a very long line.
+                start = max(0, min(caret - _MAX_SHOWN // 2, len(stripped) - _MAX_SHOWN))
+                window = stripped[start : start + _MAX_SHOWN]
+                prefix = "…" if start > 0 else ""
+                suffix = "…" if start + _MAX_SHOWN < len(stripped) else ""
+                stripped = prefix + window + suffix
+                caret = caret - start + len(prefix)
+            out.append(f"    {stripped}")
             out.append("    " + " " * caret + "^")
     if len(err.stack) > 1:
         out.append("  call stack (innermost last):")

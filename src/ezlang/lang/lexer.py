@@ -8,6 +8,7 @@ brackets, after a binary operator or a comma).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ezlang.lang.errors import EzError, SourcePos
@@ -32,7 +33,7 @@ _ESCAPES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is ~2x slower
 class Token:
     """One token. ``line``/``col`` are 1-based; ``end_col`` is exclusive on ``end_line``."""
 
@@ -58,6 +59,14 @@ class Token:
 
 
 _DIGITS = frozenset("0123456789")
+_BLANKS = frozenset(" \t\r\f\v\ufeff")
+_SKIP = re.compile("[ \t\r\f\v\ufeff]+")
+# A name: a letter or "_" then letters, "_" and ASCII digits (other digits such as "²" are
+# not part of names, and int() would reject them in numbers).
+_NAME = re.compile(r"(?:[^\W\d]|_)(?:[^\W\d]|[0-9_])*")
+_PLAIN_DQ = re.compile('[^"\\\\\n]+')
+_PLAIN_SQ = re.compile("[^'\\\\\n]+")
+_OP = re.compile("|".join(re.escape(op) for op in _OPERATORS))
 
 
 def _is_digit(ch: str) -> bool:
@@ -100,40 +109,43 @@ class Lexer:
     def tokenize(self) -> list[Token]:
         src = self.src
         n = len(src)
+        skip_match = _SKIP.match
+        name_match = _NAME.match
+        op_match = _OP.match
         while self.i < n:
             ch = src[self.i]
-            if ch == "\n":
+            if ch in _BLANKS:
+                self.i = skip_match(src, self.i).end()  # type: ignore[union-attr]
+            elif ch == "\n":
                 self.add(NEWLINE, "\n", self.line, self.col(), "\\n")
                 self.i += 1
                 self.line += 1
                 self.line_start = self.i
-            elif ch in " \t\r\f\v" or ch == "\ufeff":
-                self.i += 1
             elif ch == "#" or src.startswith("//", self.i):
-                while self.i < n and src[self.i] != "\n":
-                    self.i += 1
+                end = src.find("\n", self.i)
+                self.i = n if end < 0 else end
             elif src.startswith("/*", self.i):
                 self.block_comment()
-            elif _is_digit(ch) or (ch == "." and self.i + 1 < n and _is_digit(src[self.i + 1])):
+            elif ch in _DIGITS or (ch == "." and self.i + 1 < n and src[self.i + 1] in _DIGITS):
                 self.number()
-            elif _is_name_start(ch):
-                start, col = self.i, self.col()
-                while self.i < n and _is_name_char(src[self.i]):
-                    self.i += 1
-                word = src[start : self.i]
+            elif ch == "_" or ch.isalpha():
+                m = name_match(src, self.i)
+                assert m is not None
+                word = m.group()
+                col = self.col()
+                self.i = m.end()
                 self.add(NAME, word, self.line, col, word)
             elif ch == '"' or ch == "'":
                 self.string(ch)
             else:
-                for op in _OPERATORS:
-                    if src.startswith(op, self.i):
-                        col = self.col()
-                        self.i += len(op)
-                        self.add(OP, op, self.line, col, op)
-                        break
-                else:
+                m = op_match(src, self.i)
+                if m is None:
                     shown = ch if ch.isprintable() else repr(ch)
                     raise self.error(f"unexpected character '{shown}'")
+                col = self.col()
+                self.i = m.end()
+                op = m.group()
+                self.add(OP, op, self.line, col, op)
         self.add(EOF, "", self.line, self.col(), "")
         return self.tokens
 
@@ -209,6 +221,7 @@ class Lexer:
         self.i += 1
         parts: list[str] = []
         chunk_start = self.i
+        plain = _PLAIN_DQ if quote == '"' else _PLAIN_SQ
         while True:
             if self.i >= n or src[self.i] == "\n":
                 raise self.error(
@@ -217,6 +230,9 @@ class Lexer:
                     col=col,
                 )
             ch = src[self.i]
+            if ch != quote and ch != "\\" and ch != "\n":
+                self.i = plain.match(src, self.i).end()  # type: ignore[union-attr]
+                continue
             if ch == quote:
                 parts.append(src[chunk_start : self.i])
                 self.i += 1
