@@ -428,3 +428,11 @@ async def test_dropped_connection_resumes_and_fires_shard_events(
     assert ("resume", 0) in events
     await control.inject(await control.first_text_channel(), "after resume")
     await wait_until(lambda: "after resume" in seen)
+
+
+async def test_shard_plugin_sees_the_client_before_a_rejected_login(run_ctx: Any) -> None:
+    shard = FakeShardPlugin(0, 1)
+    plugin.install(shard)
+    with pytest.raises(EzError, match="401"):
+        await ez("bot_start", "wrong-token")
+    assert len(shard.created) == 1 and shard.identifies == []

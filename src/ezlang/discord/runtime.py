@@ -523,24 +523,19 @@ class BotRuntime:
         return self.client is not None and not self.client.is_closed()
 
     async def start(self, token_arg: Any = None) -> None:
-        """``bot_start``: log in, then connect in the background; returns once connecting."""
+        """``bot_start``: log in, then connect in the background; returns once connecting.
+
+        ``GET /gateway/bot`` says where the gateway is and how many shards the bot needs. An
+        unsharded bot asks it first, to choose between one connection and self-sharding. A
+        shard process (plugin installed) is one shard whatever it says, and asks after login,
+        so that the plugin sees a rejected token through the client like any other refusal.
+        """
         if self.running():
             raise EzError("DiscordError", "bot_start() was already called: the bot is running")
         token = self.find_token(token_arg)
         api = connect.api_base(self.ctx.options)
-        info = await connect.fetch_gateway(api, token)
-        if info.remaining <= 0:
-            raise EzError(
-                "DiscordError",
-                "Discord allows no more gateway sessions for this bot today "
-                f"(session start limit reached; resets in {info.reset_after_ms // 1000} s)",
-            )
-        connect.point_discord_py_at(api, info.url)
         install_discord_logging(self.ctx.debug)
         shard_plugin = plugin.current()
-        timeout = self.ctx.options.get("guild_ready_timeout")
-        if timeout is None:
-            timeout = GUILD_READY_TIMEOUT_SANDBOX if info.sandbox else GUILD_READY_TIMEOUT_DISCORD
         options: dict[str, Any] = {
             "intents": self.intents,
             "status": self.status,
@@ -548,28 +543,37 @@ class BotRuntime:
             # Chunking every guild at startup floods the gateway; only bots that asked for
             # members want it.
             "chunk_guilds_at_startup": self.intents.members,
-            "guild_ready_timeout": float(timeout),
         }
         client: EzClient | EzAutoShardedClient
+        info: connect.GatewayInfo | None = None
         if shard_plugin is not None:
+            # REST now (login); the gateway URL once GET /gateway/bot has answered.
+            connect.point_discord_py_at(api, None)
             client = EzClient(
                 shard_id=shard_plugin.shard_id, shard_count=shard_plugin.shard_count, **options
             )
-        elif info.shards > 1:
-            # Too many guilds for one connection and no manager: shard inside this process,
-            # like discord.js's `shards: "auto"`, instead of failing with close 4011.
-            client = EzAutoShardedClient(shard_count=info.shards, **options)
         else:
-            client = EzClient(**options)
+            info = await self._gateway_info(api, token)
+            connect.point_discord_py_at(api, info.url)
+            if info.shards > 1:
+                # Too many guilds for one connection and no manager: shard inside this
+                # process, like discord.js's `shards: "auto"`, instead of failing with 4011.
+                client = EzAutoShardedClient(shard_count=info.shards, **options)
+            else:
+                client = EzClient(**options)
         client.ez_runtime = self
         self.install_fast_message_path(client)
         self._stopping = False
-        self.gate = IdentifyGate(info.max_concurrency, info.identify_window)
         # discord.py puts the presence into IDENTIFY in the legacy ``game`` form; sending it
         # again as op 3 at READY makes it arrive in the current ``activities`` form too.
         self._presence_dirty = self.status is not None or self.activity is not None
+        view = ClientView(client)
+        if shard_plugin is not None:
+            shard_plugin.client_created(client, view)
         try:
             await client.login(token)
+            if info is None:
+                info = await self._gateway_info(api, token)
         except discord.LoginFailure:
             await client.close()
             raise EzError("DiscordError", connect.BAD_TOKEN) from None
@@ -579,15 +583,33 @@ class BotRuntime:
         except (TimeoutError, OSError) as exc:
             await client.close()
             raise EzError("DiscordError", f"cannot reach the Discord API at {api}: {exc}") from None
+        except BaseException:
+            await client.close()
+            raise
+        connect.point_discord_py_at(api, info.url)
+        timeout = self.ctx.options.get("guild_ready_timeout")
+        if timeout is None:
+            timeout = GUILD_READY_TIMEOUT_SANDBOX if info.sandbox else GUILD_READY_TIMEOUT_DISCORD
+        # discord.py reads this when READY arrives, so setting it before connect is enough.
+        client._connection.guild_ready_timeout = float(timeout)
+        self.gate = IdentifyGate(info.max_concurrency, info.identify_window)
         self.client = client
-        self.view = ClientView(client)
-        if shard_plugin is not None:
-            shard_plugin.client_created(client, self.view)
+        self.view = view
         self.task = asyncio.get_running_loop().create_task(self._run(client), name="ezlang bot")
         self.ctx.keep_alive(self.task)
         if not self._shutdown_registered:
             self._shutdown_registered = True
             self.ctx.on_shutdown(self.stop)
+
+    async def _gateway_info(self, api: str, token: str) -> connect.GatewayInfo:
+        info = await connect.fetch_gateway(api, token)
+        if info.remaining <= 0:
+            raise EzError(
+                "DiscordError",
+                "Discord allows no more gateway sessions for this bot today "
+                f"(session start limit reached; resets in {info.reset_after_ms // 1000} s)",
+            )
+        return info
 
     async def _run(self, client: EzClient | EzAutoShardedClient) -> None:
         """The gateway connection; a refusal by Discord becomes one clear DiscordError."""
