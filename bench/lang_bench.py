@@ -57,9 +57,11 @@ def ezlang_command() -> list[str]:
 def run_once(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and stdout of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
-    )
+    full_env = {**os.environ, **(env or {})}
+    # A normal install has .pyc files for ezlang's modules; without them every run would
+    # compile ezlang itself from source (some sandboxes set this variable).
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -83,6 +85,8 @@ def measure(repeat: int) -> dict[str, dict[str, Sample]]:
         env = {"EZLANG_CACHE_DIR": cache_dir}
         if name.endswith("-nocache"):
             env["EZLANG_NO_CACHE"] = "1"
+        for cmd in pairs.values():
+            run_once(cmd, env)  # warm-up: writes .pyc files and the compile cache
         for _ in range(repeat):
             for lang, cmd in pairs.items():
                 wall, rss, out = run_once(cmd, env)
@@ -120,7 +124,8 @@ def report(results: dict[str, dict[str, Sample]], repeat: int) -> str:
     header = (
         f"Best of {repeat} runs each, ezlang and Python interleaved; "
         f"{platform.python_implementation()} {platform.python_version()} on "
-        f"{platform.machine()}, {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n"
+        f"{platform.machine()}, {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"load average {os.getloadavg()[0]:.1f} at the end.\n"
         "Compute = wall minus the same language's empty-program wall (compile cache on, as "
         "by default). RSS = peak resident set of the child process.\n"
     )
