@@ -285,3 +285,8 @@ def test_variables_outside_the_loop_stay_shared(ez: Ez) -> None:
         "for a in adders { a() }\nprint(total)"
     )
     assert out == "6\n"
+
+
+def test_caught_error_has_a_stack(ez: Ez) -> None:
+    out = ez('func inner() { error("x") }\ntry { inner() } catch e { print(e.stack) }')
+    assert out == '["<main> at test.ez:2:7", "inner at test.ez:1:16"]\n'

@@ -8,6 +8,7 @@ carries ``.ez`` file names, lines and columns). Syntax errors carry their positi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,13 @@ def _function_display(co_name: str) -> str:
     return base or "<anonymous function>"
 
 
+@functools.lru_cache(maxsize=512)
+def _positions(code: Any) -> list[tuple[int | None, int | None, int | None, int | None]]:
+    # (line, end line, column, end column) of every instruction; cached, since computing it
+    # walks the whole code object and catch/format may do it often.
+    return list(code.co_positions())
+
+
 def _ez_frames(tb: Any) -> list[tuple[str, SourcePos, str]]:
     """The frames of compiled EasyLang code in a traceback: (function, position, file key)."""
     frames = []
@@ -135,8 +143,7 @@ def _ez_frames(tb: Any) -> list[tuple[str, SourcePos, str]]:
         if key in _SOURCES:
             line, col = tb.tb_lineno, 0
             try:
-                positions = list(code.co_positions())
-                pos = positions[tb.tb_lasti // 2]
+                pos = _positions(code)[tb.tb_lasti // 2]
                 if pos[0] is not None:
                     line = pos[0]
                 if pos[2] is not None:
@@ -280,15 +287,16 @@ def _suggest(name: str, exc: BaseException) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def to_ez_error(exc: BaseException) -> EzError:
+def to_ez_error(exc: BaseException, *, locate: bool = True) -> EzError:
     """The :class:`EzError` for an exception raised by (or inside) EasyLang code.
 
     An ``EzError`` gets its position and call stack from its traceback (if it has none yet);
     a Python exception becomes an ``EzError`` of the matching kind with an EasyLang wording
     (``1 - "a"`` → TypeError "cannot use - on number and string"). The original exception is
-    kept as ``__cause__`` for ``--debug``.
+    kept as ``__cause__`` for ``--debug``. ``locate=False`` skips the position and stack
+    (``catch`` needs only kind and message; they are found later if the error is shown).
     """
-    frames = _ez_frames(exc.__traceback__)
+    frames = _ez_frames(exc.__traceback__) if locate else []
     if isinstance(exc, EzError):
         err = exc
     else:

@@ -186,7 +186,7 @@ def catch(exc: BaseException) -> ErrorValue:
     """The object ``catch err`` binds for an exception raised in EasyLang code."""
     from ezlang.lang.errors import to_ez_error
 
-    err = to_ez_error(exc)
+    err = to_ez_error(exc, locate=False)
     return ErrorValue(err.kind, err.message, err.value, err)
 
 

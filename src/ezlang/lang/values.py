@@ -69,8 +69,12 @@ class ErrorValue(EzObject):
         if name == "value":
             return self.value
         if name == "stack":
-            stack = getattr(self.error, "stack", None) or []
-            return [f"{fn} ({pos})" for fn, pos in stack]
+            if self.error is None:
+                return []
+            from ezlang.lang.errors import to_ez_error
+
+            stack = to_ez_error(self.error).stack
+            return [f"{fn} at {pos}" for fn, pos in stack]
         if type(self.value) is dict:
             return self.value.get(name)
         return None
