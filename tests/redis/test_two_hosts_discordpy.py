@@ -77,6 +77,8 @@ class HostProcess:
         if self.proc is None:
             return
         if self.proc.returncode is None:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()  # unblocks the host's stdin reader thread
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), 10)
