@@ -59,6 +59,7 @@ class Sandbox:
         rest_rate_limits: bool = True,
         rest_global_limit: int | None = None,
         session_start_total: int = 1000,
+        prewarm: bool = True,
     ) -> None:
         if guilds < 0:
             raise SandboxError("guilds must be 0 or more")
@@ -98,6 +99,8 @@ class Sandbox:
         self._bot_message_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base = ""
+        self._prewarm = prewarm
+        self._prewarm_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -121,13 +124,28 @@ class Sandbox:
         self.port = sockname[1]
         host = self.host if ":" not in self.host else f"[{self.host}]"
         self._base = f"{host}:{self.port}"
+        if self._prewarm and self.world.guild_count:
+            self._prewarm_task = asyncio.create_task(self._warm_guild_cache())
         return self
+
+    async def _warm_guild_cache(self) -> None:
+        """Render guild JSON in the background, in small slices, so the first READY of
+        each shard finds its GUILD_CREATEs cached."""
+        world = self.world
+        for start in range(0, min(world.guild_count, world.cache_size), 50):
+            for i in range(start, min(start + 50, world.guild_count)):
+                world.guild_json(i)
+            await asyncio.sleep(0)
 
     async def stop(self) -> None:
         """Close every gateway connection and stop serving."""
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        if self._prewarm_task is not None:
+            self._prewarm_task.cancel()
+            await asyncio.gather(self._prewarm_task, return_exceptions=True)
+            self._prewarm_task = None
         await self.gateway.close_all()
         await runner.cleanup()
 

@@ -96,6 +96,7 @@ class World:
         self.application_id = self.bot_id
         self._cache: OrderedDict[int, str] = OrderedDict()
         self._cache_size = cache_size
+        self.cache_size = cache_size
         self._users_json: dict[int, str] = {}
 
     # ---- ids and routing -------------------------------------------------------------
