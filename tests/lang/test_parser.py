@@ -235,3 +235,12 @@ def test_deep_nesting_is_a_syntax_error_not_a_crash() -> None:
     assert "nested too deeply" in err.message
     err = syntax_error("if a {" * 300 + "}" * 300)
     assert "nested too deeply" in err.message
+
+
+def test_end_of_file_inside_brackets_names_the_unclosed_bracket() -> None:
+    err = syntax_error("let x = (1 +\n")
+    assert err.message == (
+        "expected an expression, found end of file (the '(' opened at 1:9 is never closed)"
+    )
+    err = syntax_error("print(foo(1, [2,\n")
+    assert "the '[' opened at 1:14 is never closed" in err.message

@@ -78,13 +78,26 @@ class Parser:
         self.i = 0
         # While > 0 we are inside ( [ or an object literal: newlines are insignificant.
         self.bracket_depth = 0
+        self.open_brackets: list[Token] = []  # for "the ( opened at L:C is never closed"
         self.depth = 0
 
     # ------------------------------------------------------------------ token helpers
 
     def error(self, message: str, tok: Token | None = None) -> EzError:
         tok = tok or self.peek()
+        if tok.kind == EOF and self.open_brackets and "opened at" not in message:
+            b = self.open_brackets[-1]
+            message += f" (the '{b.value}' opened at {b.line}:{b.col} is never closed)"
         return EzError("SyntaxError", message, pos=SourcePos(self.filename, tok.line, tok.col))
+
+    def open_bracket(self) -> None:
+        """Just consumed ( [ or an object's {: newlines are insignificant until it closes."""
+        self.bracket_depth += 1
+        self.open_brackets.append(self.tokens[self.i - 1])
+
+    def close_bracket(self) -> None:
+        self.bracket_depth -= 1
+        self.open_brackets.pop()
 
     def peek(self) -> Token:
         if self.bracket_depth:
@@ -238,6 +251,7 @@ class Parser:
         self.advance()
         self.enter(tok)
         saved, self.bracket_depth = self.bracket_depth, 0
+        saved_open, self.open_brackets = self.open_brackets, []
         body: list[n.Stmt] = []
         while True:
             self.skip_separators()
@@ -251,6 +265,7 @@ class Parser:
                 )
             body.append(self.statement())
         self.bracket_depth = saved
+        self.open_brackets = saved_open
         self.depth -= 1
         return tuple(body)
 
@@ -269,7 +284,7 @@ class Parser:
     def params(self, what: str) -> tuple[str, ...]:
         opener = self.peek()
         self.expect_op("(", f"before the parameters of {what}")
-        self.bracket_depth += 1
+        self.open_bracket()
         names: list[str] = []
         while not self.at_op(")"):
             tok = self.expect_name("a parameter name")
@@ -279,10 +294,8 @@ class Parser:
             if not self.at_op(","):
                 break
             self.advance()
-        self.bracket_depth -= 1
-        self.bracket_depth += 1
         self.close(opener, "the parameter list")
-        self.bracket_depth -= 1
+        self.close_bracket()
         return tuple(names)
 
     def func_rest(self, start: Token, name: str | None) -> n.FuncExpr:
@@ -324,7 +337,7 @@ class Parser:
         opener = self.peek() if self.at_op("(") else None
         if opener is not None:
             self.advance()
-            self.bracket_depth += 1
+            self.open_bracket()
         if self.peek().kind == NAME and self.peek().value in ("let", "var", "const"):
             self.advance()
         var = self.expect_name("a loop variable name after 'for'")
@@ -336,7 +349,7 @@ class Parser:
         iterable = self.expression()
         if opener is not None:
             self.close(opener)
-            self.bracket_depth -= 1
+            self.close_bracket()
         body = self.block("the body of the for loop")
         return n.For(start.line, start.col, str(var.value), iterable, body)
 
@@ -351,10 +364,10 @@ class Parser:
             self.advance()
             if self.at_op("("):
                 opener = self.advance()
-                self.bracket_depth += 1
+                self.open_bracket()
                 catch_name = str(self.expect_name("a name for the caught error").value)
                 self.close(opener)
-                self.bracket_depth -= 1
+                self.close_bracket()
             elif self.peek().kind == NAME:
                 catch_name = str(self.expect_name("a name for the caught error").value)
             handler = self.block("the body of the catch")
@@ -499,7 +512,7 @@ class Parser:
                 return expr
             if tok.value == "(":
                 self.advance()
-                self.bracket_depth += 1
+                self.open_bracket()
                 args: list[n.Expr] = []
                 while not self.at_op(")"):
                     args.append(self.expression())
@@ -507,7 +520,7 @@ class Parser:
                         break
                     self.advance()
                 self.close(tok, "the argument list")
-                self.bracket_depth -= 1
+                self.close_bracket()
                 expr = n.Call(expr.line, expr.col, expr, tuple(args))
             elif tok.value == ".":
                 self.advance()
@@ -518,10 +531,10 @@ class Parser:
                 expr = n.Member(name.line, name.col, expr, str(name.value))
             elif tok.value == "[":
                 self.advance()
-                self.bracket_depth += 1
+                self.open_bracket()
                 index = self.expression()
                 self.close(tok)
-                self.bracket_depth -= 1
+                self.close_bracket()
                 expr = n.Index(tok.line, tok.col, expr, index)
             else:
                 return expr
@@ -550,10 +563,10 @@ class Parser:
         if kind == OP:
             if tok.value == "(":
                 self.advance()
-                self.bracket_depth += 1
+                self.open_bracket()
                 expr = self.expression()
                 self.close(tok)
-                self.bracket_depth -= 1
+                self.close_bracket()
                 return expr
             if tok.value == "[":
                 return self.array(tok)
@@ -563,7 +576,7 @@ class Parser:
 
     def array(self, opener: Token) -> n.ArrayLit:
         self.advance()
-        self.bracket_depth += 1
+        self.open_bracket()
         items: list[n.Expr] = []
         while not self.at_op("]"):
             items.append(self.expression())
@@ -571,12 +584,12 @@ class Parser:
                 break
             self.advance()
         self.close(opener, "the array")
-        self.bracket_depth -= 1
+        self.close_bracket()
         return n.ArrayLit(opener.line, opener.col, tuple(items))
 
     def object(self, opener: Token) -> n.ObjectLit:
         self.advance()
-        self.bracket_depth += 1
+        self.open_bracket()
         entries: list[tuple[str, n.Expr]] = []
         while not self.at_op("}"):
             key_tok = self.peek()
@@ -603,7 +616,7 @@ class Parser:
                 break
             self.advance()
         self.close(opener, "the object")
-        self.bracket_depth -= 1
+        self.close_bracket()
         return n.ObjectLit(opener.line, opener.col, tuple(entries))
 
 
