@@ -7,6 +7,7 @@ values and raises ``EzError``; the state lives in :mod:`ezlang.discord.runtime`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -206,7 +207,7 @@ def get_shard_info() -> dict[str, Any]:
     return {"shard_id": None, "total_shards": 1, "guild_count": guild_count, "sharded": False}
 
 
-BUILTINS = {
+BUILTINS: dict[str, Callable[..., Any]] = {
     "bot_start": bot_start,
     "bot_stop": bot_stop,
     "on_ready": on_ready,

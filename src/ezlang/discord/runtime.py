@@ -182,8 +182,8 @@ def parse_intents(names: Any) -> discord.Intents:
         if key == "all":
             intents = intents | discord.Intents.all()
             continue
-        flag = _INTENT_ALIASES.get(key)
-        if flag is None:
+        alias = _INTENT_ALIASES.get(key)
+        if alias is None:
             known = ", ".join(
                 sorted(
                     {
@@ -199,7 +199,7 @@ def parse_intents(names: Any) -> discord.Intents:
                 )
             )
             raise EzError("ValueError", f"unknown intent {name!r}; known intents include {known}")
-        setattr(intents, flag, True)
+        setattr(intents, alias, True)
     return intents
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 import discord
-
 from ezlang.discord import convert
 from ezlang.lang.values import EzObject
 
@@ -100,11 +99,11 @@ def _user(c: discord.Client) -> dict[str, Any] | None:
     return convert.user(c.user)
 
 
-_CACHE_GUILDS = {"size": _guild_count}
-_CACHE_USERS = {"size": _user_count}
-_CACHE_CHANNELS = {"size": _channel_count}
-_WS = {"ping": _ping_ms, "status": _ws_status}
-_SHARD = {"ids": _shard_ids, "count": _shard_count}
+_CACHE_GUILDS: dict[str, Getter] = {"size": _guild_count}
+_CACHE_USERS: dict[str, Getter] = {"size": _user_count}
+_CACHE_CHANNELS: dict[str, Getter] = {"size": _channel_count}
+_WS: dict[str, Getter] = {"ping": _ping_ms, "status": _ws_status}
+_SHARD: dict[str, Getter] = {"ids": _shard_ids, "count": _shard_count}
 
 
 class ClientView(EzObject):
