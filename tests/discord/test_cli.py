@@ -295,3 +295,30 @@ async def test_hello_bot_runs_with_embedded_sandbox(ezlang_run: Any) -> None:
     bot.proc.send_signal(signal.SIGINT)
     assert await bot.wait_exit() == 0
     assert "Traceback" not in bot.stderr
+
+
+async def test_sharding_example_bot_runs_alone_with_embedded_sandbox(ezlang_run: Any) -> None:
+    import aiohttp
+
+    bot = await ezlang_run(EXAMPLES / "sharding" / "bot.ez", "--sandbox")
+    line = await bot.wait_line(r"curl -X POST (\S+)/messages", stream="err", timeout=30)
+    control_url = re.search(r"curl -X POST (\S+)/messages", line).group(1)  # type: ignore[union-attr]
+    # 5,000 servers need 5 shards: without a manager the bot shards itself in one process.
+    await bot.wait_line(r"^all shards of 5 ready with 5000 servers$", timeout=60)
+    async with aiohttp.ClientSession() as http:
+        control = Control(control_url, http)
+        channel = await control.first_text_channel(3, 5)
+        await control.inject(channel, "!shardinfo")
+        msg = await control.wait_for_bot_message(channel, lambda m: bool(m.get("embeds")))
+        fields = {f["name"]: f["value"] for f in msg["embeds"][0]["fields"]}
+        assert fields["Total shards"] == "5" and fields["Servers on this shard"] == "5000"
+
+        async def presences() -> list[Any] | None:
+            entries = await control.get("/presences")
+            names = [(e["presence"].get("activities") or [{}])[0].get("name") for e in entries]
+            return names if len(names) == 5 and all(n and "of 5" in n for n in names) else None
+
+        await wait_until(presences, what="every shard's activity")
+    bot.proc.send_signal(signal.SIGTERM)
+    assert await bot.wait_exit() == 0
+    assert "Traceback" not in bot.stderr
