@@ -51,3 +51,49 @@ def test_random_token_sequences_only_raise_syntax_errors(tokens: list[str]) -> N
 def test_random_token_sequences_compile_or_raise_syntax_errors(tokens: list[str]) -> None:
     # The compiler (scoping, const, break outside loops…) must also only raise SyntaxError.
     check_compile(" ".join(tokens))
+
+
+# --------------------------------------------------------------------------- runtime property
+
+_LEAVES = st.sampled_from(
+    ["0", "1", "2.5", "-3", '"a"', '""', "true", "false", "null", "[]", "[1, 2]", "{}",
+     "{k: 1}", "x", "f"]
+)  # fmt: skip
+_BINOPS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
+
+
+def _expressions() -> st.SearchStrategy[str]:
+    return st.recursive(
+        _LEAVES,
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from(_BINOPS), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            st.tuples(st.sampled_from(["-", "!", "not "]), inner).map(lambda t: f"({t[0]}{t[1]})"),
+            st.tuples(inner, inner).map(lambda t: f"{t[0]}[{t[1]}]"),
+            inner.map(lambda e: f"{e}.k"),
+            st.tuples(inner, inner).map(lambda t: f"f({t[0]}, {t[1]})"),
+            inner.map(lambda e: f"str({e})"),
+        ),
+        max_leaves=8,
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_expressions())
+def test_random_expressions_only_raise_easylang_errors(expression: str) -> None:
+    import asyncio
+
+    import ezlang.lang.builtins  # noqa: F401
+    from ezlang.lang import call_async, to_ez_error
+    from ezlang.lang.errors import KINDS
+
+    source = f"let x = 7\nfunc f(a, b) {{ return a }}\nlet r = {expression}\nif {expression} {{ }}"
+    program = compile_source(source, "prop.ez")
+    try:
+        asyncio.run(call_async(program.run))
+    except Exception as exc:  # noqa: BLE001 - the property is about what every error becomes
+        err = to_ez_error(exc)
+        assert err.kind in KINDS
+        assert "internal error" not in err.message, (expression, err.message)
+        assert err.pos is not None and err.pos.file == "prop.ez"
