@@ -436,3 +436,19 @@ async def test_shard_plugin_sees_the_client_before_a_rejected_login(run_ctx: Any
     with pytest.raises(EzError, match="401"):
         await ez("bot_start", "wrong-token")
     assert len(shard.created) == 1 and shard.identifies == []
+
+
+async def test_a_429_is_waited_out_and_too_many_become_a_discord_error(
+    run_ctx: Any, sandbox: Any, control: Control
+) -> None:
+    await start_and_wait_ready()
+    channel = await control.first_text_channel()
+    sandbox.force_rate_limit(count=1, retry_after=0.2)
+    sent = await ez("send_message", channel, "after one 429")
+    assert sent["content"] == "after one 429"
+
+    sandbox.force_rate_limit(count=20, retry_after=0.05)  # more than discord.py's retries
+    with pytest.raises(EzError) as err:
+        await ez("send_message", channel, "never")
+    assert err.value.kind == "DiscordError" and "429" in err.value.message
+    print(err.value.message)
