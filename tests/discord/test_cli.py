@@ -322,3 +322,21 @@ async def test_sharding_example_bot_runs_alone_with_embedded_sandbox(ezlang_run:
     bot.proc.send_signal(signal.SIGTERM)
     assert await bot.wait_exit() == 0
     assert "Traceback" not in bot.stderr
+
+
+async def test_api_from_the_environment_variable(sandbox: Any, ezlang_run: Any) -> None:
+    program = (
+        'on_ready(func(client) { print("ready", client.guild_count)\n bot_stop() })\nbot_start()\n'
+    )
+    bot = await ezlang_run(
+        program, env={"EZLANG_DISCORD_API": sandbox.api_url, "DISCORD_TOKEN": sandbox.token}
+    )
+    assert await bot.wait_exit() == 0, bot.stderr
+    assert bot.out == ["ready 20"]
+
+
+async def test_unreachable_api_is_one_clear_error(ezlang_run: Any) -> None:
+    bot = await ezlang_run("bot_start()\n", "--api", "http://127.0.0.1:1", "TOKEN=x")
+    assert await bot.wait_exit() == 1
+    assert "cannot reach the Discord API at http://127.0.0.1:1/api/v10" in bot.stderr
+    assert "Traceback" not in bot.stderr
