@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -135,11 +136,77 @@ async def measure(rounds: int, url: str) -> dict[str, list[float]]:
         child.wait(timeout=10)
 
 
+async def measure_managers(rounds: int, url: str) -> dict[str, list[float]]:
+    """Real managers: broadcast_eval over 8 shards on one host vs split 4/4 over two hosts."""
+    import json
+
+    from ezlang.sandbox import Sandbox
+    from ezlang.sharding.manager import ShardManager
+    from ezlang.sharding.progress import Reporter
+
+    root = Path(__file__).resolve().parent.parent
+    pybot = root / "tests" / "sharding" / "bots" / "pybot.py"
+    host_script = root / "tests" / "redis" / "manager_host.py"
+    code = "return client.guilds.cache.size"
+    res: dict[str, list[float]] = {}
+    async with Sandbox(guilds=80, max_concurrency=1, identify_window=0.2) as sb:
+        base = {"token": sb.token, "api": sb.api_url, "heartbeat_interval": 1.0}
+
+        async def run(label: str, m: ShardManager) -> None:
+            for _ in range(min(200, rounds)):
+                await m.broadcast_eval(code)
+            xs = res.setdefault(label, [])
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                out = await m.broadcast_eval(code)
+                xs.append(time.perf_counter() - t0)
+                assert sum(out) == 80 and len(out) == 8
+
+        single = ShardManager(pybot, {**base, "total_shards": 8}, reporter=Reporter(False))
+        await single.spawn()
+        try:
+            await run("broadcast_eval, one host, 8 shards", single)
+        finally:
+            await single.stop()
+        env = {**os.environ, "EZLANG_HOST_NAME": "bench-b"}
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(host_script), "--redis", url, "--api", sb.api_url,
+            "--token", sb.token, "--shards", "4,5,6,7", "--total", "8", "--heartbeat", "1",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        try:
+            assert child.stdout is not None
+            while True:
+                line = await asyncio.wait_for(child.stdout.readline(), 120)
+                assert line, "host B exited"
+                with contextlib.suppress(ValueError):
+                    msg = json.loads(line)
+                    if isinstance(msg, dict) and msg.get("event") == "spawned":
+                        break
+            opts = {**base, "total_shards": 8, "shard_list": [0, 1, 2, 3], "redis": url}
+            multi = ShardManager(pybot, opts, reporter=Reporter(False))
+            await multi.spawn()
+            try:
+                await run("broadcast_eval, two hosts 4 + 4 via Redis", multi)
+            finally:
+                await multi.stop()
+        finally:
+            assert child.stdin is not None
+            child.stdin.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(child.wait(), 20)
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=2000)
     ap.add_argument("--write", type=Path)
     ap.add_argument("--serve")
+    ap.add_argument("--manager", action="store_true", help="also measure real managers")
     args = ap.parse_args()
     if args.serve:
         asyncio.run(serve_host(args.serve))
@@ -148,11 +215,13 @@ def main() -> int:
         redis, url = start_redis(tmp)
         try:
             res = asyncio.run(measure(args.rounds, url))
+            if args.manager:
+                res.update(asyncio.run(measure_managers(args.rounds, url)))
         finally:
             redis.kill()
             redis.wait()
     lines = [
-        f"Fan-out of one operation over 8 shards, {args.rounds} rounds, same run "
+        f"One operation over 8 shards, {args.rounds} rounds each, all in one run "
         f"({os.cpu_count()} cores, loopback Redis):",
         "",
         "| path | mean ms | p50 ms | p99 ms |",
