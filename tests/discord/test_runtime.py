@@ -452,3 +452,17 @@ async def test_a_429_is_waited_out_and_too_many_become_a_discord_error(
         await ez("send_message", channel, "never")
     assert err.value.kind == "DiscordError" and "429" in err.value.message
     print(err.value.message)
+
+
+async def test_ready_runs_once_while_a_new_session_fires_shard_ready_again(
+    run_ctx: Any, control: Control
+) -> None:
+    ready: list[Any] = []
+    shard_ready: list[int] = []
+    await ez("on_ready", ready.append)
+    await ez("listen", "shardReady", shard_ready.append)
+    await ez("bot_start")
+    await wait_until(lambda: ready and shard_ready, what="first ready")
+    await control.post("/shards/0/invalidate", {"resumable": False})  # forces a new IDENTIFY
+    await wait_until(lambda: len(shard_ready) == 2, what="second shardReady")
+    assert len(ready) == 1

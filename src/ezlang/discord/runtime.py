@@ -465,14 +465,21 @@ class BotRuntime:
         state.parsers["MESSAGE_CREATE"] = parse_message_create
 
     def on_ready(self, client: Any) -> None:
-        if client.ez_ready_at is None:
+        first = client.ez_ready_at is None
+        if first:
             client.ez_ready_at = time.monotonic()
         if self._presence_dirty:
             self._presence_dirty = False
-            asyncio.get_running_loop().create_task(self._apply_presence())
+            task = asyncio.get_running_loop().create_task(self._apply_presence())
+            self.handler_tasks.add(task)
+            task.add_done_callback(self.handler_tasks.discard)
         if isinstance(client, EzClient):
             self.emit("shardReady", (client.shard_id or 0,))
-        self.emit("ready", (self.view,))
+        # discord.py fires READY again after a session could not be resumed; like discord.js,
+        # `ready` runs once (a handler that registers listeners must not do it twice), while
+        # shardReady reports every new session.
+        if first:
+            self.emit("ready", (self.view,))
 
     def on_shard_event(self, client: Any, event: str, args: tuple[Any, ...]) -> None:
         if not self.handlers.get(event) or client.is_closed() and event != "shardDisconnect":
