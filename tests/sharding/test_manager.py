@@ -293,3 +293,74 @@ async def test_the_daily_session_start_budget_is_checked_first() -> None:
         with pytest.raises(EzError, match="session starts"):
             await manager.spawn()
         assert manager.shards == {} and identifies(sb) == []
+
+
+async def test_a_syntax_error_in_the_bot_is_reported_before_anything_starts(
+    sandbox: Sandbox, make_manager, tmp_path
+) -> None:
+    bad = tmp_path / "broken.ez"
+    bad.write_text('on_ready(func(client) {\n    print("hi"\n})\nbot_start()\n')
+    manager, _ = make_manager(bad, total_shards=2)
+    with pytest.raises(EzError) as info:
+        await manager.spawn()
+    assert info.value.kind == "SyntaxError"
+    assert manager.shards == {} and identifies(sandbox) == []
+    badpy = tmp_path / "broken.py"
+    badpy.write_text("import discord\nclient = discord.Client(\n")
+    manager, _ = make_manager(badpy, total_shards=2)
+    with pytest.raises(EzError, match="broken.py line"):
+        await manager.spawn()
+
+
+async def test_disallowed_intents_4014_fail_once_with_an_explanation() -> None:
+    async with Sandbox(guilds=10, identify_window=0.2, privileged_intents=False) as sb:
+        manager = ShardManager(
+            PYBOT,
+            {"token": sb.token, "api": sb.api_url, "total_shards": 1, "spawn_timeout": 20},
+            reporter=None,
+        )
+        manager.reporter.problem = lambda message: None  # type: ignore[method-assign]
+        try:
+            with pytest.raises(EzError) as info:
+                await manager.spawn()
+            message = info.value.message
+            assert "shard 0 (failed)" in message and "4014" in message
+            assert "privileged intent" in message and "not retried" in message
+            await asyncio.sleep(1.2)  # past the first backoff: still no second IDENTIFY
+            assert manager.shards[0].status == "failed" and manager.shards[0].restarts == 0
+            assert len(identifies(sb)) <= 1 and sb.state()["identify_violations"] == 0
+        finally:
+            await manager.stop()
+
+
+async def test_a_resumable_disconnect_is_not_a_crash(sandbox: Sandbox, make_manager) -> None:
+    manager, _ = make_manager(total_shards=2)
+    await manager.spawn()
+    shard = manager.shards[1]
+    pid = shard.pid
+    seen: list[str] = []
+    original = manager._status_changed
+
+    def record(s: object) -> None:
+        seen.append(f"{s.id}:{s.status}")  # type: ignore[attr-defined]
+        original(s)  # type: ignore[arg-type]
+
+    manager._status_changed = record  # type: ignore[method-assign]
+    await sandbox.disconnect(1, 4000, shard_count=2)
+    await wait_until(lambda: "1:ready" in seen, 15, "shard 1 resumed")
+    assert "1:resuming" in seen or "1:reconnecting" in seen
+    assert shard.pid == pid and shard.restarts == 0
+    assert len(identifies(sandbox, 1)) == 1  # resumed, not re-identified
+
+
+async def test_with_respawn_off_an_exited_shard_stays_dead(sandbox: Sandbox, make_manager) -> None:
+    manager, reporter = make_manager(total_shards=2, respawn=False)
+    await manager.spawn()
+    os.kill(manager.shards[0].pid, signal.SIGKILL)
+    await wait_until(lambda: manager.shards[0].status == "dead", 10, "shard 0 dead")
+    await asyncio.sleep(1.2)
+    assert manager.shards[0].status == "dead" and manager.shards[0].pid is None
+    assert "respawn is off" in reporter.text()
+    assert len(identifies(sandbox, 0)) == 1
+    # respawn_shard still brings it back on request.
+    assert await manager.respawn_shard(0) is True

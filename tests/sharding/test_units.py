@@ -4,6 +4,7 @@ policy, identify queue and the IPC channel."""
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.ipc import Channel, ChannelClosed
 from ezlang.sharding.options import OPTION_HELP, parse_options
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, RestartPolicy
+from ezlang.sharding.progress import Reporter, stats_table
 
 BOT = str(Path(__file__).parent / "bots" / "pybot.py")
 
@@ -222,3 +224,46 @@ async def test_ipc_events_arrive_in_order() -> None:
     assert seen == [("hb", i) for i in range(100)]
     await left.close()
     await right.close()
+
+
+# --- progress output ----------------------------------------------------------------------------
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
+    plain = io.StringIO()
+    reporter = Reporter(out=plain)
+    reporter.spawn_started([0, 1], 2, 2.0, lambda: 0.0)
+    reporter.shard_status(0, "ready", 11)
+    reporter.shard_status(1, "ready", 12)
+    reporter.spawn_finished(True)
+    text = plain.getvalue()
+    assert "spawning 2 of 2 shards" in text and "shard 1 ready (pid 12) — 2/2" in text
+    assert "all 2 shards ready" in text
+
+    tty = FakeTTY()
+    reporter = Reporter(out=tty)
+    assert reporter.fancy
+    reporter.spawn_started([0, 1], 2, 2.0, lambda: 1.5)
+    reporter.shard_status(0, "identifying", 11)
+    reporter.child_line("[shard 0] hello")
+    reporter.shard_status(0, "ready", 11)
+    reporter.spawn_finished(True)
+    assert "[shard 0] hello" in tty.getvalue()
+    assert Reporter(progress=False, out=FakeTTY()).fancy is False
+
+
+def test_stats_table_lines_up_columns() -> None:
+    table = stats_table(
+        [
+            {"shard_id": 0, "status": "ready", "guild_count": 10, "ping": 5, "memory_mb": 50.1},
+            {"shard_id": 1, "status": "failed", "error": "x"},
+        ]
+    )
+    lines = table.splitlines()
+    assert lines[0].startswith("shard") and len(lines) == 3
+    assert "50.1 MB" in lines[1] and "failed" in lines[2]

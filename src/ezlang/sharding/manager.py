@@ -56,6 +56,22 @@ def _sharding_error(message: str) -> EzError:
     return EzError("ShardingError", message)
 
 
+def check_bot_syntax(path: Path) -> None:
+    """Raise the bot file's ``SyntaxError`` (an ``EzError`` with its position), if it has one."""
+    if path.suffix == ".py":
+        try:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        except SyntaxError as exc:
+            raise EzError(
+                "SyntaxError",
+                f"{path.name} line {exc.lineno}: {exc.msg} (the bot file cannot start)",
+            ) from None
+        return
+    from ezlang.lang import compile_file
+
+    compile_file(str(path))
+
+
 class ShardManager:
     """The supervisor of one bot's shard processes on this host."""
 
@@ -177,14 +193,16 @@ class ShardManager:
         """Run a cross-shard operation that bot code called inside shard ``from_shard``."""
         if not isinstance(data, dict) or data.get("op") not in ROUTABLE:
             raise _sharding_error(f"shard {from_shard} asked for an unknown operation")
-        args = data.get("args") or {}
+        args: dict[str, Any] = data.get("args") or {}
         op = data["op"]
         if op == "broadcast_eval":
             return await self.broadcast_eval(
-                args.get("code"), shard=args.get("shard"), timeout=args.get("timeout")
+                args.get("code"),  # type: ignore[arg-type]
+                shard=args.get("shard"),
+                timeout=args.get("timeout"),
             )
         if op == "fetch_client_values":
-            return await self.fetch_client_values(args.get("path"))
+            return await self.fetch_client_values(args.get("path"))  # type: ignore[arg-type]
         return await self.stats()
 
     # --- spawning ------------------------------------------------------------------------------------
@@ -229,6 +247,9 @@ class ShardManager:
         live = ShardManager._live
         if live is not None and live is not self and live.has_live_shards:
             raise _sharding_error("another shard manager with running shards exists")
+        # A syntax error would make every shard crash at start: report it once, up front,
+        # before a single session start is spent.
+        check_bot_syntax(self.options.bot_file)
         gateway = await self._fetch_gateway()
         opts = self.options
         if opts.shard_list is not None:

@@ -328,6 +328,7 @@ class ShardProcess:
         }
         self.channel = None
         self.proc = None
+        self.pid = None
         if self.status not in ("failed",):
             self.set_status("dead")
 
@@ -356,7 +357,9 @@ class ShardProcess:
             self.set_status("identifying")
             self._granted = False
             self.attempt_started = time.monotonic()
-            await self.manager.identify_queue.acquire(self.id)
+            queue = self.manager.identify_queue
+            assert queue is not None  # set before any shard starts
+            await queue.acquire(self.id)
             self._granted = True
             self.attempt_started = time.monotonic()
             self.manager._identify_granted(self)

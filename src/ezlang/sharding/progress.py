@@ -66,6 +66,7 @@ class Reporter:
         self._next_slot = next_slot
         line = f"spawning {len(shard_ids)} of {total} shards (identify bound {bound:.1f} s)"
         if self.fancy:
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
@@ -75,6 +76,7 @@ class Reporter:
                 TimeElapsedColumn(),
                 TextColumn("{task.fields[slot]}"),
                 transient=False,
+                console=Console(file=self.out, force_terminal=True),
             )
             self._progress.start()
             self._task = self._progress.add_task("spawn", total=self._total, slot="")
