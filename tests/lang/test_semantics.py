@@ -222,7 +222,7 @@ def test_error_kinds_of_runtime_errors(ez: Ez) -> None:
         "ValueError: modulo by zero",
         "TypeError: cannot read 'k' of null",
         "ArgumentError: one() takes 1 argument but 2 were given",
-        "TypeError: number is not a function",
+        "TypeError: n is not a function (it is a number)",
         "TypeError: cannot compare number and string with <",
         "TypeError: cannot use - on string",
         "TypeError: cannot use + on object and number",
@@ -290,3 +290,16 @@ def test_variables_outside_the_loop_stay_shared(ez: Ez) -> None:
 def test_caught_error_has_a_stack(ez: Ez) -> None:
     out = ez('func inner() { error("x") }\ntry { inner() } catch e { print(e.stack) }')
     assert out == '["<main> at test.ez:2:7", "inner at test.ez:1:16"]\n'
+
+
+def test_strings_and_arrays_have_builtin_methods(ez: Ez) -> None:
+    out = ez(
+        'let a = [3, 1]\na.push(2)\nprint(a, a.length, a.join("-"), a.contains(3), a.index_of(1))\n'
+        'print("a,b".split(","), " hi ".trim().upper(), "abc".starts_with("a"), "abc".length)'
+    )
+    assert out == '[3, 1, 2] 3 3-1-2 true 1\n["a", "b"] HI true 3\n'
+
+
+def test_calling_a_missing_method_names_it(ez: Ez) -> None:
+    out = ez('let msg = {content: "x"}\ntry { msg.reply("hi") } catch e { print(e.message) }')
+    assert out == "msg.reply is not a function (it is null)\n"

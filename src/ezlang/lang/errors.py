@@ -304,6 +304,9 @@ def to_ez_error(exc: BaseException, *, locate: bool = True) -> EzError:
         err = EzError(kind, message)
         err.__cause__ = exc
         err.__traceback__ = exc.__traceback__
+        if not locate and message.endswith("is not a function"):
+            # The message names the callee from the source, so catch sees the same text.
+            frames = _ez_frames(exc.__traceback__)
     if frames and len(frames) >= len(err.stack):
         err.stack = [(fn, pos) for fn, pos, _ in frames]
         if err.pos is None or getattr(err, "_pos_from_stack", False):
@@ -311,7 +314,33 @@ def to_ez_error(exc: BaseException, *, locate: bool = True) -> EzError:
             err.pos = pos
             err._pos_from_stack = True  # type: ignore[attr-defined]
             err.source_line = source_line(key, pos.line)  # type: ignore[attr-defined]
+            _name_the_callee(err)
     return err
+
+
+def _name_the_callee(err: EzError) -> None:
+    """``null is not a function`` → ``msg.reply is not a function (it is null)``: name what
+    was called, read from the source at the error's column."""
+    import re
+
+    line = getattr(err, "source_line", None)
+    if err.kind != "TypeError" or line is None or err.pos is None:
+        return
+    m = re.fullmatch(r"(\w+) is not a function", err.message)
+    if m is None:
+        return
+    start = err.pos.col - 1
+    callee = re.match(r"[A-Za-z_][\w.]*(?:\[[^\]\n]*\][\w.]*)*", line[start:])
+    if callee is None or line[start + callee.end() :].lstrip()[:1] != "(":
+        return
+    # A method call's position is its member name: include the object path before it.
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] in "_."):
+        start -= 1
+    text = line[start : err.pos.col - 1 + callee.end()].lstrip(".")
+    kind = m.group(1)
+    article = "" if kind == "null" else ("an " if kind[0] in "aeiou" else "a ")
+    err.message = f"{text} is not a function (it is {article}{kind})"
+    err.args = (err.message,)
 
 
 _MAX_SHOWN = 100

@@ -72,11 +72,50 @@ def member(obj: Any, name: str) -> Any:
         return obj.get(name)
     if isinstance(obj, EzObject):
         return obj.ez_get(name)
-    if name == "length" and (t is _list or t is _str):
-        return len(obj)
+    if t is _list or t is _str:
+        if name == "length":
+            return len(obj)
+        method = _method(obj, name)
+        if method is not None:
+            return method
     if obj is None:
         raise EzError("TypeError", f"cannot read '{name}' of null")
-    raise EzError("TypeError", f"cannot read '{name}' of a {type_name(obj)} (only of objects)")
+    what = type_name(obj)
+    if t is _list or t is _str:
+        hint = f"; {what}s have .length and methods such as " + (
+            ".split() .upper() .trim()" if t is _str else ".push() .pop() .join()"
+        )
+    else:
+        hint = " (only objects have members)"
+    raise EzError("TypeError", f"{what} has no member '{name}'{hint}")
+
+
+#: Builtins that make sense as methods of strings and arrays (``s.split(",")``,
+#: ``arr.push(4)``): ``x.name(args)`` calls ``name(x, args)``.
+_STRING_METHODS = frozenset(
+    "split replace upper lower trim starts_with ends_with substr contains index_of slice "
+    "reverse length str num int".split()
+)
+_ARRAY_METHODS = frozenset(
+    "push pop append insert remove slice reverse sort join contains index_of length keys "
+    "values str".split()
+)
+
+
+def _method(obj: Any, name: str) -> Any:
+    names = _STRING_METHODS if type(obj) is _str else _ARRAY_METHODS
+    if name not in names:
+        return None
+    fn = BUILTINS.get(name)
+    if fn is None:
+        return None
+
+    def method(*args: Any) -> Any:
+        return fn(obj, *args)
+
+    method.__ez_name__ = name  # type: ignore[attr-defined]
+    method.__name__ = name
+    return method
 
 
 def set_member(obj: Any, name: str, value: Any) -> None:
