@@ -94,6 +94,33 @@ async def main():
 asyncio.run(main())
 """
 
+FLEET = r"""
+import asyncio, json, sys, time
+import aiohttp
+url, shards = sys.argv[1], int(sys.argv[2])
+async def shard(session, sid, counts):
+    async with session.ws_connect(url, params={"v": "10", "encoding": "json"}, max_msg_size=0) as ws:
+        await ws.receive()
+        await ws.send_str(json.dumps({"op": 2, "d": {"token": "sandbox-token", "intents": 1,
+            "shard": [sid, shards], "properties": {"os": "l", "browser": "b", "device": "d"}}}))
+        expected = None
+        while True:
+            text = (await ws.receive()).data
+            if expected is None and '"t":"READY"' in text[:40]:
+                expected = json.loads(text)["d"]["guilds"].__len__()
+            elif '"t":"GUILD_CREATE"' in text[:40]:
+                counts[sid] += 1
+                if counts[sid] == expected:
+                    break
+        print(json.dumps({"shard": sid, "guilds": counts[sid]}), flush=True)
+        await asyncio.Event().wait()  # stay connected until killed
+async def main():
+    counts = [0] * shards
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(shard(session, i, counts) for i in range(shards)))
+asyncio.run(main())
+"""
+
 
 async def _receiver(sb: Sandbox, mode: str, task: str, n: int) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
@@ -134,6 +161,37 @@ async def bench_ready(warm: bool) -> dict[str, float]:
         return {"ready_s": got["ready"] - got["identify"], "all_s": got["last"] - got["identify"]}
 
 
+async def bench_fleet(guilds: int = 100_000, shards: int = 40) -> dict[str, float]:
+    """A 100k-guild world with 40 shards of 2,500 guilds connected at once: time and RSS."""
+    import psutil
+
+    me = psutil.Process()
+    rss0 = me.memory_info().rss
+    async with Sandbox(guilds=guilds, max_concurrency=shards, identify_window=5.0) as sb:
+        t0 = time.time()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", FLEET, sb.gateway_url, str(shards), stdout=subprocess.PIPE
+        )
+        assert proc.stdout is not None
+        total = 0
+        try:
+            for _ in range(shards):
+                total += json.loads(await asyncio.wait_for(proc.stdout.readline(), 300))["guilds"]
+            elapsed = time.time() - t0
+            rss = me.memory_info().rss
+            sessions = len(sb.gateway.sessions)
+        finally:
+            proc.kill()
+            await proc.wait()
+        return {
+            "guilds": total,
+            "sessions": sessions,
+            "all_ready_s": elapsed,
+            "rss_mb": rss / 1e6,
+            "rss_growth_mb": (rss - rss0) / 1e6,
+        }
+
+
 def bench_world() -> dict[str, float]:
     """Build a 100k-guild world, render one shard of 1,000 guilds, and its memory."""
     t0 = time.perf_counter()
@@ -164,6 +222,8 @@ async def main(write: bool) -> None:
     print("ready warm", results["ready_warm"], flush=True)
     results["world_100k"] = bench_world()
     print("world", results["world_100k"], flush=True)
+    results["fleet"] = await bench_fleet()
+    print("fleet", results["fleet"], flush=True)
     if write:
         _write(results)
 
@@ -175,6 +235,7 @@ def _write(r: dict[str, object]) -> None:
     cold: dict[str, float] = r["ready_cold"]  # type: ignore[assignment]
     warm: dict[str, float] = r["ready_warm"]  # type: ignore[assignment]
     world: dict[str, float] = r["world_100k"]  # type: ignore[assignment]
+    fleet: dict[str, float] = r["fleet"]  # type: ignore[assignment]
     lines = [
         "# Sandbox benchmark results",
         "",
@@ -211,6 +272,10 @@ def _write(r: dict[str, object]) -> None:
         f"- build: {world['build_s'] * 1000:.2f} ms (guilds are generated lazily from the seed)",
         f"- render the 1,000 guilds of one shard (of 100): {world['render_1000_s']:.3f} s",
         f"- peak traced memory (world + 1,000 cached guild JSONs): {world['peak_mb']:.1f} MB",
+        f"- all 40 shards (2,500 guilds each, max_concurrency 40) connected at once:"
+        f" {fleet['guilds']:,} GUILD_CREATE delivered in {fleet['all_ready_s']:.1f} s;"
+        f" sandbox RSS {fleet['rss_mb']:.0f} MB (+{fleet['rss_growth_mb']:.0f} MB for the"
+        " world, guild cache and 40 sessions with their replay buffers)",
         "",
     ]
     Path(__file__).with_name("RESULTS-sandbox.md").write_text("\n".join(lines))

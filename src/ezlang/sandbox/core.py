@@ -528,7 +528,8 @@ class Sandbox:
                 if s.ended:
                     sent += 1
                     continue
-                s.push("MESSAGE_CREATE", f'{head}"{next_snowflake()}"{tail}')
+                mid = f'"{next_snowflake()}"'
+                s.push("MESSAGE_CREATE", (head, mid, tail), f"{head}{mid}{tail}")
                 sent += 1
             # Backpressure: never let an outbox grow without bound if a client is slow.
             backlog = max((len(s.conn.outbox) for s, _, _ in templates if s.conn), default=0)

@@ -166,6 +166,13 @@ class Presence:
     at: float
 
 
+# What a replay buffer keeps per dispatch: the payload JSON itself, or something much
+# smaller that renders it again — a guild index (GUILD_CREATE, re-rendered from the world's
+# cache) or the (head, id, tail) pieces of a load-generator message. A 100,000-guild world
+# with every shard connected would otherwise hold every GUILD_CREATE twice.
+BufferedData = str | int | tuple[str, str, str]
+
+
 @dataclass(eq=False)
 class Session:
     """A gateway session: what RESUME continues."""
@@ -174,10 +181,11 @@ class Session:
     shard: tuple[int, int]
     intents: int
     buffer_size: int
+    render_guild: Callable[[int], str]
     seq: int = 0
     conn: Connection | None = None
     ended: bool = False
-    buffer: deque[tuple[int, str]] = field(default_factory=deque)
+    buffer: deque[tuple[int, str, BufferedData]] = field(default_factory=deque)
     expiry: asyncio.TimerHandle | None = None
 
     @property
@@ -187,19 +195,32 @@ class Session:
             return "disconnected"
         return "zombie" if self.conn.zombie else "connected"
 
-    def push(self, event: str, data_json: str) -> bool:
-        """Give the dispatch the next seq, buffer it, send it if connected. True if sent."""
+    def push(self, event: str, data: BufferedData, data_json: str | None = None) -> bool:
+        """Give a dispatch the next seq, buffer it, send it if connected. True if sent.
+
+        ``data`` is what the buffer keeps; ``data_json`` its JSON when ``data`` is not
+        already the JSON string.
+        """
         self.seq += 1
-        text = frame(self.seq, event, data_json)
         buf = self.buffer
-        buf.append((self.seq, text))
+        buf.append((self.seq, event, data))
         if len(buf) > self.buffer_size:
             buf.popleft()
         conn = self.conn
         if conn is not None and not conn.closed and not conn.zombie:
-            conn.enqueue(text)
+            if data_json is None:
+                data_json = self._render(data)
+            conn.enqueue(frame(self.seq, event, data_json))
             return True
         return False
+
+    def _render(self, data: BufferedData) -> str:
+        if isinstance(data, str):
+            return data
+        if isinstance(data, int):
+            return self.render_guild(data)
+        head, mid, tail = data
+        return f"{head}{mid}{tail}"
 
     def replay_from(self, seq: int) -> list[str] | None:
         """Frames after ``seq``, or None if ``seq`` is not resumable (lost or from the future)."""
@@ -209,7 +230,7 @@ class Session:
             return []
         if not self.buffer or self.buffer[0][0] > seq + 1:
             return None
-        return [text for s, text in self.buffer if s > seq]
+        return [frame(s, event, self._render(d)) for s, event, d in self.buffer if s > seq]
 
 
 def _ws_header(length: int, opcode: int) -> bytes:
@@ -531,7 +552,9 @@ class Gateway:
             log.info("IDENTIFY too early for shard %s: op 9", shard)
             conn.enqueue(_INVALID_FALSE)
             return
-        session = Session(secrets.token_hex(16), shard, intents, self.replay_buffer)
+        session = Session(
+            secrets.token_hex(16), shard, intents, self.replay_buffer, self.world.guild_json
+        )
         self.sessions[session.session_id] = session
         self.by_shard.setdefault(shard, []).append(session)
         self._attach(conn, session)
@@ -566,7 +589,7 @@ class Gateway:
         # Render GUILD_CREATEs in slices and let the writer run in between, so READY and
         # the first guilds are on the wire while the rest (maybe uncached) render.
         for n, i in enumerate(indices, 1):
-            session.push("GUILD_CREATE", world.guild_json(i))
+            session.push("GUILD_CREATE", i, world.guild_json(i))
             if n % 100 == 0:
                 await asyncio.sleep(0)
                 if session.ended:

@@ -84,7 +84,7 @@ class ChannelRef:
 class World:
     """A deterministic Discord world of ``guilds`` guilds generated from ``seed``."""
 
-    def __init__(self, guilds: int, seed: int = 0, *, cache_size: int = 20_000) -> None:
+    def __init__(self, guilds: int, seed: int = 0, *, cache_size: int = 10_000) -> None:
         if guilds < 0:
             raise ValueError("guilds must be >= 0")
         self.guild_count = guilds
