@@ -23,6 +23,7 @@ fatal}``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 import struct
@@ -34,7 +35,8 @@ from ezlang.lang.errors import KINDS, EzError
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 
-RequestHandler = Callable[[str, Any], Awaitable[Any]]
+#: Answers a request: a value, or an awaitable of the value (``async def`` handlers work).
+RequestHandler = Callable[[str, Any], Any]
 EventHandler = Callable[[str, Any], None]
 
 
@@ -159,11 +161,7 @@ class Channel:
                         else:
                             fut.set_exception(error_from_payload(message.get("e") or {}))
                 elif kind == "q":
-                    task = asyncio.get_running_loop().create_task(
-                        self._answer(message.get("i"), message.get("op"), message.get("d"))
-                    )
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._dispatch_request(message.get("i"), message.get("op"), message.get("d"))
                 elif kind == "e" and self._on_event is not None:
                     self._on_event(message.get("op", ""), message.get("d"))
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -176,11 +174,37 @@ class Channel:
         finally:
             self._finish()
 
-    async def _answer(self, rid: Any, op: Any, data: Any) -> None:
+    def _dispatch_request(self, rid: Any, op: Any, data: Any) -> None:
+        # A handler may answer at once (a plain value: replied inline, no task — the common
+        # case for stats, fetch and most evals) or return an awaitable (awaited in a task).
         try:
             if self._on_request is None:
                 raise EzError("ShardingError", f"no handler for request {op!r}")
-            value = await self._on_request(str(op), data)
+            result = self._on_request(str(op), data)
+        except Exception as exc:
+            self._reply_error(rid, error_payload(exc))
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.get_running_loop().create_task(self._answer(rid, result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        try:
+            self._write({"k": "r", "i": rid, "ok": True, "d": result})
+        except (ChannelClosed, ConnectionError, RuntimeError):
+            pass
+        except (TypeError, ValueError) as exc:  # a value JSON cannot carry
+            self._reply_error(rid, error_payload(exc))
+
+    def _reply_error(self, rid: Any, payload: dict[str, str]) -> None:
+        try:
+            self._write({"k": "r", "i": rid, "ok": False, "e": payload})
+        except (ChannelClosed, ConnectionError, RuntimeError):
+            pass
+
+    async def _answer(self, rid: Any, pending: Awaitable[Any]) -> None:
+        try:
+            value = await pending
         except BaseException as exc:  # noqa: BLE001 - every failure travels back as a reply
             if isinstance(exc, asyncio.CancelledError):
                 payload = {"kind": "ShardingError", "message": "the call was cancelled"}
