@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -293,6 +294,8 @@ class RedisRemoteCaller:
     def __init__(self, multi: RedisMultiHost) -> None:
         self.multi = multi
         self.host = multi.host
+        self._batches: dict[tuple[str, str, str, float | None], list[Any]] = {}
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def start(self, local_call: LocalCall) -> None:
         """Serve other hosts' calls for this host's shards through ``local_call``."""
@@ -330,7 +333,7 @@ class RedisRemoteCaller:
                 )
             try:
                 # While Redis is down the bus retries until the timeout, then says why.
-                result = await self.multi.bus.call(host, shard_id, op, payload, timeout)
+                result = await self._batched(host, shard_id, op, payload, timeout)
             except HostUnreachable:
                 self.multi._routes = None
                 raise
@@ -340,6 +343,64 @@ class RedisRemoteCaller:
         except EzError as exc:
             exc.host = host  # type: ignore[attr-defined]
             raise
+
+    async def _batched(
+        self, host: str, shard_id: int, op: str, payload: Any, timeout: float | None
+    ) -> Any:
+        """``bus.call``, but calls made together for one host travel as one request.
+
+        The manager fans out one call per shard; the calls for one host that start in the same
+        event-loop turn with the same operation share one round trip (``call_many``), which
+        the other host answers in parallel.
+        """
+        try:
+            key = (host, op, json.dumps(payload, sort_keys=True), timeout)
+        except (TypeError, ValueError):
+            return await self.multi.bus.call(host, shard_id, op, payload, timeout)
+        loop = asyncio.get_running_loop()
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = []
+            loop.call_soon(self._flush, key, payload)
+        fut: asyncio.Future[Any] = loop.create_future()
+        batch.append((shard_id, fut))
+        return await fut
+
+    def _flush(self, key: tuple[str, str, str, float | None], payload: Any) -> None:
+        batch = self._batches.pop(key, [])
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._send(key, payload, batch))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(
+        self,
+        key: tuple[str, str, str, float | None],
+        payload: Any,
+        batch: list[tuple[int, asyncio.Future[Any]]],
+    ) -> None:
+        host, op, _, timeout = key
+        bus = self.multi.bus
+        try:
+            if len(batch) == 1:
+                results: list[Any] = [await bus.call(host, batch[0][0], op, payload, timeout)]
+            else:
+                ids = [shard_id for shard_id, _ in batch]
+                results = await bus.call_many(host, ids, op, payload, timeout)
+        except BaseException as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        for (_, fut), res in zip(batch, results, strict=True):
+            if fut.done():
+                continue
+            if isinstance(res, EzError):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
 
     async def _route(self, shard_id: int, timeout: float | None) -> dict[str, Any]:
         """The directory entry of ``shard_id``, waiting a little for one that is missing.
@@ -363,6 +424,8 @@ class RedisRemoteCaller:
 
     async def close(self) -> None:
         """Leave the bot: release nothing here (the manager releases its shards), stop all."""
+        for task in list(self._sending):
+            task.cancel()
         await self.multi.bus.close()
         await self.multi.directory.close()
         await self.multi.queue.close()
