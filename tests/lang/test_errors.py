@@ -136,3 +136,13 @@ def test_long_operator_chains_compile_and_run() -> None:
 
     out, _ = run_source("print(" + " + ".join(["1"] * 500) + ")")
     assert out == "500\n"
+
+
+def test_ez_error_survives_pickling() -> None:
+    import pickle
+
+    err, _, _ = run_error('func f() { error("boom") }\nf()', "p.ez")
+    copy = pickle.loads(pickle.dumps(err))
+    assert (copy.kind, copy.message, copy.pos) == ("Error", "boom", err.pos)
+    assert copy.stack == err.stack
+    assert format_error(copy).splitlines()[:3] == format_error(err).splitlines()[:3]

@@ -67,6 +67,15 @@ class EzError(Exception):
         where = f" at {self.pos}" if self.pos else ""
         return f"{self.kind}: {self.message}{where}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's default pickling calls EzError(message), which lacks the kind.
+        state = {"stack": self.stack, "source_line": getattr(self, "source_line", None)}
+        return (_rebuild_error, (self.kind, self.message, self.pos, self.value), state)
+
+
+def _rebuild_error(kind: str, message: str, pos: SourcePos | None, value: Any) -> EzError:
+    return EzError(kind, message, pos=pos, value=value)
+
 
 def ez_error(kind: str, message: str) -> EzError:
     """Shorthand for builtins: ``raise ez_error("TypeError", "...")``."""
