@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _summary(sb: Sandbox, out: TextIO) -> None:
     w = sb.world
-    print(f"ezlang sandbox — a local Discord on {sb.api_url.rsplit('/api', 1)[0]}", file=out)
+    print(f"ezlang sandbox - a local Discord on {sb.api_url.rsplit('/api', 1)[0]}", file=out)
     print(f"  world        {w.guild_count} guilds (seed {sb.seed})", file=out)
     print(f"  shards       {w.recommended_shards()} recommended (GET /gateway/bot)", file=out)
     print(f"  REST         {sb.api_url}", file=out)

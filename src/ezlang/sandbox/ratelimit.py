@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +114,7 @@ class RestLimiter:
     def check(self, route: str, major: str, limit: int, per: float) -> RestDecision:
         """Spend one request of bucket ``(route, major)`` (``limit`` per ``per`` seconds)."""
         now = self._clock()
-        bucket_hash = f"{abs(hash(route)) & 0xFFFFFFFF:08x}"
+        bucket_hash = f"{zlib.crc32(route.encode()):08x}"  # stable across runs
         if self._forced:
             retry_after, is_global = self._forced.pop(0)
             self.rejected += 1
