@@ -92,6 +92,7 @@ class _PromptReader:
     def __init__(self) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory, InMemoryHistory
+        from prompt_toolkit.key_binding import KeyBindings
 
         history: Any
         try:
@@ -100,7 +101,24 @@ class _PromptReader:
             history = FileHistory(str(path))
         except OSError:
             history = InMemoryHistory()
-        self.session: Any = PromptSession(history=history)
+        bindings = KeyBindings()
+
+        @bindings.add("enter")
+        def _enter(event: Any) -> None:
+            # Enter runs the input when it is complete, else starts a new line of it, so a
+            # whole function is one history entry and can be edited as one.
+            buffer = event.current_buffer
+            if needs_more_input(buffer.text):
+                buffer.insert_text("\n")
+            else:
+                buffer.validate_and_handle()
+
+        self.session: Any = PromptSession(
+            history=history,
+            multiline=True,
+            key_bindings=bindings,
+            prompt_continuation=lambda width, line_number, soft_wrap: CONTINUATION,
+        )
 
     async def read(self, prompt: str) -> str | None:
         try:
