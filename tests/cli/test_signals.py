@@ -117,3 +117,16 @@ def test_error_in_the_script_still_runs_shutdown_hooks_and_exits_1(tmp_path):
     assert code == 1
     assert out.splitlines() == ["hook after error"]
     assert "bad" in err
+
+
+def test_try_catch_in_the_program_cannot_swallow_ctrl_c(tmp_path):
+    proc = _start(
+        tmp_path,
+        'on_stop("done")\nprint("ready")\nlet n = 0\n'
+        'while true {\n    try { n += 1 } catch e { print("caught", e.kind) }\n}\n',
+    )
+    _wait_for_line(proc, "ready")
+    os.kill(proc.pid, signal.SIGINT)
+    code, out, err = _finish(proc)
+    assert code == 0, err
+    assert out.splitlines() == ["hook done"]
