@@ -340,3 +340,23 @@ async def test_unreachable_api_is_one_clear_error(ezlang_run: Any) -> None:
     assert await bot.wait_exit() == 1
     assert "cannot reach the Discord API at http://127.0.0.1:1/api/v10" in bot.stderr
     assert "Traceback" not in bot.stderr
+
+
+async def test_sigterm_while_shards_are_still_connecting_exits_0_promptly(
+    ezlang_run: Any,
+) -> None:
+    from ezlang.sandbox import Sandbox
+
+    # Two shards and a long identify window: shard 1 is still waiting to IDENTIFY.
+    async with Sandbox(guilds=1100, identify_window=30.0, seed=3) as sb:
+        bot = await ezlang_run('print("starting")\nbot_start()\n', *sandbox_args(sb))
+        await bot.wait_line("^starting$")
+        await wait_until(lambda: sb.state()["identifies"], what="the first IDENTIFY")
+        t0 = time.monotonic()
+        bot.proc.send_signal(signal.SIGTERM)
+        assert await bot.wait_exit() == 0
+        assert time.monotonic() - t0 < 8.0
+        assert "Traceback" not in bot.stderr
+        # Shard 0 (identified) and shard 1 (connected, waiting to IDENTIFY) both close 1000.
+        await wait_until(lambda: len(sb.state()["closes"]) == 2, what="both closes")
+        assert [c["code"] for c in sb.state()["closes"]] == [1000, 1000], sb.state()["closes"]

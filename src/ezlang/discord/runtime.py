@@ -15,11 +15,13 @@ gateway or the other handlers. Handler tasks are owned by the runtime and cancel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
 import sys
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -381,6 +383,7 @@ class BotRuntime:
         self._shutdown_registered = False
         self._presence_dirty = False
         self._stopping = False
+        self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 
     # ---- handlers --------------------------------------------------------------------------
 
@@ -570,6 +573,7 @@ class BotRuntime:
                 client = EzClient(**options)
         client.ez_runtime = self
         self.install_fast_message_path(client)
+        self._track_gateway_sockets(client)
         self._stopping = False
         # discord.py puts the presence into IDENTIFY in the legacy ``game`` form; sending it
         # again as op 3 at READY makes it arrive in the current ``activities`` form too.
@@ -608,6 +612,20 @@ class BotRuntime:
             self._shutdown_registered = True
             self.ctx.on_shutdown(self.stop)
 
+    def _track_gateway_sockets(self, client: Any) -> None:
+        """Remember every gateway websocket, so stop() can close even one discord.py has not
+        taken over yet (a shard still waiting to IDENTIFY) with 1000 instead of dropping it."""
+        http = client.http
+        original = http.ws_connect
+        sockets = self._sockets
+
+        async def ws_connect(url: str, *, compress: int = 0) -> Any:
+            socket = await original(url, compress=compress)
+            sockets.add(socket)
+            return socket
+
+        http.ws_connect = ws_connect
+
     async def _gateway_info(self, api: str, token: str) -> connect.GatewayInfo:
         info = await connect.fetch_gateway(api, token)
         if info.remaining <= 0:
@@ -625,7 +643,7 @@ class BotRuntime:
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
-            # stop() cancelled the reader on purpose; the finally closes with 1000.
+            # stop() cancelled the reader on purpose and closes with 1000 itself.
         except discord.PrivilegedIntentsRequired:
             raise EzError("DiscordError", self._privileged_message()) from None
         except discord.ConnectionClosed as exc:
@@ -636,7 +654,8 @@ class BotRuntime:
         except (discord.GatewayNotFound, discord.HTTPException, OSError) as exc:
             raise EzError("DiscordError", f"cannot connect to the Discord gateway: {exc}") from None
         finally:
-            if not client.is_closed():
+            # When stop() cancelled us, it closes the client itself (sockets first, cleanly).
+            if not self._stopping and not client.is_closed():
                 await client.close()
 
     def _privileged_message(self) -> str:
@@ -653,19 +672,24 @@ class BotRuntime:
     async def stop(self) -> None:
         """Close the gateway cleanly (close 1000) and stop the handlers; safe to call twice."""
         client, task = self.client, self.task
-        if (
-            isinstance(client, EzClient)
-            and task is not None
-            and not task.done()
-            and task is not asyncio.current_task()
-        ):
+        if task is not None and not task.done() and task is not asyncio.current_task():
             # discord.py's Client.close() races its own reader: aiohttp wakes the reading
             # poll_event, which closes the socket with 4000 before close() can send 1000.
             # Stopping the reader first lets close() send a clean 1000 (the task's finally).
+            # An AutoShardedClient still launching shards would otherwise keep retrying
+            # them for seconds after close().
             self._stopping = True
             task.cancel()
             await asyncio.wait([task], timeout=15.0)
         if client is not None and not client.is_closed():
+            # Sockets no running reader owns (a plain client's, whose reader is stopped now, or
+            # a shard's still waiting to IDENTIFY) are closed here with 1000; client.close()
+            # would only drop them with its HTTP session. Running shards close themselves.
+            owned = _running_shard_sockets(client)
+            for socket in list(self._sockets):
+                if not socket.closed and id(socket) not in owned:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(socket.close(code=1000), 5.0)
             await client.close()
         if task is not None and not task.done() and task is not asyncio.current_task():
             done, _ = await asyncio.wait([task], timeout=10.0)
@@ -733,6 +757,15 @@ class BotRuntime:
                 "on_ready or on_message",
             )
         return client
+
+
+def _running_shard_sockets(client: Any) -> set[int]:
+    """ids of the websockets an AutoShardedClient's launched shards read (they close them)."""
+    if not isinstance(client, EzAutoShardedClient):
+        return set()
+    # discord.py keeps launched shards in a private, name-mangled dict.
+    shards = getattr(client, "_AutoShardedClient__shards", {})
+    return {id(shard.ws.socket) for shard in shards.values() if getattr(shard, "ws", None)}
 
 
 _state: tuple[context_mod.RunContext, BotRuntime] | None = None
