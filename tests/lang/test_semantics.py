@@ -303,3 +303,8 @@ def test_strings_and_arrays_have_builtin_methods(ez: Ez) -> None:
 def test_calling_a_missing_method_names_it(ez: Ez) -> None:
     out = ez('let msg = {content: "x"}\ntry { msg.reply("hi") } catch e { print(e.message) }')
     assert out == "msg.reply is not a function (it is null)\n"
+
+
+def test_exact_division_of_whole_numbers_is_whole(ez: Ez) -> None:
+    out = ez('let w = 6\nprint("-" * (w / 2), [10, 20, 30, 40][w / 2], 7 / 2, 1 / 3, type(6 / 2))')
+    assert out == "--- 40 3.5 0.3333333333333333 number\n"

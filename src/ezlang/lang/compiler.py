@@ -36,7 +36,7 @@ from ezlang.lang.errors import EzError, SourcePos
 # CPython accepts any identifier in an AST except these constants (and we keep dunders).
 _PY_RESERVED = frozenset({"None", "True", "False", "__debug__"})
 
-_ARITH = {"-": py.Sub, "*": py.Mult, "/": py.Div, "+": py.Add}
+_ARITH = {"-": py.Sub, "*": py.Mult, "+": py.Add}
 _COMPARE = {"<": py.Lt, "<=": py.LtE, ">": py.Gt, ">=": py.GtE}
 
 
@@ -682,7 +682,7 @@ class Compiler:
             left = self.expr_native_plus(e.left)
             right = self.expr_native_plus(e.right)
             return _at(py.BinOp(left=left, op=py.Add(), right=right), e.line, e.col)
-        if isinstance(e, n.Binary) and e.op in ("-", "*", "/"):
+        if isinstance(e, n.Binary) and e.op in ("-", "*"):
             left = self.expr_native_plus(e.left)
             right = self.expr_native_plus(e.right)
             return _at(py.BinOp(left=left, op=_ARITH[e.op](), right=right), e.line, e.col)
@@ -738,6 +738,8 @@ class Compiler:
             return _at(py.BinOp(left=left, op=_ARITH[op](), right=right), e.line, e.col)
         if op == "%":
             return _at(_call("$mod", left, right), e.line, e.col)
+        if op == "/":
+            return _at(_call("$div", left, right), e.line, e.col)
         if op in _COMPARE:
             return _at(
                 py.Compare(left=left, ops=[_COMPARE[op]()], comparators=[right]), e.line, e.col

@@ -48,6 +48,18 @@ def add(a: Any, b: Any) -> Any:
     raise EzError("TypeError", f"cannot use + on {type_name(a)} and {type_name(b)}")
 
 
+def div(a: Any, b: Any) -> Any:
+    """EasyLang ``/``: true division (``7 / 2`` is 3.5). Dividing two whole numbers exactly
+    gives a whole number (``6 / 2`` is 3, not 3.0), so the result can repeat a string or
+    index an array; EasyLang has one number type, and the two print the same anyway."""
+    if type(a) is _int and type(b) is _int and b and a % b == 0:
+        return a // b
+    try:
+        return a / b
+    except ZeroDivisionError:
+        raise EzError("ValueError", "division by zero") from None
+
+
 def mod(a: Any, b: Any) -> Any:
     """EasyLang ``%`` on numbers (Python's sign rule: the result has the sign of ``b``)."""
     ta = type(a)
@@ -245,6 +257,7 @@ def _import_module(namespace: dict[str, Any], path: str, importer: str) -> dict[
 HELPERS: dict[str, Any] = {
     "$add": add,
     "$mod": mod,
+    "$div": div,
     "$eq": eq,
     "$truthy": truthy,
     "$member": member,
