@@ -385,7 +385,11 @@ async def test_exhausted_session_start_limit_refuses_identify():
             await a.next(t="READY")
             await b.identify(TOKEN)
             assert (await b.next(op=9))["d"] is False
-            assert sb.state()["session_start_limit"]["remaining"] == 0
+            state = sb.state()
+            assert state["session_start_limit"]["remaining"] == 0
+            assert state["identify_violations"] == 0
+            assert state["identify_refused_session_limit"] == 1
+            assert state["identifies"][-1]["reason"] == "session_start_limit"
         finally:
             await a.close()
             await b.close()

@@ -195,10 +195,11 @@ class Sandbox:
                 for s in sessions
             ],
             "identifies": [
-                {"shard": list(r.shard), "at": r.at, "accepted": r.accepted}
+                {"shard": list(r.shard), "at": r.at, "accepted": r.accepted, "reason": r.reason}
                 for r in self.limiter.records
             ],
             "identify_violations": self.limiter.violations,
+            "identify_refused_session_limit": self.limiter.exhausted,
             "session_start_limit": self.limiter.session_start_limit(),
             "identify_window": self.identify_window,
             "max_concurrency": self.max_concurrency,

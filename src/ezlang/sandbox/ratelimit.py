@@ -22,6 +22,7 @@ class IdentifyRecord:
     shard: tuple[int, int]
     at: float  # wall clock (time.time()) of receipt
     accepted: bool
+    reason: str | None = None  # why refused: "too_early" or "session_start_limit"
 
 
 @dataclass
@@ -34,6 +35,7 @@ class IdentifyLimiter:
     reset_after_ms: int = 86_400_000
     remaining: int = field(init=False)
     violations: int = field(default=0, init=False)
+    exhausted: int = field(default=0, init=False)  # refused: session_start_limit spent
     records: list[IdentifyRecord] = field(default_factory=list, init=False)
     # bucket -> monotonic time of the last accepted IDENTIFY in it
     _last: dict[int, float] = field(default_factory=dict, init=False)
@@ -50,14 +52,20 @@ class IdentifyLimiter:
         """Account for an IDENTIFY received at ``received_at`` (monotonic).
 
         Returns True when it may proceed; False when it came too early for its bucket
-        (a violation: the caller answers op 9) or the daily limit is spent.
+        (a violation) or the daily limit is spent; the caller then answers op 9.
         """
         bucket = self.bucket(shard[0])
         last = self._last.get(bucket)
         wall = time.time()
-        if (last is not None and received_at - last < self.window) or self.remaining <= 0:
+        if last is not None and received_at - last < self.window:
             self.violations += 1
-            self.records.append(IdentifyRecord(shard, wall, False))
+            self.records.append(IdentifyRecord(shard, wall, False, "too_early"))
+            return False
+        if self.remaining <= 0:
+            # Not a concurrency violation: the daily budget is spent (on Discord, this is
+            # where the token gets reset).
+            self.exhausted += 1
+            self.records.append(IdentifyRecord(shard, wall, False, "session_start_limit"))
             return False
         self._last[bucket] = received_at
         self.remaining -= 1
