@@ -203,7 +203,9 @@ def _convert_type_error(msg: str) -> tuple[str, str]:
         return "TypeError", f"cannot use {m.group(1)} on {_word(m.group(2))}"
     m = re.fullmatch(r"can't multiply sequence by non-int of type '(\w+)'", msg)
     if m:
-        return "TypeError", "can only repeat a string or array by a whole number"
+        return "TypeError", (
+            "a string or array can only be repeated by an integer number (use int(n) or floor(n))"
+        )
     m = re.fullmatch(
         r"(.+?)\(\) takes (?:from \d+ to )?(\d+) positional arguments? but (\d+) (?:was|were) given",
         msg,
