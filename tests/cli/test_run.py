@@ -159,3 +159,26 @@ def test_ezlang_extension_is_accepted(ez, write):
     assert ez("run", str(prog)).stdout == "also fine\n"
     assert ez(str(prog)).stdout == "also fine\n"
     assert ez("check", str(prog)).returncode == 0
+
+
+def test_closed_stdout_pipe_stops_the_program_quietly(write):
+    # `ezlang run prog.ez | head -1`: once the reader is gone the program ends, exit 0.
+    prog = write("yes.ez", 'while true {\n    print("y")\n}\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ezlang", "run", str(prog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == "y\n"
+    proc.stdout.close()
+    try:
+        err = proc.stderr.read()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert err == ""

@@ -117,7 +117,23 @@ def _norm_num(x: float) -> int | float:
 @_ez("print")
 def ez_print(*values: Any) -> None:
     """``print(a, b)`` writes the values separated by one space, then a newline."""
-    sys.stdout.write(" ".join([to_str(v) for v in values]) + "\n")
+    try:
+        sys.stdout.write(" ".join([to_str(v) for v in values]) + "\n")
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away (``ezlang run x.ez | head``): stop quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # later writes and the final flush succeed
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    from ezlang.lang.runner import request_stop
+
+    request_stop()
 
 
 @_ez("str")

@@ -64,6 +64,21 @@ class _Stop:
             raise asyncio.CancelledError
 
 
+_active_stop: _Stop | None = None
+
+
+def request_stop() -> None:
+    """Stop the running program as Ctrl-C does (shutdown hooks, then exit 0).
+
+    Used when stdout's reader has gone away (``ezlang run bot.ez | head``): like a Unix tool
+    on SIGPIPE the program ends, but it still runs its cleanup. Without a running program
+    (REPL, tests) nothing happens.
+    """
+    stop = _active_stop
+    if stop is not None:
+        stop.handler(signal.SIGTERM, None)
+
+
 def _print_error(exc: BaseException, debug: bool) -> None:
     from ezlang.lang import format_error
 
@@ -92,8 +107,9 @@ async def run_program(
 
     Returns the exit code. Used by :func:`run_file`; the shard agent may call it directly.
     """
+    global _active_stop
     loop = asyncio.get_running_loop()
-    stop = _Stop(loop)
+    stop = _active_stop = _Stop(loop)
     previous_handlers: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -130,6 +146,7 @@ async def run_program(
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     finally:
+        _active_stop = None
         stop_wait.cancel()
         for signum, old in previous_handlers.items():
             signal.signal(signum, old)
