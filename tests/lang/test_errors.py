@@ -146,3 +146,10 @@ def test_ez_error_survives_pickling() -> None:
     assert (copy.kind, copy.message, copy.pos) == ("Error", "boom", err.pos)
     assert copy.stack == err.stack
     assert format_error(copy).splitlines()[:3] == format_error(err).splitlines()[:3]
+
+
+def test_caret_stays_aligned_with_tabs() -> None:
+    _, text, _ = run_error('func f() {\n\tlet a =\t1 -\t"x"\n}\nf()', "tab.ez")
+    lines = text.splitlines()
+    assert lines[2] == '    let a = 1 - "x"'
+    assert lines[3].index("^") == lines[2].index("-")

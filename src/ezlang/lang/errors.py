@@ -369,6 +369,8 @@ def format_error(exc: BaseException, debug: bool = False) -> str:
         if text is None:
             text = source_line(err.pos.file, err.pos.line)
         if text is not None and text.strip():
+            # One space per tab keeps the caret under the right character.
+            text = text.replace("\t", " ")
             stripped = text.lstrip().rstrip()
             indent = len(text) - len(text.lstrip())
             caret = max(0, err.pos.col - 1 - indent)
