@@ -90,6 +90,8 @@ def ez_error(kind: str, message: str) -> EzError:
 
 _SOURCES: dict[str, tuple[str, list[str]]] = {}
 _pseudo_counter = 0
+_pseudo_keys: list[str] = []
+_MAX_PSEUDO = 2000
 
 
 def register_source(filename: str, source: str) -> str:
@@ -102,6 +104,13 @@ def register_source(filename: str, source: str) -> str:
     if filename.startswith("<") and filename in _SOURCES and _SOURCES[filename][1] != lines:
         _pseudo_counter += 1
         key = f"{filename}#{_pseudo_counter}"
+        _pseudo_keys.append(key)
+        if len(_pseudo_keys) > _MAX_PSEUDO:
+            # A bot may eval ever-new code strings: forget the oldest sources (their errors
+            # then show no source line) rather than grow forever.
+            old = _pseudo_keys.pop(0)
+            _SOURCES.pop(old, None)
+            linecache.cache.pop(old, None)
     _SOURCES[key] = (filename, lines)
     # linecache lets Python's own traceback (shown with --debug) print .ez lines too.
     linecache.cache[key] = (len(source), None, [line + "\n" for line in lines], key)
