@@ -98,8 +98,8 @@ def member(obj: Any, name: str) -> Any:
             ".split() .upper() .trim()" if t is _str else ".push() .pop() .join()"
         )
     else:
-        hint = " (only objects have members)"
-    raise EzError("TypeError", f"{what} has no member '{name}'{hint}")
+        hint = " (only of objects)"
+    raise EzError("TypeError", f"cannot read '{name}' of a {what}{hint}")
 
 
 #: Builtins that make sense as methods of strings and arrays (``s.split(",")``,
