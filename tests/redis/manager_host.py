@@ -34,6 +34,8 @@ async def run_command(m: ShardManager, cmd: dict[str, Any]) -> Any:
         return await m.stats()
     if name == "eval":
         return await m.broadcast_eval(arg)
+    if name == "eval_one":
+        return await m.broadcast_eval(arg["code"], shard=arg["shard"])
     if name == "fetch":
         return await m.fetch_client_values(arg)
     if name == "respawn":

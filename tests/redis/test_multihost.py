@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import pytest
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding.redis_multihost import RedisMultiHost, unreachable_stats
+from ezlang.sharding.redis_multihost import RedisMultiHost, RedisRemoteCaller, unreachable_stats
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -146,4 +147,60 @@ async def test_shard_list_outside_the_fixed_total_is_refused(redis_server) -> No
         )
     assert "5 outside [0, 4)" in err.value.message and "'a'" in err.value.message
     await a.multi.leave()
+    await b.multi.leave()
+
+
+async def remote_pair(url: str) -> tuple[FakeHost, FakeHost, RedisRemoteCaller]:
+    """Hosts a (shards 0-3) and b (4-7); the remote caller is a's view of b's shards."""
+    a, b = FakeHost(url, "a"), FakeHost(url, "b")
+    await a.join([0, 1, 2, 3])
+    await b.join([4, 5, 6, 7])
+    remote_a, remote_b = RedisRemoteCaller(a.multi), RedisRemoteCaller(b.multi)
+    await remote_a.start(a.serve)
+    await remote_b.start(b.serve)
+    return a, b, remote_a
+
+
+async def test_remote_calls_made_together_share_one_request_and_keep_their_own_errors(
+    redis_server,
+) -> None:
+    a, b, remote = await remote_pair(redis_server.url)
+    served: list[dict[str, Any]] = []
+    original = b.multi.bus._dispatch
+
+    def spy(channel: str, data: str) -> None:
+        served.append(json.loads(data))
+        original(channel, data)
+
+    b.multi.bus._dispatch = spy  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(remote.call(i, "guilds", None, 5.0) for i in (4, 5, 6, 7)), return_exceptions=True
+    )
+    assert results == [14, 15, 16, 17]
+    requests = [m for m in served if "op" in m]
+    assert len(requests) == 1 and requests[0]["shard_ids"] == [4, 5, 6, 7]
+    mixed = await asyncio.gather(
+        remote.call(4, "stats", None, 5.0),
+        remote.call(5, "boom", None, 5.0),
+        return_exceptions=True,
+    )
+    assert mixed[0]["host"] == "b" and mixed[0]["shard_id"] == 4
+    assert isinstance(mixed[1], EzError) and mixed[1].message == "shard 5: boom"
+    assert mixed[1].host == "b"  # type: ignore[attr-defined]
+    await remote.close()
+    await b.multi.leave()
+
+
+async def test_a_remote_call_for_a_local_shard_is_refused_instead_of_bouncing(
+    redis_server,
+) -> None:
+    a, b, remote = await remote_pair(redis_server.url)
+    with pytest.raises(EzError) as err:
+        await remote.call(1, "guilds", None, 5.0)
+    assert "not running under this manager" in err.value.message
+    # b serves only its own shards, even when asked for another one.
+    with pytest.raises(EzError) as err:
+        await b.multi.bus.call("a", 6, "guilds", None, 5.0)
+    assert "shard 6 is not run by host 'a'" in err.value.message
+    await remote.close()
     await b.multi.leave()

@@ -210,6 +210,37 @@ async def test_redis_restart_during_spawn_recovers_with_no_identify_violation(
     assert sandbox.identify_violations == 0
 
 
+async def test_redis_down_mid_run_keeps_local_shards_and_calls_working_then_recovers(
+    sandbox: Sandbox, redis_server, hosts: list[ManagerHost]
+) -> None:
+    a, b = hosts
+    await asyncio.gather(a.wait_spawned(), b.wait_spawned())
+    redis_server.stop()
+    t0 = time.monotonic()
+    stats = await a.ask("stats")
+    assert time.monotonic() - t0 < 10  # remote shards give up within the stats timeout
+    assert [s["shard_id"] for s in stats] == list(range(8))
+    assert all(s["ready"] and s["host"] == "host-a" for s in stats[:4])
+    assert all(
+        s["status"] == "unreachable" and s["host"] == "host-b" and "Redis" in s["error"]
+        for s in stats[4:]
+    ), stats[4:]
+    code = "return client.guilds.cache.size"
+    assert isinstance(await a.ask("eval_one", {"code": code, "shard": 2}), int)  # local works
+    with pytest.raises(AssertionError, match="shard 4.*Redis"):
+        await a.ask("eval", code)  # a cross-host call fails naming the shard and the cause
+    redis_server.start()
+    deadline = time.monotonic() + 30
+    while True:
+        stats = await b.ask("stats")
+        if all(s["ready"] for s in stats):
+            break
+        assert time.monotonic() < deadline, stats
+        await asyncio.sleep(0.1)
+    assert sum(await a.ask("eval", code)) == GUILDS
+    assert sandbox.identify_violations == 0
+
+
 async def test_a_third_manager_with_conflicting_settings_is_refused(
     sandbox: Sandbox, redis_server, hosts: list[ManagerHost]
 ) -> None:

@@ -341,6 +341,8 @@ class RedisShardDirectory:
         self._warnings = RateLimitedWarning(warn, warn_interval)
         self._local: dict[int, dict[str, Any]] = {}
         self._snapshot: dict[int, dict[str, Any]] = {}
+        #: Why Redis was unreachable at the last directory read (None when it answered).
+        self.redis_down: str | None = None
         self._settings: SharedSettings | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._started_at = time.time()
@@ -443,6 +445,9 @@ class RedisShardDirectory:
             lost = await self._publish_local(list(self._local))
             if lost:
                 await self._handle_lost(lost)
+        # Keep a recent picture of the other hosts: if Redis goes away, calls can still say
+        # where each shard was and why it cannot be reached.
+        await self._read_entries()
 
     async def _publish_local(self, shard_ids: list[int]) -> list[int]:
         infos = [json.dumps(self._local[i]) for i in shard_ids]
@@ -480,6 +485,7 @@ class RedisShardDirectory:
             try:
                 await asyncio.wait_for(self._beat(), timeout=max(interval, 1.0))
             except REDIS_DOWN_ERRORS as exc:
+                self.redis_down = describe_error(exc)
                 self._warnings(
                     "down",
                     f"Redis at {redact_url(self.redis_url)} is unreachable "
@@ -487,6 +493,7 @@ class RedisShardDirectory:
                     "this host's shards as unreachable until it is back",
                 )
             else:
+                self.redis_down = None
                 self._warnings.resolved(
                     "down", "Redis is reachable again; this host's shards are published"
                 )
@@ -601,19 +608,26 @@ class RedisShardDirectory:
         the last snapshot, marked unreachable.
         """
         try:
-            raw = await asyncio.wait_for(self._redis.hgetall(self.keys.shards), timeout=2.0)
-            owners = sorted({_owner(v) for v in raw.values()} - {None, self.host})  # type: ignore[arg-type]
-            alive: dict[str, bool] = {self.host: True}
-            if owners:
-                vals = await self._redis.mget([self.keys.host(o) for o in owners])
-                alive.update({o: v is not None for o, v in zip(owners, vals, strict=True)})
+            out = await self._read_entries()
         except REDIS_DOWN_ERRORS as exc:
+            self.redis_down = describe_error(exc)
             self._warnings(
                 "down",
                 f"Redis at {redact_url(self.redis_url)} is unreachable ({describe_error(exc)}); "
                 "shards on other hosts cannot be reached until it is back",
             )
             return self._offline_entries(describe_error(exc))
+        self.redis_down = None
+        return out
+
+    async def _read_entries(self) -> dict[int, dict[str, Any]]:
+        """Read the directory from Redis (raises when Redis is down) and keep a snapshot."""
+        raw = await asyncio.wait_for(self._redis.hgetall(self.keys.shards), timeout=2.0)
+        owners = sorted({_owner(v) for v in raw.values()} - {None, self.host})  # type: ignore[arg-type]
+        alive: dict[str, bool] = {self.host: True}
+        if owners:
+            vals = await self._redis.mget([self.keys.host(o) for o in owners])
+            alive.update({o: v is not None for o, v in zip(owners, vals, strict=True)})
         out: dict[int, dict[str, Any]] = {}
         limit = self._settings.total_shards if self._settings else None
         for key, value in raw.items():

@@ -31,7 +31,13 @@ from typing import Any
 from ezlang.lang.errors import EzError
 from ezlang.sharding.redis_backend import RedisIdentifyQueue, RedisShardDirectory, SharedSettings
 from ezlang.sharding.redis_bus import HostUnreachable, LocalCall, RedisShardBus
-from ezlang.sharding.redis_common import Warn, default_host_name, stderr_warn, validate_redis_url
+from ezlang.sharding.redis_common import (
+    Warn,
+    default_host_name,
+    redact_url,
+    stderr_warn,
+    validate_redis_url,
+)
 
 __all__ = ["Outcome", "RedisMultiHost", "unreachable_stats"]
 
@@ -106,6 +112,7 @@ class RedisMultiHost:
         self.route_cache = min(1.0, ttl / 4)
         self._routes: tuple[float, dict[int, dict[str, Any]]] | None = None
         self._serve: LocalCall = _not_joined
+        self._routes_reading: asyncio.Future[dict[int, dict[str, Any]]] | None = None
 
     async def join(
         self,
@@ -155,9 +162,19 @@ class RedisMultiHost:
         now = time.monotonic()
         if self._routes is not None and now - self._routes[0] < self.route_cache:
             return self._routes[1]
-        entries = await self.directory.entries()
-        self._routes = (now, entries)
-        return entries
+        # One read for all concurrent callers: they also resume together, so the calls of one
+        # fan-out still meet in one batch per host.
+        if self._routes_reading is None:
+            self._routes_reading = asyncio.ensure_future(self._read_routes(now))
+        return await asyncio.shield(self._routes_reading)
+
+    async def _read_routes(self, now: float) -> dict[int, dict[str, Any]]:
+        try:
+            entries = await self.directory.entries()
+            self._routes = (now, entries)
+            return entries
+        finally:
+            self._routes_reading = None
 
     async def owner(self, shard_id: int) -> str:
         """The host running ``shard_id``; ``ShardingError`` if none or unknown id."""
@@ -320,6 +337,13 @@ class RedisRemoteCaller:
             entry = await self._route(shard_id, timeout)
             host = entry.get("host")
             if not host:
+                down = self.multi.directory.redis_down
+                if down:
+                    raise HostUnreachable(
+                        f"shard {shard_id} cannot be reached: Redis at "
+                        f"{redact_url(self.multi.redis_url)} is unreachable ({down})",
+                        None,
+                    )
                 raise EzError("ShardingError", f"shard {shard_id} is not run by any host")
             if host == self.host:
                 raise EzError(
