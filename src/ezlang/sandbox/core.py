@@ -19,6 +19,7 @@ from .control import ControlApi
 from .gateway import (
     CLOSE_UNKNOWN_ERROR,
     INTENT_GUILD_MESSAGES,
+    INTENT_MESSAGE_CONTENT,
     INVALID_SESSION,
     INVALID_SESSION_RESUMABLE,
     RECONNECT,
@@ -507,7 +508,7 @@ class Sandbox:
             assert author is not None
             payload = self.gateway.message_payload(0, cid, gid, content, author)
             payload["id"] = marker
-            if not s.intents & 1 << 15:
+            if not s.intents & INTENT_MESSAGE_CONTENT:
                 payload["content"] = ""
             text = dumps(payload)
             head, tail = text.split(f'"{marker}"')
