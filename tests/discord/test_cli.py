@@ -291,9 +291,9 @@ async def test_hello_bot_runs_with_embedded_sandbox(ezlang_run: Any) -> None:
         )
         assert msg["content"].endswith("!")
         state = await control.get("/state")
-        assert state["identify_violations"] == 0
+        assert state["identify_violations"] == 0, state["identifies"]
     bot.proc.send_signal(signal.SIGINT)
-    assert await bot.wait_exit() == 0
+    assert await bot.wait_exit() == 0, bot.stderr
     assert "Traceback" not in bot.stderr
 
 

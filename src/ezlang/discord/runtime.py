@@ -233,11 +233,12 @@ class IdentifyGate:
     (the plugin) instead.
     """
 
-    MARGIN = 0.05  # seconds of safety for network jitter
-
     def __init__(self, max_concurrency: int, window: float) -> None:
         self.max_concurrency = max(1, max_concurrency)
         self.window = window
+        # Discord times IDENTIFYs when they arrive; one that is delayed on the way (a busy
+        # event loop, the network) would bring the next one too close. Spend a little margin.
+        self.margin = 0.1 + 0.1 * window
         self._last: dict[int, float] = {}
         self._lock = asyncio.Lock()
 
@@ -246,7 +247,7 @@ class IdentifyGate:
         async with self._lock:
             last = self._last.get(bucket)
             if last is not None:
-                delay = last + self.window + self.MARGIN - time.monotonic()
+                delay = last + self.window + self.margin - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
             self._last[bucket] = time.monotonic()
