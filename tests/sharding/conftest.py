@@ -48,11 +48,12 @@ class CapturingReporter(Reporter):
 
 
 def shard_processes() -> list[psutil.Process]:
-    """Live shard processes started by this test process."""
+    """Live shard processes (and zygotes) started by this test process."""
     out = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "ezlang.sharding.shard_main" in " ".join(child.cmdline()):
+            cmdline = " ".join(child.cmdline())
+            if "ezlang.sharding.shard_main" in cmdline or "ezlang.sharding.zygote" in cmdline:
                 if child.status() != psutil.STATUS_ZOMBIE:
                     out.append(child)
         except psutil.Error:

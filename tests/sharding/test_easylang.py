@@ -173,7 +173,9 @@ async def test_sigterm_to_an_easylang_manager_stops_every_shard(sandbox: Sandbox
         assert line, seen
         seen += line.decode()
     pids = [
-        p.pid for p in psutil.Process(proc.pid).children() if "shard_main" in " ".join(p.cmdline())
+        p.pid
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if "ezlang.sharding" in " ".join(p.cmdline())
     ]
     assert pids
     started = time.monotonic()

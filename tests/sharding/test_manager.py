@@ -364,3 +364,41 @@ async def test_with_respawn_off_an_exited_shard_stays_dead(sandbox: Sandbox, mak
     assert len(identifies(sandbox, 0)) == 1
     # respawn_shard still brings it back on request.
     assert await manager.respawn_shard(0) is True
+
+
+async def test_without_the_zygote_every_shard_is_a_fresh_interpreter(
+    sandbox: Sandbox, make_manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EZLANG_SHARD_ZYGOTE", "0")
+    manager, _ = make_manager(total_shards=2)
+    await manager.spawn()
+    assert manager.zygote is None
+    for shard in manager.shards.values():
+        assert "ezlang.sharding.shard_main" in " ".join(psutil.Process(shard.pid).cmdline())
+        assert psutil.Process(shard.pid).ppid() == os.getpid()
+    old = manager.shards[0].pid
+    os.kill(old, signal.SIGKILL)
+    await wait_until(
+        lambda: manager.shards[0].status == "ready" and manager.shards[0].pid != old,
+        20,
+        "shard 0 respawned",
+    )
+
+
+async def test_shards_survive_the_death_of_the_zygote(sandbox: Sandbox, make_manager) -> None:
+    manager, _ = make_manager(total_shards=2)
+    await manager.spawn()
+    assert manager.zygote is not None
+    pids = [s.pid for s in manager.shards.values()]
+    assert all(psutil.Process(p).ppid() == manager.zygote.pid for p in pids)
+    os.kill(manager.zygote.pid, signal.SIGKILL)
+    await wait_until(lambda: not manager.zygote.alive, 5, "the zygote noticed as gone")
+    await asyncio.sleep(4)  # longer than the orphan watchdog's grace period
+    assert [s.pid for s in manager.shards.values()] == pids
+    assert all(s.status == "ready" for s in manager.shards.values())
+    assert await manager.fetch_client_values("shard.ids") == [[0], [1]]
+    # A shard that now crashes is started as a fresh interpreter.
+    os.kill(pids[1], signal.SIGKILL)
+    shard = manager.shards[1]
+    await wait_until(lambda: shard.status == "ready" and shard.pid != pids[1], 20, "respawn")
+    assert "ezlang.sharding.shard_main" in " ".join(psutil.Process(shard.pid).cmdline())

@@ -40,10 +40,11 @@ async def start_manager(sb: Sandbox, shards: int) -> tuple[asyncio.subprocess.Pr
 
 
 def shard_pids(manager_pid: int) -> list[int]:
+    """The manager's shard processes and its zygote (the shards' parent)."""
     return [
         p.pid
-        for p in psutil.Process(manager_pid).children()
-        if "shard_main" in " ".join(p.cmdline())
+        for p in psutil.Process(manager_pid).children(recursive=True)
+        if "ezlang.sharding" in " ".join(p.cmdline())
     ]
 
 
@@ -76,7 +77,7 @@ async def test_sigterm_to_the_manager_stops_all_shards_cleanly_within_10_s() -> 
     async with Sandbox(guilds=20, identify_window=0.2) as sb:
         proc, lines = await start_manager(sb, 3)
         pids = shard_pids(proc.pid)
-        assert len(pids) == 3
+        assert len(pids) >= 3
         proc.send_signal(signal.SIGTERM)
         assert await wait_gone(pids, 10) < 10
         out, _ = await asyncio.wait_for(proc.communicate(), 10)
@@ -89,7 +90,7 @@ async def test_sigkill_to_the_manager_makes_its_shards_exit_within_10_s() -> Non
     async with Sandbox(guilds=20, identify_window=0.2) as sb:
         proc, _ = await start_manager(sb, 2)
         pids = shard_pids(proc.pid)
-        assert len(pids) == 2
+        assert len(pids) >= 2
         proc.kill()
         await proc.wait()
         assert await wait_gone(pids, 10) < 10

@@ -463,11 +463,30 @@ def _flush_and_exit(code: int) -> None:
     os._exit(code)
 
 
+def manager_alive(pid: int) -> bool:
+    """True while process ``pid`` (the manager) exists and is not a zombie.
+
+    Not a parent check: a shard forked by the zygote has the zygote as its parent, and must
+    keep running if only the zygote dies.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def _orphan_watchdog(manager_pid: int) -> None:
     # Runs in a thread so that it works even when the event loop is blocked by user code.
     while True:
         time.sleep(0.5)
-        if os.getppid() != manager_pid:
+        if not manager_alive(manager_pid):
             # Give the event loop a moment to notice end-of-file and close politely.
             time.sleep(3.0)
             _flush_and_exit(0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import signal
 import time
 from collections.abc import Mapping
@@ -41,8 +42,12 @@ from ezlang.sharding.gateway import api_base, fetch_gateway_bot
 from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.interfaces import IdentifyQueue, ShardDirectory
 from ezlang.sharding.options import ShardOptions, parse_options
-from ezlang.sharding.process import ShardProcess
+from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess
 from ezlang.sharding.progress import Reporter
+from ezlang.sharding.zygote import Zygote
+
+#: Set to 0 to start every shard as a fresh interpreter instead of forking it from a zygote.
+ZYGOTE_ENV = "EZLANG_SHARD_ZYGOTE"
 
 #: Operations ``call_shard`` handles in the manager that owns the shard (not in the child).
 MANAGER_OPS = ("stats", "respawn")
@@ -118,6 +123,8 @@ class ShardManager:
         self._background: set[asyncio.Task[Any]] = set()
         self._spawn_timed_out: set[int] = set()
         self._in_spawn = False
+        self.zygote: Zygote | None = None
+        self._ids: list[int] = []
 
     # --- small helpers -----------------------------------------------------------------------------
 
@@ -247,9 +254,33 @@ class ShardManager:
         live = ShardManager._live
         if live is not None and live is not self and live.has_live_shards:
             raise _sharding_error("another shard manager with running shards exists")
-        # A syntax error would make every shard crash at start: report it once, up front,
-        # before a single session start is spent.
-        check_bot_syntax(self.options.bot_file)
+        # The fork server imports discord.py while we check the bot and talk to the API.
+        zygote_start = asyncio.ensure_future(self._start_zygote())
+        try:
+            # A syntax error would make every shard crash at start: report it once, up front,
+            # before a single session start is spent.
+            check_bot_syntax(self.options.bot_file)
+            gateway = await self._prepare()
+        except BaseException:
+            zygote_start.cancel()
+            with contextlib.suppress(BaseException):
+                await zygote_start
+            raise
+        self.zygote = await zygote_start
+        return await self._launch_all(gateway)
+
+    async def _start_zygote(self) -> Zygote | None:
+        if os.environ.get(ZYGOTE_ENV, "1") == "0":
+            return None
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        return await Zygote.start(
+            str(self.options.bot_file.parent),
+            env,
+            lambda line: self.reporter.child_line("[zygote] " + self.scrub(line), True),
+        )
+
+    async def _prepare(self) -> GatewayFacts:
+        """Ask the API, check the budget, set up the backends: everything before any shard."""
         gateway = await self._fetch_gateway()
         opts = self.options
         if opts.shard_list is not None:
@@ -294,6 +325,11 @@ class ShardManager:
         await self.directory.claim(ids)
         if self.remote is not None:
             await self.remote.start(self.call_shard)
+        self._ids = ids
+        return gateway
+
+    async def _launch_all(self, gateway: GatewayFacts) -> list[dict[str, Any]]:
+        ids = self._ids
         self._spawned = True
         ShardManager._live = self
         self.shards = {i: ShardProcess(self, i) for i in ids}
@@ -591,6 +627,9 @@ class ShardManager:
             with contextlib.suppress(Exception):
                 if self.identify_queue is not None:
                     await self.identify_queue.close()
+            if self.zygote is not None:
+                with contextlib.suppress(Exception):
+                    await self.zygote.close()
         finally:
             self._stopped.set()
             if ShardManager._live is self:

@@ -68,7 +68,7 @@ class ShardProcess:
         self.pid: int | None = None
         self.restarts = 0
         self.last_exit: dict[str, Any] | None = None
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Any = None  # asyncio.subprocess.Process or zygote.ZygoteChild
         self.channel: Channel | None = None
         self.generation = 0  # increases with every child started
         self.ready_generation = 0  # the generation that last became READY
@@ -201,7 +201,6 @@ class ShardProcess:
         self.manager.reporter.problem(f"shard {self.id} failed: {why}")
 
     async def _launch(self) -> None:
-        opts = self.manager.options
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
         env.update(
@@ -223,22 +222,7 @@ class ShardProcess:
         self._granted = False
         self.set_status("starting")
         try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "ezlang.sharding.shard_main",
-                str(opts.bot_file),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(child_sock.fileno(),),
-                env=env,
-                cwd=str(opts.bot_file.parent),
-                # Own session: a Ctrl-C in the terminal reaches only the manager, which then
-                # stops the shards in order (they would otherwise count it as a crash).
-                start_new_session=True,
-                limit=1 << 20,
-            )
+            proc = await self._start_child(child_sock, env)
         finally:
             child_sock.close()  # only the child may hold this end, or EOF never comes
         self.proc = proc
@@ -255,6 +239,38 @@ class ShardProcess:
         ]
         self._wait_task = asyncio.create_task(proc.wait())
         self.manager._process_started(self)
+
+    async def _start_child(self, child_sock: socket.socket, env: dict[str, str]) -> Any:
+        """Fork the shard from the manager's zygote, or exec a fresh interpreter."""
+        opts = self.manager.options
+        zygote = self.manager.zygote
+        if zygote is not None and zygote.alive:
+            shard_env = {k: env[k] for k in (ENV_SHARD_ID, ENV_SHARD_COUNT)}
+            try:
+                return await zygote.spawn(
+                    ["ezlang.sharding.shard_main", str(opts.bot_file)],
+                    shard_env,
+                    str(opts.bot_file.parent),
+                    child_sock.fileno(),
+                )
+            except (ConnectionError, TimeoutError):
+                pass  # the zygote died: fall back to a fresh interpreter
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ezlang.sharding.shard_main",
+            str(opts.bot_file),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            pass_fds=(child_sock.fileno(),),
+            env=env,
+            cwd=str(opts.bot_file.parent),
+            # Own session: a Ctrl-C in the terminal reaches only the manager, which then
+            # stops the shards in order (they would otherwise count it as a crash).
+            start_new_session=True,
+            limit=1 << 20,
+        )
 
     async def _forward(self, stream: asyncio.StreamReader, is_err: bool) -> None:
         prefix = f"[shard {self.id}] "

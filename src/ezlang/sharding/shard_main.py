@@ -19,8 +19,10 @@ from ezlang.sharding.agent import ENV_FD, ENV_MANAGER_PID, EXIT_FATAL
 
 def _check_parent() -> None:
     # The manager may have died between fork and now; an orphan must not connect to Discord.
+    from ezlang.sharding.agent import manager_alive
+
     expected = os.environ.get(ENV_MANAGER_PID)
-    if expected and os.getppid() != int(expected):
+    if expected and not manager_alive(int(expected)):
         raise SystemExit(0)
 
 
