@@ -393,3 +393,18 @@ async def test_exhausted_session_start_limit_refuses_identify():
         finally:
             await a.close()
             await b.close()
+
+
+@pytest.mark.parametrize("compress", [None, "zstd-stream"])
+async def test_frames_over_64k_use_the_long_length_form(compress):
+    """READY of a 2,500-guild shard is ~100 kB: the 8-byte websocket length (RFC 6455)."""
+    async with Sandbox(guilds=2500, identify_window=0) as sb:
+        gw = await RawGateway.connect(sb.gateway_url, compress=compress)
+        try:
+            await gw.identify(TOKEN)
+            ready = await gw.next(t="READY", timeout=15)
+            assert len(ready["d"]["guilds"]) == 2500
+            for _ in range(2500):
+                await gw.next(t="GUILD_CREATE", timeout=15)
+        finally:
+            await gw.close()

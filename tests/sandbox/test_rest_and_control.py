@@ -215,6 +215,7 @@ async def test_control_load_streams_messages_over_connected_shards(sb, http):
             await gw.identify(TOKEN, shard=[shard, 2], intents=1 | 1 << 9 | 1 << 15)
             await gw.next(t="READY")
             await asyncio.sleep(0.2)  # identify window
+        t0 = asyncio.get_running_loop().time()
         status, _, body = await post(
             http,
             sb.control_url + "/load",
@@ -222,6 +223,7 @@ async def test_control_load_streams_messages_over_connected_shards(sb, http):
             headers={},
         )
         assert status == 200 and body["sent"] == 1000
+        assert asyncio.get_running_loop().time() - t0 >= 0.4  # paced at the asked rate
         for gw in gws:
             for _ in range(500):
                 m = await gw.next(t="MESSAGE_CREATE")
