@@ -139,6 +139,7 @@ async def test_release_removes_the_entries_and_close_the_host(redis_server) -> N
     await a.release([0, 1])
     await a.close()
     assert await b.entries() == {}
+    assert "host-a" not in await b.hosts()  # its heartbeat key went with it
     await b.claim([0, 1])  # free at once, no TTL to wait for
     await b.close()
 
@@ -186,3 +187,18 @@ async def test_redis_down_keeps_local_entries_and_republishes_after_restart(redi
     assert settings.decided_by == "host-a"  # the decision was put back too
     await a.close()
     await b.close()
+
+
+async def test_two_live_managers_cannot_share_one_host_name(redis_server) -> None:
+    r = connect(redis_server.url)
+    keys = RedisKeys("123")
+    # A live manager named "dup" on another machine.
+    record = {"host": "dup", "machine": "elsewhere", "pid": 1, "shards": [0]}
+    await r.set(keys.host("dup"), json.dumps(record), px=60_000)
+    d = make_dir(redis_server.url, "dup")
+    with pytest.raises(EzError) as err:
+        await d.claim([5])
+    assert "host name 'dup'" in err.value.message and "EZLANG_HOST_NAME" in err.value.message
+    await d.close()
+    assert await r.get(keys.host("dup"))  # the other manager's heartbeat is left alone
+    await r.aclose()

@@ -298,6 +298,19 @@ return 1
 """
 
 
+# Delete this manager's host key, but only if it is still this manager's (same machine and pid).
+# KEYS[1] host key; ARGV[1] machine, ARGV[2] pid.
+_DROP_HOST_SCRIPT = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local ok, rec = pcall(cjson.decode, cur)
+if ok and rec['machine'] == ARGV[1] and tostring(rec['pid']) == ARGV[2] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisShardDirectory:
     """Which host runs which shard of the bot, shared through Redis.
 
@@ -338,6 +351,7 @@ class RedisShardDirectory:
         self._publish = self._redis.register_script(_PUBLISH_SCRIPT)
         self._release = self._redis.register_script(_RELEASE_SCRIPT)
         self._decide = self._redis.register_script(_DECIDE_SCRIPT)
+        self._drop_host = self._redis.register_script(_DROP_HOST_SCRIPT)
         self._warnings = RateLimitedWarning(warn, warn_interval)
         self._local: dict[int, dict[str, Any]] = {}
         self._snapshot: dict[int, dict[str, Any]] = {}
@@ -502,6 +516,7 @@ class RedisShardDirectory:
         """Register this host as the owner of ``shard_ids``; refuse if a live host owns one."""
         ids = sorted(set(shard_ids))
         try:
+            await self._check_name_is_free()
             await self.start()
             for _attempt in range(3):
                 infos = [
@@ -528,6 +543,33 @@ class RedisShardDirectory:
             ) from None
         for i in ids:
             self._local[i] = {"host": self.host, "pid": None, "status": "starting", "ready": False}
+
+    async def _check_name_is_free(self) -> None:
+        """Refuse to run under the name of another live manager (same EZLANG_HOST_NAME twice).
+
+        Two managers sharing a name would each take the other's shards for their own.
+        """
+        if self._heartbeat_task is not None:
+            return  # already ours
+        raw = await self._redis.get(self.keys.host(self.host))
+        if not raw:
+            return
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            return
+        pid, machine = rec.get("pid"), rec.get("machine")
+        if machine == self.machine and pid == os.getpid():
+            return
+        if machine == self.machine and isinstance(pid, int) and not _pid_alive(pid):
+            return  # a previous manager of this name on this machine that died
+        ttl_ms = await self._redis.pttl(self.keys.host(self.host))
+        raise EzError(
+            "ShardingError",
+            f"another live manager already uses the host name '{self.host}' (pid {pid} on "
+            f"machine '{machine}'); give each manager its own EZLANG_HOST_NAME, or wait "
+            f"{max(ttl_ms, 0) / 1000:.1f} s if it is gone",
+        )
 
     async def _owner_is_dead_here(self, owner: str) -> bool:
         """A previous manager on this very machine that died: its pid is gone, free its key.
@@ -623,7 +665,7 @@ class RedisShardDirectory:
     async def _read_entries(self) -> dict[int, dict[str, Any]]:
         """Read the directory from Redis (raises when Redis is down) and keep a snapshot."""
         raw = await asyncio.wait_for(self._redis.hgetall(self.keys.shards), timeout=2.0)
-        owners = sorted({_owner(v) for v in raw.values()} - {None, self.host})  # type: ignore[arg-type]
+        owners = sorted({o for v in raw.values() if (o := _owner(v)) and o != self.host})
         alive: dict[str, bool] = {self.host: True}
         if owners:
             vals = await self._redis.mget([self.keys.host(o) for o in owners])
@@ -678,14 +720,20 @@ class RedisShardDirectory:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(*REDIS_DOWN_ERRORS):
-            await asyncio.wait_for(self._redis.delete(self.keys.host(self.host)), timeout=2.0)
+        if task is not None:  # only a started directory published a host key of its own
+            with contextlib.suppress(*REDIS_DOWN_ERRORS):
+                await asyncio.wait_for(
+                    self._drop_host(
+                        keys=[self.keys.host(self.host)], args=[self.machine, os.getpid()]
+                    ),
+                    timeout=2.0,
+                )
         if self._owns_client:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
 
 
-def _owner(raw: str) -> str | None:
+def _owner(raw: str | bytes) -> str | None:
     try:
         host = json.loads(raw).get("host")
     except (ValueError, AttributeError):
