@@ -359,11 +359,24 @@ async def test_presence_update_recorded_and_member_chunk(sb, raw):
     assert str(sb.world.bot_id) in ids and len(ids) >= 2
 
 
-async def test_gateway_send_rate_limit_closes_4008(raw):
+async def test_gateway_send_rate_limit_closes_4008_heartbeats_not_counted(sb, raw):
     gw = await raw(heartbeat=False)
-    for _ in range(121):
+    await ready(gw)
+    for _ in range(200):  # heartbeats are exempt (sandboxes use short intervals)
         await gw.send({"op": 1, "d": None})
+    presence = {"status": "online", "activities": [], "afk": False, "since": None}
+    for _ in range(119):  # + the IDENTIFY = 120 payloads: the limit
+        await gw.send({"op": 3, "d": presence})
+    await gw.heartbeat()
+    assert not gw.closed.is_set()
+    await gw.send({"op": 3, "d": presence})
     assert await gw.wait_closed() == 4008
+
+
+async def test_payload_over_4096_bytes_closes_4002(raw):
+    gw = await raw()
+    await gw.send({"op": 1, "d": None, "pad": "x" * 4100})
+    assert await gw.wait_closed() == 4002
 
 
 async def test_reset_token_closes_4004_and_rejects_old_token(sb, raw):

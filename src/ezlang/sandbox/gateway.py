@@ -109,6 +109,8 @@ VALID_INTENTS = sum(1 << b for b in (*range(0, 17), 20, 21, 24, 25))
 PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
 
 MAX_GUILDS_PER_SHARD = 2500
+# Discord refuses client payloads over 4096 bytes (close 4002).
+MAX_PAYLOAD = 4096
 # Discord closes a connection that sends more than 120 payloads per 60 s.
 SEND_LIMIT = 120
 SEND_LIMIT_WINDOW = 60.0
@@ -455,6 +457,9 @@ class Gateway:
                     conn.peer_close_code = msg.data
                 log.debug("gateway read loop ends on %s %r", msg.type, msg.data)
                 break
+            if len(raw) > MAX_PAYLOAD:
+                await conn.close(CLOSE_DECODE_ERROR, "Payload too large.")
+                break
             try:
                 payload = json.loads(raw)
                 if not isinstance(payload, dict) or not isinstance(payload.get("op"), int):
@@ -462,7 +467,9 @@ class Gateway:
             except (ValueError, UnicodeDecodeError):
                 await conn.close(CLOSE_DECODE_ERROR)
                 break
-            if not self._count_send(conn):
+            # Heartbeats are not counted: sandboxes often run with sub-second heartbeat
+            # intervals, which on Discord (41.25 s) could never approach the limit.
+            if payload["op"] != OP_HEARTBEAT and not self._count_send(conn):
                 await conn.close(CLOSE_RATE_LIMITED)
                 break
             await self._on_payload(conn, payload["op"], payload.get("d"))
