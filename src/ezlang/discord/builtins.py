@@ -16,15 +16,12 @@ from ezlang.discord.runtime import BotRuntime, parse_intents, rest_error, runtim
 from ezlang.discord.view import ClientView
 from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
+from ezlang.lang.values import to_repr, to_str
 
 __all__ = ["BUILTINS"]
 
 
 def _to_text(value: Any) -> str:
-    try:
-        from ezlang.lang.values import to_str
-    except ImportError:  # pragma: no cover - only before the language core provides it
-        return str(value)
     return to_str(value)
 
 
@@ -68,7 +65,7 @@ def _message_ids(message: Any, what: str) -> tuple[int, int, int | None]:
     """(message id, channel id, guild id) of a message object handed to EasyLang."""
     if not isinstance(message, dict) or "id" not in message or "channel_id" not in message:
         raise EzError(
-            "TypeError", f"{what} needs a message object (from on_message), not {message!r}"
+            "TypeError", f"{what} needs a message object (from on_message), not {to_repr(message)}"
         )
     guild = message.get("guild_id")
     return (

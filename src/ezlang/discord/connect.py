@@ -18,12 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import discord
 import discord.gateway
 import discord.http
 import yarl
 
+import discord
 from ezlang.lang.errors import EzError
+from ezlang.lang.values import to_repr
 
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
@@ -64,7 +65,7 @@ def api_base(options: Mapping[str, Any] | None = None) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise EzError(
             "DiscordError",
-            f"the Discord API URL {raw!r} is not an http(s) URL "
+            f"the Discord API URL {to_repr(raw)} is not an http(s) URL "
             f"(expected something like http://127.0.0.1:8080/api/v10)",
         )
     if parts.path in ("", "/"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import discord
+from ezlang.lang.errors import EzError
+from ezlang.lang.values import to_repr
 
 
 def snowflake(value: int | None) -> str | None:
@@ -90,17 +92,18 @@ def channel_id_of(value: Any, *, what: str) -> int:
 
 def snowflake_arg(value: Any, *, what: str) -> int:
     """Parse an id argument (``"123"`` or ``123``), raising a clear TypeError otherwise."""
-    from ezlang.lang.errors import EzError
 
     if isinstance(value, bool) or value is None:
-        raise EzError("TypeError", f"{what} must be an id (a string of digits), not {value!r}")
+        raise EzError(
+            "TypeError", f"{what} must be an id (a string of digits), not {to_repr(value)}"
+        )
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and value > 0:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
-    raise EzError("TypeError", f"{what} must be an id (a string of digits), not {value!r}")
+    raise EzError("TypeError", f"{what} must be an id (a string of digits), not {to_repr(value)}")
 
 
 _DISCORD_EPOCH_MS = 1_420_070_400_000

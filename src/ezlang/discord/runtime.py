@@ -31,8 +31,10 @@ import discord
 from ezlang.discord import connect, convert, plugin
 from ezlang.discord.view import ClientView
 from ezlang.lang import context as context_mod
+from ezlang.lang import format_error, to_ez_error
 from ezlang.lang.asyncbridge import call_async
 from ezlang.lang.errors import EzError
+from ezlang.lang.values import to_repr
 
 #: Event names of ``listen``, as discord.js users know them.
 EVENTS = (
@@ -175,7 +177,7 @@ def parse_intents(names: Any) -> discord.Intents:
     intents = discord.Intents.none()
     for name in names:
         if not isinstance(name, str):
-            raise EzError("TypeError", f"intent names are strings, not {name!r}")
+            raise EzError("TypeError", f"intent names are strings, not {to_repr(name)}")
         key = name.lower().replace("_", "").replace("-", "").replace(" ", "")
         if key == "default":
             for flag in DEFAULT_INTENTS:
@@ -200,7 +202,9 @@ def parse_intents(names: Any) -> discord.Intents:
                     }
                 )
             )
-            raise EzError("ValueError", f"unknown intent {name!r}; known intents include {known}")
+            raise EzError(
+                "ValueError", f"unknown intent {to_repr(name)}; known intents include {known}"
+            )
         setattr(intents, alias, True)
     return intents
 
@@ -343,26 +347,10 @@ _ROUTES: dict[str, Callable[[BotRuntime, Any, tuple[Any, ...]], None]] = {
 }
 
 
-def _format_error(exc: BaseException, debug: bool) -> str:
-    try:
-        from ezlang.lang import format_error
-    except ImportError:  # pragma: no cover - only before the language core provides it
-        return str(exc) if isinstance(exc, EzError) else f"Error: {type(exc).__name__}: {exc}"
-    return format_error(exc, debug=debug)
-
-
 def _error_value(exc: BaseException, event: str) -> dict[str, Any]:
-    if isinstance(exc, EzError):
-        kind, message = exc.kind, exc.message
-    else:
-        try:
-            from ezlang.lang import to_ez_error
-
-            ez = to_ez_error(exc)
-            kind, message = ez.kind, ez.message
-        except ImportError:  # pragma: no cover - only before the language core provides it
-            kind, message = "Error", str(exc)
-    return {"kind": kind, "message": message, "event": event}
+    """What an ``error`` handler receives: ``{kind, message, event}``."""
+    ez = exc if isinstance(exc, EzError) else to_ez_error(exc)
+    return {"kind": ez.kind, "message": ez.message, "event": event}
 
 
 class BotRuntime:
@@ -391,12 +379,14 @@ class BotRuntime:
     def add_handler(self, event: Any, fn: Any) -> None:
         """``listen(event, fn)``: several handlers per event run in registration order."""
         if not isinstance(event, str):
-            raise EzError("TypeError", f"listen() needs an event name string, not {event!r}")
+            raise EzError("TypeError", f"listen() needs an event name string, not {to_repr(event)}")
         name = _EVENT_LOOKUP.get(event.lower())
         if name is None:
-            raise EzError("ValueError", f"unknown event {event!r}; events are: {', '.join(EVENTS)}")
+            raise EzError(
+                "ValueError", f"unknown event {to_repr(event)}; events are: {', '.join(EVENTS)}"
+            )
         if not callable(fn):
-            raise EzError("TypeError", f"the handler for {name!r} must be a function")
+            raise EzError("TypeError", f"the handler for {to_repr(name)} must be a function")
         self.handlers.setdefault(name, []).append(Handler(fn, _arity(fn)))
 
     def emit(self, event: str, args: tuple[Any, ...]) -> None:
@@ -423,7 +413,7 @@ class BotRuntime:
         if event != "error" and self.handlers.get("error"):
             self.emit("error", (_error_value(exc, event),))
             return
-        text = _format_error(exc, self.ctx.debug)
+        text = format_error(exc, debug=self.ctx.debug)
         print(
             f"error in a {event} handler (the bot keeps running):\n{text}",
             file=sys.stderr,
@@ -662,7 +652,7 @@ class BotRuntime:
     def _privileged_message(self) -> str:
         asked = privileged_of(self.intents)
         switches = (
-            ", ".join(f"{PRIVILEGED_INTENTS[n]} (for {n!r})" for n in asked) or "the ones used"
+            ", ".join(f'{PRIVILEGED_INTENTS[n]} (for "{n}")' for n in asked) or "the ones used"
         )
         return (
             f"Discord refused the privileged intent(s) {', '.join(asked) or '?'} (close 4014). "
@@ -708,7 +698,8 @@ class BotRuntime:
     def set_status(self, status: Any) -> None:
         if not isinstance(status, str) or status.lower() not in STATUSES:
             raise EzError(
-                "ValueError", f"set_status() takes one of {', '.join(STATUSES)}, not {status!r}"
+                "ValueError",
+                f"set_status() takes one of {', '.join(STATUSES)}, not {to_repr(status)}",
             )
         self.status = STATUSES[status.lower()]
 
@@ -719,7 +710,7 @@ class BotRuntime:
         if not isinstance(kind, str) or kind.lower() not in ACTIVITY_TYPES:
             raise EzError(
                 "ValueError",
-                f"set_activity() type must be one of {', '.join(ACTIVITY_TYPES)}, not {kind!r}",
+                f"set_activity() type must be one of {', '.join(ACTIVITY_TYPES)}, not {to_repr(kind)}",
             )
         if not isinstance(text, str) or not text:
             raise EzError("TypeError", "set_activity() needs the activity text as a string")
