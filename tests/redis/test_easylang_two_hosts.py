@@ -1,0 +1,97 @@
+"""The worked example of docs/SHARDING-MULTIHOST.md, run as written: two `ezlang run` managers.
+
+The manager script is taken from the doc itself, so the doc cannot drift from what works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from ezlang.sandbox import Sandbox
+
+pytestmark = pytest.mark.timeout(150)
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "SHARDING-MULTIHOST.md"
+BOT = ROOT / "examples" / "sharding" / "bot.ez"
+GUILDS = 80
+
+
+def manager_from_doc() -> str:
+    """The first ``` block of the doc that starts with "// manager.ez"."""
+    blocks = re.findall(r"```\n(// manager\.ez.*?)```", DOC.read_text(), flags=re.S)
+    assert blocks, "docs/SHARDING-MULTIHOST.md lost its manager.ez example"
+    return blocks[0]
+
+
+async def read_until(proc: asyncio.subprocess.Process, lines: list[str], pattern: str) -> None:
+    assert proc.stdout is not None
+    while True:
+        raw = await proc.stdout.readline()
+        assert raw, f"manager exited before printing {pattern!r}:\n" + "\n".join(lines)
+        lines.append(raw.decode(errors="replace").rstrip())
+        if re.search(pattern, lines[-1]):
+            return
+
+
+@pytest.mark.skipif(not BOT.exists(), reason="examples/sharding/bot.ez is not there")
+async def test_the_documented_two_machine_example_runs(tmp_path: Path, redis_server) -> None:
+    (tmp_path / "manager.ez").write_text(manager_from_doc())
+    (tmp_path / "bot.ez").write_text(BOT.read_text())
+    async with Sandbox(guilds=GUILDS, max_concurrency=1, identify_window=0.5) as sb:
+        procs: dict[str, asyncio.subprocess.Process] = {}
+        output: dict[str, list[str]] = {"machine-a": [], "machine-b": []}
+        try:
+            for name, first in (("machine-a", 0), ("machine-b", 4)):
+                env = {
+                    **os.environ,
+                    "DISCORD_TOKEN": sb.token,
+                    "EZLANG_REDIS_URL": redis_server.url,
+                    "EZLANG_HOST_NAME": name,
+                }
+                procs[name] = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "ezlang", "run", str(tmp_path / "manager.ez"),
+                    "--api", sb.api_url, f"FIRST={first}",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                    env=env, cwd=tmp_path,
+                )  # fmt: skip
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        read_until(p, output[n], r"^servers on all machines")
+                        for n, p in procs.items()
+                    )
+                ),
+                120,
+            )
+        finally:
+            for p in procs.values():
+                if p.returncode is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs.values():
+                try:
+                    await asyncio.wait_for(p.communicate(), 20)
+                except TimeoutError:
+                    p.kill()
+                    await p.wait()
+        for name, lines in output.items():
+            first = 0 if name == "machine-a" else 4
+            assert f"running shards {list(range(first, first + 4))} of 8" in lines
+            table = [ln for ln in lines if re.match(r"^shard \d on machine-", ln)]
+            assert [ln.split(":")[0] for ln in table] == [
+                f"shard {i} on machine-{'a' if i < 4 else 'b'}" for i in range(8)
+            ], lines
+        totals = [ln for lines in output.values() for ln in lines if ln.startswith("servers on")]
+        # The machine that finished last saw every shard ready.
+        assert f"servers on all machines: {GUILDS}" in totals, totals
+        assert sb.identify_violations == 0
+        assert all(p.returncode == 0 for p in procs.values()), [
+            p.returncode for p in procs.values()
+        ]
