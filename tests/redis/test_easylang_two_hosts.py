@@ -1,5 +1,7 @@
 """The worked example of docs/SHARDING-MULTIHOST.md, run as written: two `ezlang run` managers.
 
+Also: a `!totalstats` command in a shard of either machine answers for the whole bot.
+
 The manager script is taken from the doc itself, so the doc cannot drift from what works.
 """
 
@@ -71,6 +73,12 @@ async def test_the_documented_two_machine_example_runs(tmp_path: Path, redis_ser
                 ),
                 120,
             )
+            # A command inside shard 1 (machine A) totals the whole bot through both managers.
+            for shard_id in (1, 6):
+                channel = sb.guilds_for_shard(shard_id, 8)[0]["text_channel_ids"][0]
+                await sb.inject_message(channel, "!totalstats")
+                replies = await asyncio.wait_for(sb.wait_for_bot_messages(channel, 1), 30)
+                assert replies[0]["content"] == f"I am in {GUILDS} servers across 8 shards"
         finally:
             for p in procs.values():
                 if p.returncode is None:
