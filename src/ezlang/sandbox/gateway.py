@@ -405,8 +405,10 @@ class Gateway:
         else:
             return web.Response(
                 status=400,
-                text=dumps({"message": f"Unsupported compression {compress!r}", "code": 0}),
-                content_type="application/json",
+                body=dumps(
+                    {"message": f"Unsupported compression {compress!r}", "code": 0}
+                ).encode(),
+                headers={"Content-Type": "application/json"},
             )
         ws = web.WebSocketResponse(
             autoping=True, heartbeat=None, compress=False, max_msg_size=1 << 20
