@@ -36,6 +36,8 @@ from ezlang.lang.asyncbridge import call_async
 from ezlang.lang.errors import EzError
 from ezlang.lang.values import to_repr
 
+_log = logging.getLogger("ezlang.discord")
+
 #: Event names of ``listen``, as discord.js users know them.
 EVENTS = (
     "ready",
@@ -268,11 +270,18 @@ class _EzClientMixin:
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
         super().dispatch(event, *args, **kwargs)  # type: ignore[misc]
         route = _ROUTES.get(event)
-        if route is not None:
-            route(self.ez_runtime, self, args)
         shard_event = self._ez_shard_events.get(event)
-        if shard_event is not None:
-            self.ez_runtime.on_shard_event(self, shard_event, args)
+        if route is None and shard_event is None:
+            return
+        # This runs inside discord.py's gateway reader: an exception here would end the
+        # connection, so an event we cannot convert is logged and skipped instead.
+        try:
+            if route is not None:
+                route(self.ez_runtime, self, args)
+            if shard_event is not None:
+                self.ez_runtime.on_shard_event(self, shard_event, args)
+        except Exception:
+            _log.exception("ezlang could not deliver the %s event", event)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         await self.ez_runtime.before_identify(shard_id, initial)
@@ -454,7 +463,13 @@ class BotRuntime:
             if "on_message" in client.__dict__ or listeners.get("message"):
                 original(data)
             elif self.handlers.get("messageCreate") or self.wants_history():
-                self.on_message_dict(convert.message_from_payload(data))
+                try:
+                    message = convert.message_from_payload(data)
+                except (KeyError, TypeError, ValueError):
+                    # A payload we do not understand: discord.py's parser knows more shapes.
+                    original(data)
+                    return
+                self.on_message_dict(message)
 
         state.parsers["MESSAGE_CREATE"] = parse_message_create
 
@@ -772,9 +787,9 @@ def runtime() -> BotRuntime:
     return _state[1]
 
 
-class _DiscordLogFormatter(logging.Formatter):
-    def __init__(self, debug: bool) -> None:
-        super().__init__("discord.py: %(message)s")
+class _ShortLogFormatter(logging.Formatter):
+    def __init__(self, prefix: str, debug: bool) -> None:
+        super().__init__(prefix + "%(message)s")
         self.debug = debug
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's API
@@ -786,14 +801,16 @@ class _DiscordLogFormatter(logging.Formatter):
 
 
 def install_discord_logging(debug: bool) -> None:
-    """Show discord.py's warnings as short lines on stderr unless logging is already set up."""
-    logger = logging.getLogger("discord")
-    if logger.handlers or logging.getLogger().handlers:
+    """Show discord.py's (and our) warnings as short lines on stderr, unless logging is set up."""
+    if logging.getLogger().handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_DiscordLogFormatter(debug))
-    logger.addHandler(handler)
-    logger.setLevel(
-        logging.DEBUG if debug and os.environ.get("EZLANG_DISCORD_DEBUG") else logging.WARNING
-    )
-    logger.propagate = False
+    for name, prefix in (("discord", "discord.py: "), ("ezlang.discord", "ezlang: ")):
+        logger = logging.getLogger(name)
+        if logger.handlers:
+            continue
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_ShortLogFormatter(prefix, debug))
+        logger.addHandler(handler)
+        verbose = debug and os.environ.get("EZLANG_DISCORD_DEBUG")
+        logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        logger.propagate = False
