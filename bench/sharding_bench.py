@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.manager import ShardManager
 from ezlang.sharding.progress import Reporter
@@ -59,7 +61,7 @@ async def bench_spawn(n: int, mc: int, window: float, bot: Path) -> dict[str, fl
     return {"elapsed": elapsed, "bound": bound, "over": elapsed - bound, "violations": violations}
 
 
-async def bench_rss(bot: Path) -> float:
+async def bench_rss(bot: Path) -> tuple[float, float]:
     async with Sandbox(guilds=1000, identify_window=0.1) as sb:
         manager = ShardManager(
             bot, {"token": sb.token, "api": sb.api_url, "total_shards": 1}, reporter=quiet()
@@ -69,7 +71,9 @@ async def bench_rss(bot: Path) -> float:
             await asyncio.sleep(1.0)  # let startup garbage settle
             stats = await manager.stats()
             assert stats[0]["guild_count"] == 1000, stats
-            return float(stats[0]["memory_mb"])
+            # USS: memory only this process holds (pages shared with the zygote excluded).
+            uss = psutil.Process(stats[0]["pid"]).memory_full_info().uss / (1024 * 1024)
+            return float(stats[0]["memory_mb"]), uss
         finally:
             await manager.stop()
 
@@ -117,7 +121,8 @@ async def main(write: bool) -> None:
         "",
         f"`python bench/sharding_bench.py` on {platform.machine()} with {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. Everything runs "
-        "against the local sandbox on loopback; shard processes are real.",
+        "against the local sandbox on loopback; shard processes are real. "
+        f"Load average at the start: {os.getloadavg()[0]:.1f}.",
         "",
         "## Spawn time against the identify bound (window 1 s)",
         "",
@@ -125,17 +130,24 @@ async def main(write: bool) -> None:
         "identify violations |",
         "|---|---|---|---|---|---|---|",
     ]
-    for n, mc, bot in ((8, 1, PYBOT), (16, 4, PYBOT), (8, 1, EZBOT), (16, 4, EZBOT)):
+    cases = (
+        (8, 1, PYBOT, True), (8, 1, PYBOT, False), (16, 4, PYBOT, True), (16, 4, PYBOT, False),
+        (8, 1, EZBOT, True), (16, 4, EZBOT, True),
+    )  # fmt: skip
+    for n, mc, bot, zygote in cases:
+        os.environ["EZLANG_SHARD_ZYGOTE"] = "1" if zygote else "0"
         r = await bench_spawn(n, mc, 1.0, bot)
+        how = "zygote" if zygote else "fresh interpreters"
         lines.append(
-            f"| {bot.suffix} | {n} | {mc} | {r['bound']:.1f} s | {r['elapsed']:.2f} s | "
+            f"| {bot.suffix} ({how}) | {n} | {mc} | {r['bound']:.1f} s | {r['elapsed']:.2f} s | "
             f"{r['over']:+.2f} s | {r['violations']} |"
         )
         print(lines[-1], flush=True)
+    os.environ["EZLANG_SHARD_ZYGOTE"] = "1"
     lines += ["", "## Memory of one shard process holding 1,000 guilds", ""]
     for bot in (PYBOT, EZBOT):
-        mb = await bench_rss(bot)
-        lines.append(f"- {bot.suffix} bot: {mb:.1f} MB RSS")
+        rss, uss = await bench_rss(bot)
+        lines.append(f"- {bot.suffix} bot: {rss:.1f} MB RSS ({uss:.1f} MB unshared, USS)")
         print(lines[-1], flush=True)
     r = await bench_calls(8, 1000)
     lines += [
@@ -151,6 +163,12 @@ async def main(write: bool) -> None:
         f"| `get_shard_stats()` | {r['stats_mean']:.3f} ms | {r['stats_p99']:.3f} ms |",
     ]
     print("\n".join(lines[-3:]), flush=True)
+    load = os.getloadavg()
+    lines += [
+        "",
+        f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        f"on {os.cpu_count()} CPUs (other work was running on this machine).",
+    ]
     if write:
         (HERE / "RESULTS-sharding.md").write_text("\n".join(lines) + "\n")
 

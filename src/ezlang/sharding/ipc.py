@@ -72,24 +72,81 @@ def error_from_payload(err: dict[str, Any]) -> EzError:
     return EzError(kind if kind in KINDS else "ShardingError", str(err.get("message", "")))
 
 
+class _FrameProtocol(asyncio.Protocol):
+    """Cuts the byte stream into frames and hands each to its channel, inline.
+
+    Frames are dispatched from ``data_received`` itself — no reader task and no wake-up per
+    frame — which keeps a round trip to a shard to one trip through each event loop.
+    """
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.can_write: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.pause_reading()  # until Channel.start(): the handlers may not be set yet
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer
+        buf += data
+        start = 0
+        end = len(buf)
+        try:
+            while end - start >= 4:
+                size = int.from_bytes(buf[start : start + 4], "big")
+                if size > MAX_FRAME:
+                    raise ValueError(f"IPC frame of {size} bytes is too large")
+                if end - start - 4 < size:
+                    break
+                body = bytes(buf[start + 4 : start + 4 + size])
+                start += 4 + size
+                self.channel._on_frame(json.loads(body))
+        except Exception as exc:  # a corrupt frame: the link cannot be trusted any more
+            self.channel.close_reason = f"IPC protocol error: {exc}"
+            del buf[:]
+            if self.transport is not None:
+                self.transport.close()
+            return
+        del buf[:start]
+
+    def eof_received(self) -> bool:
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.channel.close_reason == "channel closed":
+            self.channel.close_reason = "the other end closed the channel"
+        self.channel._finish()
+        if self.can_write is not None and not self.can_write.done():
+            self.can_write.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.can_write = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self.can_write is not None and not self.can_write.done():
+            self.can_write.set_result(None)
+        self.can_write = None
+
+
 class Channel:
     """One end of the IPC link: requests with replies, and events, in both directions."""
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
         on_request: RequestHandler | None = None,
         on_event: EventHandler | None = None,
     ) -> None:
-        self._reader = reader
-        self._writer = writer
         self._on_request = on_request
         self._on_event = on_event
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reader_task: asyncio.Task[None] | None = None
+        self._protocol: _FrameProtocol | None = None
+        self._transport: asyncio.Transport | None = None
         self.closed = asyncio.Event()
         self.close_reason = "channel closed"
 
@@ -100,22 +157,30 @@ class Channel:
         on_request: RequestHandler | None = None,
         on_event: EventHandler | None = None,
     ) -> Channel:
-        """Wrap a connected (unix) socket."""
-        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_FRAME)
-        return cls(reader, writer, on_request, on_event)
+        """Wrap a connected (unix) socket; call :meth:`start` to begin reading."""
+        channel = cls(on_request, on_event)
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_unix_connection(
+            lambda: _FrameProtocol(channel), sock=sock
+        )
+        channel._transport = transport
+        channel._protocol = protocol
+        return channel
 
     def start(self) -> None:
         """Start reading (call once the handlers are set)."""
-        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
 
     @property
     def is_closed(self) -> bool:
         return self.closed.is_set()
 
     def _write(self, message: dict[str, Any]) -> None:
-        if self.closed.is_set() or self._writer.is_closing():
+        transport = self._transport
+        if self.closed.is_set() or transport is None or transport.is_closing():
             raise ChannelClosed(self.close_reason)
-        self._writer.write(encode(message))
+        transport.write(encode(message))
 
     def send_event(self, op: str, data: Any = None) -> None:
         """Send a fire-and-forget event; silently dropped if the channel is closed."""
@@ -123,6 +188,19 @@ class Channel:
             self._write({"k": "e", "op": op, "d": data})
         except (ChannelClosed, ConnectionError, RuntimeError):
             pass
+
+    def start_request(self, op: str, data: Any = None) -> asyncio.Future[Any]:
+        """Send a request now and return the future of its reply (no task, no timeout).
+
+        For fanning one request out to many shards; the caller bounds the wait. The future
+        fails with ``EzError`` (remote error) or ``ChannelClosed``.
+        """
+        rid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._write({"k": "q", "i": rid, "op": op, "d": data})
+        self._pending[rid] = fut
+        fut.add_done_callback(lambda _f: self._pending.pop(rid, None))
+        return fut
 
     async def request(self, op: str, data: Any = None, timeout: float | None = None) -> Any:
         """Send a request and wait for its reply.
@@ -135,44 +213,28 @@ class Channel:
         self._pending[rid] = fut
         try:
             self._write({"k": "q", "i": rid, "op": op, "d": data})
-            if self._writer.transport.get_write_buffer_size() > 1 << 20:
-                await self._writer.drain()
+            protocol = self._protocol
+            if protocol is not None and protocol.can_write is not None:
+                await protocol.can_write  # the other end is slow to read: back off
             if timeout is None:
                 return await fut
             return await asyncio.wait_for(fut, timeout)
         finally:
             self._pending.pop(rid, None)
 
-    async def _read_loop(self) -> None:
-        reader = self._reader
-        try:
-            while True:
-                header = await reader.readexactly(4)
-                (size,) = _HEADER.unpack(header)
-                if size > MAX_FRAME:
-                    raise ValueError(f"IPC frame of {size} bytes is too large")
-                message = json.loads(await reader.readexactly(size))
-                kind = message.get("k")
-                if kind == "r":
-                    fut = self._pending.get(message.get("i"))
-                    if fut is not None and not fut.done():
-                        if message.get("ok"):
-                            fut.set_result(message.get("d"))
-                        else:
-                            fut.set_exception(error_from_payload(message.get("e") or {}))
-                elif kind == "q":
-                    self._dispatch_request(message.get("i"), message.get("op"), message.get("d"))
-                elif kind == "e" and self._on_event is not None:
-                    self._on_event(message.get("op", ""), message.get("d"))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            self.close_reason = "the other end closed the channel"
-        except asyncio.CancelledError:
-            self.close_reason = "channel closed"
-            raise
-        except Exception as exc:  # a corrupt frame: the link cannot be trusted any more
-            self.close_reason = f"IPC protocol error: {exc}"
-        finally:
-            self._finish()
+    def _on_frame(self, message: dict[str, Any]) -> None:
+        kind = message.get("k")
+        if kind == "r":
+            fut = self._pending.get(message.get("i"))  # type: ignore[arg-type]
+            if fut is not None and not fut.done():
+                if message.get("ok"):
+                    fut.set_result(message.get("d"))
+                else:
+                    fut.set_exception(error_from_payload(message.get("e") or {}))
+        elif kind == "q":
+            self._dispatch_request(message.get("i"), message.get("op"), message.get("d"))
+        elif kind == "e" and self._on_event is not None:
+            self._on_event(message.get("op", ""), message.get("d"))
 
     def _dispatch_request(self, rid: Any, op: Any, data: Any) -> None:
         # A handler may answer at once (a plain value: replied inline, no task — the common
@@ -230,19 +292,11 @@ class Channel:
             if not fut.done():
                 fut.set_exception(ChannelClosed(self.close_reason))
         self._pending.clear()
-        try:
-            self._writer.close()
-        except RuntimeError:
-            pass
+        if self._transport is not None:
+            self._transport.close()
 
     async def close(self) -> None:
         """Close the link; pending requests fail with :class:`ChannelClosed`."""
-        if self._reader_task is not None and not self._reader_task.done():
-            self._reader_task.cancel()
-            try:
-                await self._reader_task
-            except asyncio.CancelledError:
-                pass
         self._finish()
         for task in list(self._tasks):
             task.cancel()

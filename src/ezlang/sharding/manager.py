@@ -447,6 +447,8 @@ class ShardManager:
 
     async def _fan_out(self, what: str, op: str, payload: Any, timeout: float | None) -> list[Any]:
         ids = self._all_ids()
+        if self.remote is None:
+            return await self._fan_out_local(what, op, payload, timeout, ids)
         tasks = [asyncio.ensure_future(self.call_shard(i, op, payload, timeout)) for i in ids]
         try:
             # Fail fast: the first shard that fails or dies decides, the others are cancelled.
@@ -459,6 +461,35 @@ class ShardManager:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise self._name_shard(what, shard_id, task.exception())  # type: ignore[arg-type]
         return [task.result() for task in tasks]
+
+    async def _fan_out_local(
+        self, what: str, op: str, payload: Any, timeout: float | None, ids: list[int]
+    ) -> list[Any]:
+        # The hot path of broadcast_eval: every request is written at once and the replies are
+        # awaited together — no task and no timer per shard.
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for shard_id in ids:
+                try:
+                    futures.append(self.shards[shard_id].start_call(op, payload))
+                except EzError as exc:
+                    raise self._name_shard(what, shard_id, exc) from None
+            done, pending = await asyncio.wait(
+                futures, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION
+            )
+            for shard_id, fut in zip(ids, futures, strict=True):
+                if fut in done and fut.exception() is not None:
+                    error = await self.shards[shard_id].call_error(op, fut.exception(), timeout)  # type: ignore[arg-type]
+                    raise self._name_shard(what, shard_id, error)
+            if pending:
+                shard_id = next(i for i, f in zip(ids, futures, strict=True) if f in pending)
+                error = await self.shards[shard_id].call_error(op, TimeoutError(), timeout)
+                raise self._name_shard(what, shard_id, error)
+            return [fut.result() for fut in futures]
+        finally:
+            for fut in futures:
+                if not fut.done():
+                    fut.cancel()
 
     @staticmethod
     def _name_shard(what: str, shard_id: int, exc: BaseException) -> EzError:

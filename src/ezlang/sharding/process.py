@@ -386,8 +386,7 @@ class ShardProcess:
 
     # --- calls into the child ----------------------------------------------------------------
 
-    async def call(self, op: str, payload: Any, timeout: float | None) -> Any:
-        """One request to this shard's process; never hangs (``timeout``) and names the shard."""
+    def _running_channel(self) -> Channel:
         channel = self.channel
         if channel is None or channel.is_closed:
             raise EzError(
@@ -399,6 +398,36 @@ class ShardProcess:
                     else ""
                 ),
             )
+        return channel
+
+    def start_call(self, op: str, payload: Any) -> asyncio.Future[Any]:
+        """Send a request now; the reply's future (see :meth:`call_error` for its failures)."""
+        try:
+            return self._running_channel().start_request(op, payload)
+        except ChannelClosed:
+            raise EzError("ShardingError", f"shard {self.id} is not running") from None
+
+    async def call_error(self, op: str, exc: BaseException, timeout: float | None) -> BaseException:
+        """The error to report for a failed call: a dead shard says how it ended."""
+        if isinstance(exc, ChannelClosed):
+            if self._wait_task is not None:
+                await asyncio.wait({self._wait_task}, timeout=0.5)
+            code = self.proc.returncode if self.proc is not None else None
+            if code is None and self.last_exit:
+                code = self.last_exit["code"]
+            return EzError(
+                "ShardingError",
+                f"shard {self.id} died during {op} ({self._exit_summary(code)})",
+            )
+        if isinstance(exc, TimeoutError):
+            return EzError(
+                "TimeoutError", f"shard {self.id} did not answer {op} within {timeout:g} s"
+            )
+        return exc
+
+    async def call(self, op: str, payload: Any, timeout: float | None) -> Any:
+        """One request to this shard's process; never hangs (``timeout``) and names the shard."""
+        channel = self._running_channel()
         try:
             return await channel.request(op, payload, timeout)
         except ChannelClosed:
