@@ -466,3 +466,62 @@ async def test_ready_runs_once_while_a_new_session_fires_shard_ready_again(
     await control.post("/shards/0/invalidate", {"resumable": False})  # forces a new IDENTIFY
     await wait_until(lambda: len(shard_ready) == 2, what="second shardReady")
     assert len(ready) == 1
+
+
+async def test_update_delete_and_guild_events_reach_handlers(
+    run_ctx: Any, control: Control
+) -> None:
+    """The sandbox cannot edit or delete messages, so these gateway payloads are fed to
+    discord.py's own parsers of the live client, as its gateway reader would."""
+    got: dict[str, list[Any]] = {}
+
+    def record(name: str) -> Any:
+        return lambda *args: got.setdefault(name, []).append(args)
+
+    await ez("listen", "messageUpdate", record("update"))
+    await ez("listen", "messageDelete", record("delete"))
+    await ez("listen", "guildCreate", record("join"))
+    await ez("listen", "guildDelete", record("leave"))
+    seen: list[dict[str, Any]] = []
+    await ez("on_message", seen.append)
+    await start_and_wait_ready()
+    channel = await control.first_text_channel()
+    await control.inject(channel, "original text")
+    await wait_until(lambda: seen)
+    original = seen[0]
+    parsers = runtime().client._connection.parsers  # type: ignore[union-attr]
+
+    edited = {
+        "id": original["id"],
+        "channel_id": channel,
+        "guild_id": original["guild_id"],
+        "content": "edited text",
+        "author": {"id": original["author"]["id"], "username": original["author"]["username"],
+                   "discriminator": "0", "avatar": None, "global_name": None},
+        "type": 0,
+        "timestamp": original["created_at"],
+        "edited_timestamp": "2026-11-26T04:00:00+00:00",
+        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
+        "mention_everyone": False, "tts": False,
+    }  # fmt: skip
+    parsers["MESSAGE_UPDATE"](edited)
+    await wait_until(lambda: got.get("update"))
+    old, new = got["update"][0]
+    assert old["content"] == "original text" and new["content"] == "edited text"
+    assert new["edited_at"].startswith("2026-11-26T04:00:00")
+
+    parsers["MESSAGE_DELETE"](
+        {"id": original["id"], "channel_id": channel, "guild_id": original["guild_id"]}
+    )
+    await wait_until(lambda: got.get("delete"))
+    assert got["delete"][0][0]["content"] == "edited text"  # the last version seen
+
+    parsers["GUILD_CREATE"](
+        {"id": "123456789012345678", "name": "New Server", "member_count": 3, "channels": [],
+         "roles": [], "emojis": [], "members": [], "owner_id": "1"}
+    )  # fmt: skip
+    await wait_until(lambda: got.get("join"))
+    assert got["join"][0][0]["name"] == "New Server"
+    parsers["GUILD_DELETE"]({"id": "123456789012345678"})
+    await wait_until(lambda: got.get("leave"))
+    assert got["leave"][0][0]["id"] == "123456789012345678"

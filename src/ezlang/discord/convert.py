@@ -43,7 +43,8 @@ def message(m: discord.Message) -> dict[str, Any]:
         "content": m.content,
         "channel_id": str(m.channel.id),
         "guild_id": None if m.guild is None else str(m.guild.id),
-        "author": user(m.author),
+        # discord.py leaves author unset when the payload's user object is incomplete.
+        "author": user(getattr(m, "author", None)),
         "created_at": created.isoformat(),
         "created_timestamp": int(created.timestamp() * 1000),
         "edited_at": None if m.edited_at is None else m.edited_at.isoformat(),
