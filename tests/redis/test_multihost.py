@@ -204,3 +204,27 @@ async def test_a_remote_call_for_a_local_shard_is_refused_instead_of_bouncing(
     assert "shard 6 is not run by host 'a'" in err.value.message
     await remote.close()
     await b.multi.leave()
+
+
+async def test_a_redis_outage_gives_one_warning_for_the_whole_manager(redis_server) -> None:
+    lines: list[str] = []
+    host = FakeHost(redis_server.url, "a")
+    host.multi = RedisMultiHost(redis_server.url, "42", host="a", ttl=TTL, warn=lines.append)
+    other = FakeHost(redis_server.url, "b")
+    await host.join([0, 1])
+    await other.join([2, 3])
+    redis_server.stop()
+    identify = asyncio.create_task(host.multi.queue.acquire(0))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 2.0:  # heartbeats, bus, identify queue and calls all fail
+        await host.multi.update(0, {"status": "ready"})
+        await host.multi.gather("guilds", None, 0.2)
+        await asyncio.sleep(0.1)
+    down = [ln for ln in lines if "unreachable" in ln]
+    assert len(down) == 1, lines
+    assert "IDENTIFY" in down[0] and "local calls work" in down[0]
+    redis_server.start()
+    await asyncio.wait_for(identify, 15)
+    assert any("reachable again" in ln for ln in lines)
+    await host.multi.leave()
+    await other.multi.leave()

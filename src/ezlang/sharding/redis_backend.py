@@ -34,9 +34,11 @@ from ezlang.sharding.redis_common import (
     RateLimitedWarning,
     RedisKeys,
     Warn,
+    back_message,
     connect,
     default_host_name,
     describe_error,
+    down_message,
     redact_url,
     stderr_warn,
 )
@@ -104,6 +106,7 @@ class RedisIdentifyQueue:
         host: str | None = None,
         warn: Warn = stderr_warn,
         warn_interval: float = 30.0,
+        warnings: RateLimitedWarning | None = None,
         client: aioredis.Redis | None = None,
     ) -> None:
         if max_concurrency < 1:
@@ -121,7 +124,8 @@ class RedisIdentifyQueue:
         self._redis = client or connect(redis_url)
         self._owns_client = client is None
         self._script = self._redis.register_script(_IDENTIFY_SCRIPT)
-        self._warnings = RateLimitedWarning(warn, warn_interval)
+        # Shared with the other Redis parts of one manager: one outage, one warning.
+        self._warnings = warnings or RateLimitedWarning(warn, warn_interval)
         # Shards of one bucket on this host queue in order instead of all polling Redis.
         self._bucket_locks: dict[int, asyncio.Lock] = {}
         self._waiters: set[asyncio.Task[None]] = set()
@@ -172,16 +176,11 @@ class RedisIdentifyQueue:
             try:
                 wait_ms = await self._try_grant(bucket, holder)
             except REDIS_DOWN_ERRORS as exc:
-                self._warnings(
-                    "down",
-                    f"Redis at {redact_url(self.redis_url)} is unreachable "
-                    f"({describe_error(exc)}); new IDENTIFYs wait until it is back "
-                    "(running shards are not affected)",
-                )
+                self._warnings("down", down_message(self.redis_url, exc))
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 2.0)
                 continue
-            self._warnings.resolved("down", "Redis is reachable again; IDENTIFYs resume")
+            self._warnings.resolved("down", back_message(self.redis_url))
             backoff = 0.2
             if wait_ms <= 0:
                 self.granted += 1
@@ -335,6 +334,7 @@ class RedisShardDirectory:
         ttl: float = 10.0,
         warn: Warn = stderr_warn,
         warn_interval: float = 30.0,
+        warnings: RateLimitedWarning | None = None,
         client: aioredis.Redis | None = None,
     ) -> None:
         if ttl <= 0:
@@ -352,7 +352,8 @@ class RedisShardDirectory:
         self._release = self._redis.register_script(_RELEASE_SCRIPT)
         self._decide = self._redis.register_script(_DECIDE_SCRIPT)
         self._drop_host = self._redis.register_script(_DROP_HOST_SCRIPT)
-        self._warnings = RateLimitedWarning(warn, warn_interval)
+        # Shared with the other Redis parts of one manager: one outage, one warning.
+        self._warnings = warnings or RateLimitedWarning(warn, warn_interval)
         self._local: dict[int, dict[str, Any]] = {}
         self._snapshot: dict[int, dict[str, Any]] = {}
         #: Why Redis was unreachable at the last directory read (None when it answered).
@@ -500,17 +501,10 @@ class RedisShardDirectory:
                 await asyncio.wait_for(self._beat(), timeout=max(interval, 1.0))
             except REDIS_DOWN_ERRORS as exc:
                 self.redis_down = describe_error(exc)
-                self._warnings(
-                    "down",
-                    f"Redis at {redact_url(self.redis_url)} is unreachable "
-                    f"({describe_error(exc)}); local shards keep running, other hosts will see "
-                    "this host's shards as unreachable until it is back",
-                )
+                self._warnings("down", down_message(self.redis_url, exc))
             else:
                 self.redis_down = None
-                self._warnings.resolved(
-                    "down", "Redis is reachable again; this host's shards are published"
-                )
+                self._warnings.resolved("down", back_message(self.redis_url))
 
     async def claim(self, shard_ids: list[int]) -> None:
         """Register this host as the owner of ``shard_ids``; refuse if a live host owns one."""
@@ -609,11 +603,7 @@ class RedisShardDirectory:
         try:
             lost = await asyncio.wait_for(self._publish_local([shard_id]), timeout=2.0)
         except REDIS_DOWN_ERRORS as exc:
-            self._warnings(
-                "down",
-                f"Redis at {redact_url(self.redis_url)} is unreachable ({describe_error(exc)}); "
-                "shard status is published when it is back",
-            )
+            self._warnings("down", down_message(self.redis_url, exc))
             return
         if lost:
             await self._handle_lost(lost)
@@ -653,11 +643,7 @@ class RedisShardDirectory:
             out = await self._read_entries()
         except REDIS_DOWN_ERRORS as exc:
             self.redis_down = describe_error(exc)
-            self._warnings(
-                "down",
-                f"Redis at {redact_url(self.redis_url)} is unreachable ({describe_error(exc)}); "
-                "shards on other hosts cannot be reached until it is back",
-            )
+            self._warnings("down", down_message(self.redis_url, exc))
             return self._offline_entries(describe_error(exc))
         self.redis_down = None
         return out

@@ -35,9 +35,11 @@ from ezlang.sharding.redis_common import (
     RateLimitedWarning,
     RedisKeys,
     Warn,
+    back_message,
     connect,
     default_host_name,
     describe_error,
+    down_message,
     redact_url,
     stderr_warn,
 )
@@ -74,6 +76,7 @@ class RedisShardBus:
         host: str | None = None,
         warn: Warn = stderr_warn,
         warn_interval: float = 30.0,
+        warnings: RateLimitedWarning | None = None,
         client: aioredis.Redis | None = None,
     ) -> None:
         self.redis_url = redis_url
@@ -83,7 +86,7 @@ class RedisShardBus:
         self._owns_client = client is None
         # The subscriber blocks on reads; it gets its own connection with no read timeout.
         self._sub_client = connect(redis_url, socket_timeout=None)
-        self._warnings = RateLimitedWarning(warn, warn_interval)
+        self._warnings = warnings or RateLimitedWarning(warn, warn_interval)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._nonce = f"{os.getpid()}-{random.getrandbits(32):08x}"
@@ -123,9 +126,7 @@ class RedisShardBus:
                 await pubsub.subscribe(self.keys.requests(self.host), self.keys.replies(self.host))
                 self._subscribed.set()
                 if backoff > 0.1:
-                    self._warnings.resolved(
-                        "down", "Redis is reachable again; cross-host calls resume"
-                    )
+                    self._warnings.resolved("down", back_message(self.redis_url))
                 backoff = 0.1
                 while True:
                     msg = await pubsub.get_message(timeout=None)
@@ -136,12 +137,7 @@ class RedisShardBus:
                 raise
             except REDIS_DOWN_ERRORS as exc:
                 self._subscribed.clear()
-                self._warnings(
-                    "down",
-                    f"Redis at {redact_url(self.redis_url)} is unreachable "
-                    f"({describe_error(exc)}); calls to shards on other hosts wait until it is "
-                    "back (local shards keep running)",
-                )
+                self._warnings("down", down_message(self.redis_url, exc))
                 self._fail_pending(f"lost the connection to Redis ({describe_error(exc)})")
             finally:
                 with contextlib.suppress(Exception):
@@ -328,11 +324,7 @@ class RedisShardBus:
                         )
                     return
             why = describe_error(exc) if exc else "not subscribed"
-            self._warnings(
-                "down",
-                f"Redis at {redact_url(self.redis_url)} is unreachable ({why}); calls to shards "
-                "on other hosts wait until it is back (local shards keep running)",
-            )
+            self._warnings("down", down_message(self.redis_url, why))
             if deadline is not None and time.monotonic() + backoff > deadline:
                 raise HostUnreachable(
                     f"{what} on host '{host}' cannot be reached: Redis at "

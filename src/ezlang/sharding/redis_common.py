@@ -197,6 +197,20 @@ class RateLimitedWarning:
             self._warn(message)
 
 
+def down_message(url: str, exc: BaseException | str) -> str:
+    """The one warning a Redis outage gives, whichever part noticed it first."""
+    why = exc if isinstance(exc, str) else describe_error(exc)
+    return (
+        f"Redis at {redact_url(url)} is unreachable ({why}); running shards keep running and "
+        "local calls work; calls to shards on other hosts and new IDENTIFYs wait until it is back"
+    )
+
+
+def back_message(url: str) -> str:
+    """The line that ends a Redis outage warning."""
+    return f"Redis at {redact_url(url)} is reachable again; cross-host calls and IDENTIFYs resume"
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line description of a Redis failure for warnings."""
     text = str(exc).strip() or type(exc).__name__

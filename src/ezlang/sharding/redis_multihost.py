@@ -32,6 +32,7 @@ from ezlang.lang.errors import EzError
 from ezlang.sharding.redis_backend import RedisIdentifyQueue, RedisShardDirectory, SharedSettings
 from ezlang.sharding.redis_bus import HostUnreachable, LocalCall, RedisShardBus
 from ezlang.sharding.redis_common import (
+    RateLimitedWarning,
     Warn,
     default_host_name,
     redact_url,
@@ -91,6 +92,7 @@ class RedisMultiHost:
         self.redis_url = redis_url
         self.app_id = str(app_id)
         self.host = host or default_host_name()
+        warnings = RateLimitedWarning(warn)
         self.queue = RedisIdentifyQueue(
             redis_url,
             self.app_id,
@@ -98,12 +100,12 @@ class RedisMultiHost:
             identify_window,
             host=self.host,
             margin=identify_margin,
-            warn=warn,
+            warnings=warnings,
         )
         self.directory = RedisShardDirectory(
-            redis_url, self.app_id, host=self.host, ttl=ttl, warn=warn
+            redis_url, self.app_id, host=self.host, ttl=ttl, warnings=warnings
         )
-        self.bus = RedisShardBus(redis_url, self.app_id, host=self.host, warn=warn)
+        self.bus = RedisShardBus(redis_url, self.app_id, host=self.host, warnings=warnings)
         self.settings: SharedSettings | None = None
         self.local_ids: list[int] = []
         # Routing (who owns which shard) changes rarely; re-reading it on every call would add
