@@ -106,6 +106,7 @@ class Reporter:
     def spawn_finished(self, ok: bool) -> None:
         elapsed = time.monotonic() - self._started
         if self._progress is not None:
+            self._progress.update(self._task, completed=len(self._ready), slot="")
             self._progress.stop()
             self._progress = None
         if ok:
