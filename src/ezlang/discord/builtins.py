@@ -105,11 +105,10 @@ async def send_message(channel: Any, content: Any) -> dict[str, Any]:
     rt = runtime()
     client = rt.require_client("send_message()")
     channel_id = convert.channel_id_of(channel, what="send_message() channel")
-    guild_id = channel.get("guild_id") if isinstance(channel, dict) else None
+    guild = channel.get("guild_id") if isinstance(channel, dict) else None
+    guild_id = None if guild is None else convert.snowflake_arg(guild, what="guild_id")
     kwargs = _message_kwargs(content, "send_message()")
-    target = client.get_partial_messageable(
-        channel_id, guild_id=None if guild_id is None else int(guild_id)
-    )
+    target = client.get_partial_messageable(channel_id, guild_id=guild_id)
     try:
         sent = await target.send(**kwargs)
     except discord.HTTPException as exc:
