@@ -330,6 +330,28 @@ async def test_hosts_on_separate_network_namespaces_share_one_bot(make_redis_ser
                 # Redis really saw the two hosts from their own addresses.
                 peers = await _redis_client_addresses(redis.port)
                 assert {addr for _ns, addr in spaces} <= peers
+                # Cut machine B off the network (no FIN, no RST: packets just vanish) …
+                link_b = f"{spaces[1][0]}0"
+                assert _ip("link", "set", link_b, "down").returncode == 0
+                t0 = time.monotonic()
+                while True:
+                    stats = await hosts[0].ask("stats")
+                    if all(s["status"] == "unreachable" for s in stats[4:]):
+                        break
+                    assert time.monotonic() - t0 < TTL + 8, stats
+                assert all(s["ready"] for s in stats[:4])
+                # … and back: B's heartbeat, shards and subscription recover by themselves.
+                assert _ip("link", "set", link_b, "up").returncode == 0
+                t1 = time.monotonic()
+                while True:
+                    stats = await hosts[0].ask("stats")
+                    if all(s["ready"] for s in stats):
+                        break
+                    assert time.monotonic() - t1 < 45, stats
+                    await asyncio.sleep(0.2)
+                total = await hosts[0].ask("eval", "return client.guilds.cache.size")
+                assert sum(total) == GUILDS
+                assert sb.identify_violations == 0
                 await asyncio.gather(*(h.stop() for h in hosts))
         finally:
             await asyncio.gather(*(h.stop() for h in hosts))

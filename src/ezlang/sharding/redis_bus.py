@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ezlang.lang.errors import KINDS, EzError
 from ezlang.sharding.redis_common import (
@@ -51,6 +52,8 @@ LocalCall = Callable[[int, str, Any, float | None], Awaitable[Any]]
 
 #: Extra seconds the caller waits beyond the remote timeout, for the two Redis hops.
 _REPLY_SLACK = 0.5
+#: Seconds between liveness pings on the subscription connection.
+_PING_INTERVAL = 2.0
 
 
 class HostUnreachable(EzError):
@@ -128,11 +131,25 @@ class RedisShardBus:
                 if backoff > 0.1:
                     self._warnings.resolved("down", back_message(self.redis_url))
                 backoff = 0.1
+                # A connection that died silently (a network cut, Redis restarted while the
+                # link was down) would leave us "subscribed" to nothing for ever: ping it, and
+                # reconnect when Redis stops answering.
+                heard = time.monotonic()
+                next_ping = heard + _PING_INTERVAL
                 while True:
-                    msg = await pubsub.get_message(timeout=None)
-                    if msg is None or msg.get("type") != "message":
-                        continue
-                    self._dispatch(msg["channel"], msg["data"])
+                    msg = await pubsub.get_message(timeout=min(1.0, _PING_INTERVAL))
+                    now = time.monotonic()
+                    if msg is not None:
+                        heard = now
+                        if msg.get("type") == "message":
+                            self._dispatch(msg["channel"], msg["data"])
+                    if now - heard > 3 * _PING_INTERVAL:
+                        raise RedisConnectionError(
+                            f"no answer from Redis for {now - heard:.0f} s on the subscription"
+                        )
+                    if now >= next_ping:
+                        await asyncio.wait_for(pubsub.ping(), _PING_INTERVAL)
+                        next_ping = now + _PING_INTERVAL
             except asyncio.CancelledError:
                 raise
             except REDIS_DOWN_ERRORS as exc:
