@@ -402,3 +402,28 @@ async def test_shards_survive_the_death_of_the_zygote(sandbox: Sandbox, make_man
     shard = manager.shards[1]
     await wait_until(lambda: shard.status == "ready" and shard.pid != pids[1], 20, "respawn")
     assert "ezlang.sharding.shard_main" in " ".join(psutil.Process(shard.pid).cmdline())
+
+
+async def test_a_shard_that_never_gets_ready_fails_spawn_after_spawn_timeout(
+    sandbox: Sandbox, make_manager, bot_env
+) -> None:
+    bot_env(mode="hang_at_start", shard=1)
+    manager, reporter = make_manager(total_shards=2, spawn_timeout=2, max_restarts=0)
+    started = time.monotonic()
+    with pytest.raises(EzError) as info:
+        await manager.spawn()
+    assert time.monotonic() - started < 10
+    assert "shard 1" in info.value.message
+    assert "did not become READY within spawn_timeout (2 s)" in info.value.message
+    assert manager.shards[0].status == "ready"
+
+
+async def test_identify_options_never_go_faster_than_the_api_allows(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(total_shards=3, identify_window=0.05, max_concurrency=4)
+    await manager.spawn()
+    assert manager.identify_queue.window == WINDOW  # the sandbox's x_identify_window
+    assert manager.identify_queue.max_concurrency == 1  # the sandbox's max_concurrency
+    times = sorted(r["at"] for r in identifies(sandbox))
+    assert all(b - a >= WINDOW for a, b in zip(times, times[1:], strict=False))

@@ -15,6 +15,10 @@ if MODE == "crash_at_start" and this_shard in (CRASH_SHARD, None) or MODE == "cr
     print("about to crash", flush=True)
     raise RuntimeError("boom at start")
 
+if MODE == "hang_at_start" and this_shard == CRASH_SHARD:
+    print("hanging before connecting", flush=True)
+    time.sleep(3600)
+
 intents = discord.Intents.none()
 intents.guilds = True
 intents.guild_messages = True
