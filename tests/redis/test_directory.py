@@ -202,3 +202,20 @@ async def test_two_live_managers_cannot_share_one_host_name(redis_server) -> Non
     await d.close()
     assert await r.get(keys.host("dup"))  # the other manager's heartbeat is left alone
     await r.aclose()
+
+
+async def test_when_every_host_stopped_cleanly_the_decision_is_forgotten(redis_server) -> None:
+    a, b = make_dir(redis_server.url, "host-a"), make_dir(redis_server.url, "host-b")
+    await a.decide(total_shards=8, explicit=True, max_concurrency=1, identify_window=5)
+    await a.claim([0, 1])
+    await b.claim([2, 3])
+    await a.release([0, 1])
+    await a.close()
+    c = make_dir(redis_server.url, "host-c")
+    with pytest.raises(EzError):  # host-b still runs: the decision stands
+        await c.decide(total_shards=4, explicit=True, max_concurrency=1, identify_window=5)
+    await b.release([2, 3])
+    await b.close()
+    settings = await c.decide(total_shards=4, explicit=True, max_concurrency=1, identify_window=5)
+    assert settings.total_shards == 4 and settings.first
+    await c.close()

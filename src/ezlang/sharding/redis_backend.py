@@ -298,15 +298,19 @@ return 1
 
 
 # Delete this manager's host key, but only if it is still this manager's (same machine and pid).
-# KEYS[1] host key; ARGV[1] machine, ARGV[2] pid.
+# When no shard of the bot is claimed any more (every host stopped cleanly), forget the shared
+# decision too, so the next start may choose another total_shards at once.
+# KEYS[1] host key, KEYS[2] shards hash, KEYS[3] config; ARGV[1] machine, ARGV[2] pid.
 _DROP_HOST_SCRIPT = """
 local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local ok, rec = pcall(cjson.decode, cur)
-if ok and rec['machine'] == ARGV[1] and tostring(rec['pid']) == ARGV[2] then
-  return redis.call('DEL', KEYS[1])
+if cur then
+  local ok, rec = pcall(cjson.decode, cur)
+  if ok and rec['machine'] == ARGV[1] and tostring(rec['pid']) == ARGV[2] then
+    redis.call('DEL', KEYS[1])
+  end
 end
-return 0
+if redis.call('HLEN', KEYS[2]) == 0 then redis.call('DEL', KEYS[3]) end
+return 1
 """
 
 
@@ -710,7 +714,8 @@ class RedisShardDirectory:
             with contextlib.suppress(*REDIS_DOWN_ERRORS):
                 await asyncio.wait_for(
                     self._drop_host(
-                        keys=[self.keys.host(self.host)], args=[self.machine, os.getpid()]
+                        keys=[self.keys.host(self.host), self.keys.shards, self.keys.config],
+                        args=[self.machine, os.getpid()],
                     ),
                     timeout=2.0,
                 )
