@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ezlang.lang.errors import EzError
+from ezlang.sharding.redis_common import RedisKeys, connect
 from ezlang.sharding.redis_multihost import RedisMultiHost, RedisRemoteCaller, unreachable_stats
 
 pytestmark = pytest.mark.timeout(60)
@@ -228,3 +229,46 @@ async def test_a_redis_outage_gives_one_warning_for_the_whole_manager(redis_serv
     assert any("reachable again" in ln for ln in lines)
     await host.multi.leave()
     await other.multi.leave()
+
+
+async def test_shards_taken_over_while_this_host_was_cut_off_are_stopped_here(
+    redis_server,
+) -> None:
+    stopped: list[int] = []
+
+    class FakeProcess:
+        def __init__(self, shard_id: int) -> None:
+            self.shard_id = shard_id
+
+        async def stop(self) -> None:
+            stopped.append(self.shard_id)
+
+    class FakeManager:
+        def __init__(self) -> None:
+            self.shards = {0: FakeProcess(0), 1: FakeProcess(1)}
+
+        async def call_shard(self, shard_id: int, op: str, payload: Any, timeout: Any) -> Any:
+            return shard_id
+
+    lines: list[str] = []
+    multi = RedisMultiHost(redis_server.url, "42", host="a", ttl=TTL, warn=lines.append)
+    manager = FakeManager()
+    await multi.join(
+        total_shards=2, explicit=True, max_concurrency=1, identify_window=0.2,
+        shard_ids=[0, 1], serve=manager.call_shard,
+    )  # fmt: skip
+    await RedisRemoteCaller(multi).start(manager.call_shard)
+    # Meanwhile host b (alive) has claimed shard 1, as if "a" had been away for longer than the TTL.
+    r = connect(redis_server.url)
+    keys = RedisKeys("42")
+    await r.set(keys.host("b"), json.dumps({"host": "b", "machine": "m", "pid": 1}), px=60_000)
+    await r.hset(keys.shards, "1", json.dumps({"host": "b", "status": "ready", "ready": True}))
+    deadline = time.monotonic() + TTL * 5
+    while stopped != [1]:
+        assert time.monotonic() < deadline, (stopped, lines)
+        await asyncio.sleep(0.05)
+    assert any("[1] are now run by another host" in ln for ln in lines)
+    entries = await multi.directory.entries()
+    assert entries[1]["host"] == "b" and entries[0]["host"] == "a"
+    await multi.leave()
+    await r.aclose()

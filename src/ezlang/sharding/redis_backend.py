@@ -481,8 +481,8 @@ class RedisShardDirectory:
             self._local.pop(shard_id, None)
         self._warnings(
             f"lost {lost}",
-            f"shards {lost} are now owned by another host (this host missed its heartbeat); "
-            "stop them here",
+            f"shards {lost} are now run by another host (this host was cut off from Redis "
+            "longer than the TTL and they were claimed elsewhere); stopping them here",
         )
         if self.on_lost is not None:
             result = self.on_lost(lost)

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,6 +332,30 @@ class RedisRemoteCaller:
 
         self.multi._serve = serve
         self.multi.bus.serve_with(serve)
+        self.multi.directory.on_lost = self._make_on_lost(local_call)
+
+    def _make_on_lost(self, local_call: LocalCall) -> Callable[[list[int]], Awaitable[None]]:
+        """What to do when another host took over shards of this one (it was cut off).
+
+        Two processes on one shard would answer every event twice, so this host stops its
+        copies. The manager has no public per-shard stop; ``local_call`` is its bound
+        ``call_shard``, and its ``shards[id].stop()`` is used when present — otherwise the
+        directory's warning asks the user to stop them.
+        """
+        manager = getattr(local_call, "__self__", None)
+
+        async def on_lost(shard_ids: list[int]) -> None:
+            shards = getattr(manager, "shards", None)
+            if not isinstance(shards, dict):
+                return
+            for shard_id in shard_ids:
+                proc = shards.get(shard_id)
+                stop = getattr(proc, "stop", None)
+                if stop is not None:
+                    with contextlib.suppress(Exception):
+                        await stop()
+
+        return on_lost
 
     async def call(self, shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
         """Run ``op`` on shard ``shard_id`` of another host (same result and errors as locally)."""
