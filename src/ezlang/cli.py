@@ -74,6 +74,13 @@ def _build_parser() -> tuple[_Parser, _Parser]:
     test = sub.add_parser("test", help="run EasyLang test files (*.test.ez, *-test.ez)")
     test.add_argument("paths", nargs="+", metavar="PATH", help="test files or directories")
     test.add_argument("--debug", action="store_true", help="show Python internals in errors")
+    test.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time limit per test case (default 60; 0 = none)",
+    )
 
     sub.add_parser("repl", help="interactive EasyLang prompt")
     sub.add_parser("sandbox", help="run the local Discord sandbox (see 'ezlang sandbox --help')")
@@ -190,7 +197,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
     from ezlang.lang.testrunner import run_tests
 
     ezlang.extensions.install()
-    return run_tests(args.paths, debug=args.debug)
+    return run_tests(args.paths, debug=args.debug, timeout=args.timeout)
 
 
 def _cmd_repl(args: argparse.Namespace) -> int:

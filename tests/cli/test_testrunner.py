@@ -122,3 +122,17 @@ def test_empty_directory_is_a_failure(ez, tmp_path):
     res = ez("test", "empty", cwd=tmp_path)
     assert res.returncode == 1
     assert "no test files" in res.stderr
+
+
+def test_cases_that_never_finish_fail_with_a_timeout_and_the_run_goes_on(ez, write, tmp_path):
+    write(
+        "hang.test.ez",
+        "func test_waits_forever() { wait(1000) }\n"
+        "func test_loops_forever() { while true { } }\n"
+        "func test_fine() { assert(true) }\n",
+    )
+    res = ez("test", "hang.test.ez", "--timeout", "0.5", cwd=tmp_path)
+    assert res.returncode == 1
+    assert res.stdout.count("TimeoutError") == 2
+    assert "✓ test_fine" in res.stdout
+    assert res.stdout.splitlines()[-1] == "1 passed, 2 failed"

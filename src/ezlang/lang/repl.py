@@ -146,7 +146,8 @@ class ReplSession:
         task = self.running
         if task is None or task.done():
             return
-        task.cancel()
+        # call_soon_threadsafe wakes the loop if it sleeps in select() (code in wait()).
+        task.get_loop().call_soon_threadsafe(task.cancel)
         if in_easylang():
             # EasyLang code is executing right now and may never yield to the loop.
             raise asyncio.CancelledError

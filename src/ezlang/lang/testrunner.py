@@ -8,6 +8,9 @@
 * A case fails when it raises anything — a failing ``assert``, a ``throw``, a runtime
   error; its positioned error is printed under the cross. A syntax error or a failing top
   level fails the file as one case.
+* Each case (and each file's top level) has a time limit, 60 s by default (``--timeout``);
+  a case that takes longer — waiting forever or looping without pause — fails with a
+  TimeoutError and the run goes on.
 * Output: the file name, then ``✓ name`` / ``✗ name`` per case (``ok``/``FAIL`` when the
   terminal cannot show those characters), and finally exactly ``N passed, N failed``.
   Exit code 1 if any case failed (or no test file was found), else 0.
@@ -16,7 +19,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,10 +29,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ezlang.lang import context
-from ezlang.lang.asyncbridge import call_async
+from ezlang.lang.asyncbridge import call_async, in_easylang
 from ezlang.lang.context import RunContext
+from ezlang.lang.errors import EzError
 
 TEST_PREFIX = "test_"
+#: Seconds one case may take before it fails with a TimeoutError (``--timeout``).
+DEFAULT_TIMEOUT = 60.0
 TEST_SUFFIXES = (".test.ez", "-test.ez", ".test.ezlang", "-test.ezlang")
 
 
@@ -120,16 +128,62 @@ def _duration(seconds: float) -> str:
     return f" ({seconds:.2f} s)" if seconds >= 0.5 else ""
 
 
-async def _run_case(fn: Any, *args: Any) -> tuple[BaseException | None, float, Any]:
+class _Deadline:
+    """Per-case time limit. A SIGALRM timer stops a case that waits forever *and* one stuck
+    in a loop that never pauses (the alarm interrupts EasyLang code where it is)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.task: asyncio.Future[Any] | None = None
+        self.expired = False
+        self.enabled = (
+            seconds > 0
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        )
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        self.expired = True
+        if self.task is not None and not self.task.done():
+            # call_soon_threadsafe wakes the loop if it sleeps in select(); a plain cancel()
+            # from a signal handler would wait for the next unrelated event.
+            self.task.get_loop().call_soon_threadsafe(self.task.cancel)
+            if in_easylang():
+                raise asyncio.CancelledError
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        self.expired = False
+        self.task = asyncio.ensure_future(call_async(fn, *args))
+        if not self.enabled:
+            return await self.task
+        previous = signal.signal(signal.SIGALRM, self._alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        try:
+            return await self.task
+        except asyncio.CancelledError:
+            if not self.expired:
+                raise
+            raise EzError(
+                "TimeoutError", f"the test did not finish within {self.seconds:g} seconds"
+            ) from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            self.task = None
+
+
+async def _run_case(
+    deadline: _Deadline, fn: Any, *args: Any
+) -> tuple[BaseException | None, float, Any]:
     start = time.perf_counter()
     try:
-        result = await call_async(fn, *args)
+        result = await deadline.run(fn, *args)
     except Exception as exc:
         return exc, time.perf_counter() - start, None
     return None, time.perf_counter() - start, result
 
 
-async def _run_file(path: Path, report: _Reporter) -> None:
+async def _run_file(path: Path, report: _Reporter, deadline: _Deadline) -> None:
     from ezlang.lang import compile_source
 
     report.file(path)
@@ -140,7 +194,7 @@ async def _run_file(path: Path, report: _Reporter) -> None:
     except Exception as exc:
         report.fail(path.name, exc)
         return
-    error, seconds, namespace = await _run_case(program.run)
+    error, seconds, namespace = await _run_case(deadline, program.run)
     if error is not None:
         report.fail(path.name if not names else f"{path.name} (top level)", error)
         return
@@ -152,7 +206,7 @@ async def _run_file(path: Path, report: _Reporter) -> None:
         if not callable(fn):
             report.fail(name, RuntimeError(f"{name} is not a function after the top level ran"))
             continue
-        error, seconds, _ = await _run_case(fn)
+        error, seconds, _ = await _run_case(deadline, fn)
         if error is None:
             report.ok(name, seconds)
         else:
@@ -160,16 +214,22 @@ async def _run_file(path: Path, report: _Reporter) -> None:
         sys.stdout.flush()
 
 
-async def _run_all(files: Sequence[Path], report: _Reporter) -> None:
+async def _run_all(files: Sequence[Path], report: _Reporter, timeout: float) -> None:
+    deadline = _Deadline(timeout)
     for path in files:
-        await _run_file(path, report)
+        await _run_file(path, report, deadline)
 
 
 def run_tests(
-    paths: Sequence[str | Path], *, debug: bool = False, out: TextIO | None = None
+    paths: Sequence[str | Path],
+    *,
+    debug: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    out: TextIO | None = None,
 ) -> int:
     """Run the test files named by ``paths``; prints a line per case and the summary line.
 
+    ``timeout`` limits each case (and each file's top level) in seconds; 0 means no limit.
     Returns the exit code: 1 if any case failed or no test file was found, else 0.
     """
     import ezlang.lang.builtins  # noqa: F401  (registers the core builtins)
@@ -184,7 +244,7 @@ def run_tests(
     ctx = RunContext(main_file=files[0], debug=debug)
     previous = context.set_current(ctx)
     try:
-        asyncio.run(_run_all(files, report))
+        asyncio.run(_run_all(files, report, timeout))
     finally:
         context.set_current(previous)
     report.summary()
