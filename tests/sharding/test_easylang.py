@@ -188,3 +188,16 @@ async def test_sigterm_to_an_easylang_manager_stops_every_shard(sandbox: Sandbox
 
 def test_examples_exist() -> None:
     assert Path(EXAMPLES / "sharding" / "bot.ez").is_file()
+
+
+async def test_the_discordpy_example_bot_is_managed_like_an_ez_bot(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(EXAMPLES / "sharding" / "bot.py", total_shards=2)
+    await manager.spawn()
+    channel = text_channel(sandbox, 1, 2)
+    await sandbox.inject_message(channel, "!ping")
+    msgs = await sandbox.wait_for_bot_messages(channel, 1, timeout=10)
+    assert msgs[0]["content"] == "Pong from shard 1 of 2"
+    assert await manager.broadcast_eval("client.shard.ids") == [[0], [1]]
+    await wait_until(lambda: "bot.py shard 0 ready" in reporter.text(), 5, "shard output")
