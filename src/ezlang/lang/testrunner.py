@@ -187,6 +187,8 @@ async def _run_file(path: Path, report: _Reporter, deadline: _Deadline) -> None:
     from ezlang.lang import compile_source
 
     report.file(path)
+    # Paths a test passes to builtins (bot files, data files) are relative to the test file.
+    context.current().main_file = path
     try:
         source = path.read_text(encoding="utf-8")
         names = test_function_names(source, str(path))
