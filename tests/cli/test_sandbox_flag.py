@@ -92,3 +92,24 @@ def test_sandbox_bot_replies_and_stops_cleanly(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_sandbox_subcommand_is_the_sandbox_cli(tmp_path):
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    helped = subprocess.run(
+        [sys.executable, "-m", "ezlang", "sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert helped.returncode == 0
+    assert "ezlang sandbox" in helped.stdout and "--guilds" in helped.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "ezlang", "sandbox", "--no-such-flag"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert bad.returncode == 2
