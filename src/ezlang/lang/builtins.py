@@ -234,14 +234,28 @@ def ez_range(a: Any = _MISSING, b: Any = _MISSING, step: Any = _MISSING) -> list
     nargs = 1 if b is _MISSING else (2 if step is _MISSING else 3)
     start = _int("range", a, 0, nargs)
     if b is _MISSING:
-        return list(range(start))
+        return _range_list(range(start))
     stop = _int("range", b, 1, nargs)
     if step is _MISSING:
-        return list(range(start, stop))
+        return _range_list(range(start, stop))
     by = _int("range", step, 2, nargs)
     if by == 0:
         raise EzError("ValueError", "range() step cannot be 0")
-    return list(range(start, stop, by))
+    return _range_list(range(start, stop, by))
+
+
+#: range() makes a real array; beyond this many numbers it would eat gigabytes of memory.
+MAX_RANGE = 10_000_000
+
+
+def _range_list(r: range) -> list[int]:
+    if len(r) > MAX_RANGE:
+        raise EzError(
+            "ValueError",
+            f"range() would make {len(r)} numbers (at most {MAX_RANGE}); "
+            "use a while loop to count that far",
+        )
+    return list(r)
 
 
 # ---------------------------------------------------------------------------------------------
