@@ -62,3 +62,22 @@ def test_syntax_errors_are_never_cached(ez, write, tmp_path):
         res = _run(ez, prog, cache)
         assert res.returncode == 1 and "SyntaxError" in res.stderr
     assert not list(cache.glob("*.code")) if cache.exists() else True
+
+
+def test_cache_stays_bounded(write, tmp_path, monkeypatch):
+    from ezlang.lang import runner
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for i in range(runner.CACHE_MAX_ENTRIES + 5):
+        entry = cache / f"{i:04}.code"
+        entry.write_bytes(b"x")
+        os.utime(entry, (i, i))  # older entries have smaller numbers
+    prog = write("p.ez", "print(1)\n")
+    monkeypatch.setenv("EZLANG_CACHE_DIR", str(cache))
+    monkeypatch.delenv("EZLANG_NO_CACHE", raising=False)
+    runner.load_program(prog)  # a miss: compiles, stores, prunes
+    remaining = sorted(p.name for p in cache.glob("*.code"))
+    assert len(remaining) == runner.CACHE_MAX_ENTRIES * 4 // 5
+    assert "0000.code" not in remaining  # the oldest went first
+    assert any(len(name) > 20 for name in remaining)  # the new entry stayed

@@ -237,8 +237,33 @@ def _store(cache: Path, entry: Path, code: Any) -> None:
         tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
         tmp.write_bytes(marshal.dumps(code))
         os.replace(tmp, entry)  # atomic: shards starting together never read half a file
+        _prune(cache)
     except OSError:
         pass  # a cache we cannot write is only slower
+
+
+#: Entries kept in the cache; every edit of a program adds one, so old ones are dropped.
+CACHE_MAX_ENTRIES = 500
+
+
+def _prune(cache: Path) -> None:
+    """Keep the cache bounded (runs only after a cache miss): drop the oldest entries."""
+    entries = list(cache.glob("*.code"))
+    if len(entries) <= CACHE_MAX_ENTRIES:
+        return
+
+    def age(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    entries.sort(key=age)
+    for old in entries[: len(entries) - CACHE_MAX_ENTRIES * 4 // 5]:
+        try:
+            old.unlink()
+        except OSError:
+            pass
 
 
 def _line_buffered_stdout() -> None:
