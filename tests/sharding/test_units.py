@@ -145,6 +145,7 @@ async def test_identify_queue_spaces_grants_per_bucket() -> None:
     async def ask(shard: int) -> None:
         await queue.acquire(shard)
         grants[shard] = time.monotonic()
+        queue.note_sent(shard, time.monotonic())  # the shard reports its IDENTIFY left
 
     await asyncio.wait_for(asyncio.gather(*(ask(i) for i in range(6))), 5)
     for bucket in (0, 1):
@@ -153,6 +154,27 @@ async def test_identify_queue_spaces_grants_per_bucket() -> None:
         assert all(g >= 0.2 for g in gaps), gaps
     # The two buckets run side by side: 6 shards over 2 buckets take 2 windows, not 5.
     assert max(grants.values()) - min(grants.values()) < 0.2 * 3
+
+
+async def test_identify_queue_times_the_next_grant_from_the_real_send() -> None:
+    queue = LocalIdentifyQueue(max_concurrency=1, window=0.2, margin=0.02)
+    await queue.acquire(0)
+    granted = time.monotonic()
+    nxt = asyncio.ensure_future(queue.acquire(1))
+    await asyncio.sleep(0.3)  # past window + margin, but shard 0 has not sent yet
+    assert not nxt.done()
+    sent = time.monotonic()
+    queue.note_sent(0, sent)  # a slow shard: its IDENTIFY left 0.3 s after the grant
+    await asyncio.wait_for(nxt, 2)
+    assert time.monotonic() - sent >= 0.2 and time.monotonic() - granted >= 0.5
+
+
+async def test_identify_queue_does_not_wait_forever_for_a_shard_that_died() -> None:
+    queue = LocalIdentifyQueue(max_concurrency=1, window=0.1, margin=0.01)
+    await queue.acquire(0)  # and never reports a send
+    started = time.monotonic()
+    await asyncio.wait_for(queue.acquire(1), 2)
+    assert 0.15 <= time.monotonic() - started < 1
 
 
 async def test_identify_queue_close_cancels_waiters() -> None:

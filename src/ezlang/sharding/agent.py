@@ -222,6 +222,7 @@ class ShardAgent:
                 raise
 
         client.dispatch = dispatch
+        _report_identify_sends(self)
         # The connection state keeps its own reference to dispatch (READY goes through it).
         state = getattr(client, "_connection", None)
         if state is not None and hasattr(state, "dispatch"):
@@ -405,6 +406,30 @@ class ShardAgent:
             raise EzError(
                 "TimeoutError", f"the shard manager did not answer {op} within {timeout:g} s"
             ) from None
+
+
+_identify_patched = False
+
+
+def _report_identify_sends(agent: ShardAgent) -> None:
+    """Tell the manager when each IDENTIFY has actually left (see LocalIdentifyQueue).
+
+    discord.py calls our identify hook and then sends; only a wrapper around its
+    ``DiscordWebSocket.identify`` knows when the send is done. Patched once per shard process.
+    """
+    global _identify_patched
+    if _identify_patched:
+        return
+    _identify_patched = True
+    from discord.gateway import DiscordWebSocket
+
+    original = DiscordWebSocket.identify
+
+    async def identify(self: Any) -> None:
+        await original(self)
+        agent.channel.send_event("identify_sent", {"at": time.monotonic()})
+
+    DiscordWebSocket.identify = identify  # type: ignore[method-assign]
 
 
 def resolve_path(root: Any, path: str) -> Any:

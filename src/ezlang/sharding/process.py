@@ -362,6 +362,10 @@ class ShardProcess:
                 self.ready_since = time.monotonic()
                 self.ready_generation = self.generation
             self.set_status(status)
+        elif op == "identify_sent" and isinstance(data, dict):
+            note_sent = getattr(self.manager.identify_queue, "note_sent", None)
+            if note_sent is not None:
+                note_sent(self.id, float(data.get("at", time.monotonic())))
         elif op == "exit_reason" and isinstance(data, dict):
             self._exit_reason = data
 
