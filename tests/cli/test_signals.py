@@ -33,8 +33,19 @@ DRIVER = textwrap.dedent(
     def keep_running():
         context.current().keep_alive(asyncio.get_running_loop().create_future())
 
+    def fail_later(message):
+        # A background task the process waits for (like a bot) that fails after a moment.
+        from ezlang.lang.errors import EzError
+
+        async def boom():
+            await asyncio.sleep(0.05)
+            raise EzError("DiscordError", message)
+
+        context.current().keep_alive(asyncio.ensure_future(boom()))
+
     register("on_stop", on_stop)
     register("keep_running", keep_running)
+    register("fail_later", fail_later)
     sys.exit(run_file(sys.argv[1]))
     """
 )
@@ -130,3 +141,12 @@ def test_try_catch_in_the_program_cannot_swallow_ctrl_c(tmp_path):
     code, out, err = _finish(proc)
     assert code == 0, err
     assert out.splitlines() == ["hook done"]
+
+
+def test_a_failing_keepalive_task_is_reported_and_exits_1(tmp_path):
+    proc = _start(tmp_path, 'on_stop("cleaned")\nfail_later("login failed")\nprint("ready")\n')
+    code, out, err = _finish(proc)
+    assert code == 1
+    assert out.splitlines() == ["ready", "hook cleaned"]
+    assert "DiscordError" in err and "login failed" in err
+    assert "Traceback" not in err
