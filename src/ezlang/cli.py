@@ -82,7 +82,8 @@ def _build_parser() -> tuple[_Parser, _Parser]:
         help="time limit per test case (default 60; 0 = none)",
     )
 
-    sub.add_parser("repl", help="interactive EasyLang prompt")
+    repl = sub.add_parser("repl", help="interactive EasyLang prompt")
+    repl.add_argument("--debug", action="store_true", help="show Python internals in errors")
     sub.add_parser("sandbox", help="run the local Discord sandbox (see 'ezlang sandbox --help')")
     return parser, run
 
@@ -205,7 +206,7 @@ def _cmd_repl(args: argparse.Namespace) -> int:
     from ezlang.lang.repl import run_repl
 
     ezlang.extensions.install()
-    return run_repl()
+    return run_repl(debug=args.debug)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
