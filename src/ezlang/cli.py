@@ -88,8 +88,16 @@ def _build_parser() -> tuple[_Parser, _Parser]:
     return parser, run
 
 
-def _usage_error(message: str) -> int:
-    sys.stderr.write(f"ezlang: error: {message}\n")
+_USAGE = {
+    "run": "usage: ezlang run FILE [--debug] [--api URL] [--sandbox] [NAME=value ...]",
+    "check": "usage: ezlang check FILE...",
+    "test": "usage: ezlang test PATH... [--timeout SECONDS] [--debug]",
+}
+
+
+def _usage_error(message: str, command: str) -> int:
+    """A usage mistake found after parsing: the command's usage line, the problem, exit 2."""
+    sys.stderr.write(f"{_USAGE[command]}\nezlang {command}: error: {message}\n")
     return EXIT_USAGE
 
 
@@ -150,10 +158,10 @@ def _sandbox_setup(ctx: Any) -> contextlib.AbstractAsyncContextManager[Any]:
 def _cmd_run(args: argparse.Namespace) -> int:
     assignments = _parse_assignments(args.assignments)
     if isinstance(assignments, str):
-        return _usage_error(assignments)
+        return _usage_error(assignments, "run")
     problem = _check_source_file(args.file)
     if problem:
-        return _usage_error(problem)
+        return _usage_error(problem, "run")
     import ezlang.extensions
     from ezlang.lang.runner import run_file
 
@@ -174,7 +182,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for path in args.files:
         problem = _check_source_file(path)
         if problem:
-            return _usage_error(problem)
+            return _usage_error(problem, "check")
     from ezlang.lang import compile_file, format_error
 
     failed = 0
@@ -193,7 +201,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_test(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not Path(path).exists():
-            return _usage_error(f"path not found: {path}")
+            return _usage_error(f"path not found: {path}", "test")
     import ezlang.extensions
     from ezlang.lang.testrunner import run_tests
 

@@ -40,6 +40,7 @@ def test_missing_file_is_a_usage_error(ez, tmp_path):
     res = ez("run", str(tmp_path / "absent.ez"))
     assert res.returncode == 2
     assert "file not found" in res.stderr
+    assert res.stderr.startswith("usage: ezlang run FILE")
 
 
 def test_directory_instead_of_file_is_a_usage_error(ez, tmp_path):
@@ -67,6 +68,7 @@ def test_usage_errors_exit_2_with_a_short_usage_line(ez, write, tmp_path, argv):
     assert res.returncode == 2, res.stderr
     assert res.stdout == ""
     assert "error" in res.stderr
+    assert "usage:" in res.stderr
     assert "Traceback" not in res.stderr
 
 
