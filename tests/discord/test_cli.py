@@ -357,8 +357,11 @@ async def test_sigterm_while_shards_are_still_connecting_exits_0_promptly(
         assert await bot.wait_exit() == 0
         assert time.monotonic() - t0 < 8.0
         assert "Traceback" not in bot.stderr
-        # Shard 0 (identified) and shard 1 (if its socket was open yet, waiting to IDENTIFY)
-        # both close with 1000.
+        # Shard 0's session closes with 1000. Shard 1, waiting to IDENTIFY, is closed with 1000
+        # as well when its websocket is open; if SIGTERM lands while its websocket handshake is
+        # still in flight there is no websocket to send a close frame on (no session either).
         await wait_until(lambda: not sb.gateway.connections, what="every socket closed")
-        codes = [c["code"] for c in sb.state()["closes"]]
-        assert codes in ([1000], [1000, 1000]), sb.state()["closes"]
+        closes = sb.state()["closes"]
+        sessions = [c["code"] for c in closes if c["shard"] is not None]
+        assert sessions == [1000], closes
+        assert len(closes) <= 2, closes

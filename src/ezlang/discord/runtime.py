@@ -21,7 +21,6 @@ import logging
 import os
 import sys
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -381,7 +380,9 @@ class BotRuntime:
         self._shutdown_registered = False
         self._presence_dirty = False
         self._stopping = False
-        self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Strong references: a socket whose connecting coroutine was cancelled has no other
+        # owner, and a garbage-collected websocket is dropped without a close frame (1006).
+        self._sockets: set[Any] = set()
 
     # ---- handlers --------------------------------------------------------------------------
 
@@ -627,6 +628,8 @@ class BotRuntime:
 
         async def ws_connect(url: str, *, compress: int = 0) -> Any:
             socket = await original(url, compress=compress)
+            for old in [s for s in sockets if s.closed]:  # reconnects leave closed ones behind
+                sockets.discard(old)
             sockets.add(socket)
             return socket
 
@@ -697,6 +700,7 @@ class BotRuntime:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(socket.close(code=1000), 5.0)
             await client.close()
+        self._sockets.clear()
         if task is not None and not task.done() and task is not asyncio.current_task():
             done, _ = await asyncio.wait([task], timeout=10.0)
             if not done:
