@@ -175,7 +175,9 @@ async def main(write: bool) -> None:
         "are forked from a zygote: N processes importing discord.py at once on 2 cores delay "
         "the first IDENTIFY by seconds. The one-shard round trip is the cost of the IPC path "
         "itself; over 8 shards the time is dominated by waking 8 processes on 2 cores (and "
-        "by whatever else the machine runs), not by the manager.",
+        "by whatever else the machine runs), not by the manager: profiling the manager showed "
+        "most of its time inside `send` calls that wake a shard process (~0.13 ms each on this "
+        "VM, against ~3 µs for a send and receive within one process).",
     ]
     print("\n".join(lines[-3:]), flush=True)
     load = os.getloadavg()

@@ -126,7 +126,6 @@ class ShardAgent:
         return agent
 
     def _start_background(self) -> None:
-        loop = asyncio.get_running_loop()
         self._spawn(self._heartbeat_loop())
         self._spawn(self._watch_channel())
         manager_pid = int(os.environ.get(ENV_MANAGER_PID, "0") or 0)
@@ -134,7 +133,6 @@ class ShardAgent:
             threading.Thread(
                 target=_orphan_watchdog, args=(manager_pid,), daemon=True, name="ezlang-watchdog"
             ).start()
-        del loop
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -18,7 +18,6 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ezlang.lang.errors import EzError
@@ -496,6 +495,3 @@ class ShardProcess:
         if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
-
-
-ReporterLine = Callable[[str], None]
