@@ -102,6 +102,7 @@ class ShardAgent:
         self._ready_at: float | None = None
         self._exit_reported = False
         self._shutting_down = False
+        self._process: Any = None  # psutil.Process of this shard, made on first stats
 
     # --- connecting -----------------------------------------------------------------------
 
@@ -366,7 +367,9 @@ class ShardAgent:
             ping = round(latency * 1000) if math.isfinite(latency) else None
             guilds = len(client.guilds)
             users = sum((g.member_count or 0) for g in client.guilds)
-        rss = psutil.Process().memory_info().rss
+        if self._process is None:
+            self._process = psutil.Process()
+        rss = self._process.memory_info().rss
         return {
             "shard_id": self.shard_id,
             "guild_count": guilds,
@@ -522,6 +525,8 @@ async def ez_setup(ctx: Any) -> AsyncIterator[ShardAgent]:
     ctx.options["token"] = agent.token
     if agent.api:
         ctx.options["api"] = agent.api
+    if agent.gateway:
+        ctx.options["gateway"] = agent.gateway  # what the manager's GET /gateway/bot said
     ctx.options["shard_id"] = agent.shard_id
     ctx.options["shard_count"] = agent.shard_count
     agent.point_discord_py()
