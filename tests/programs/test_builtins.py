@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -79,17 +78,13 @@ async def test_two_easylang_functions_interleave_at_wait():
         "<interleave>",
     )
     ns = await call_async(program.run)
-    start = time.perf_counter()
     await asyncio.gather(
         call_async(ns["worker"], "a", 0.03),
         call_async(ns["worker"], "b", 0.03),
     )
-    elapsed = time.perf_counter() - start
-    # Both ran concurrently: the log alternates, and the total is about one worker's time.
-    assert ns["log"][:2] == ["a0", "b0"]
-    assert sorted(ns["log"]) == ["a0", "a1", "a2", "b0", "b1", "b2"]
-    assert [x[1] for x in ns["log"]] == ["0", "0", "1", "1", "2", "2"]
-    assert elapsed < 0.09 * 2  # sequential would be >= 0.18 s
+    # Both ran concurrently: each wait() let the other worker take its next step (run one
+    # after the other, the log would be a0 a1 a2 b0 b1 b2).
+    assert ns["log"] == ["a0", "b0", "a1", "b1", "a2", "b2"]
 
 
 async def test_a_busy_function_does_not_block_a_waiting_one_forever():

@@ -249,11 +249,14 @@ MAX_RANGE = 10_000_000
 
 
 def _range_list(r: range) -> list[int]:
-    if len(r) > MAX_RANGE:
+    try:
+        count = len(r)
+    except OverflowError:  # more numbers than a machine word can count
+        count = MAX_RANGE + 1
+    if count > MAX_RANGE:
         raise EzError(
             "ValueError",
-            f"range() would make {len(r)} numbers (at most {MAX_RANGE}); "
-            "use a while loop to count that far",
+            f"range() would make more than {MAX_RANGE} numbers; use a while loop to count that far",
         )
     return list(r)
 
@@ -804,7 +807,9 @@ def ez_json_stringify(value: Any = None, indent: Any = None) -> Any:
     elif type(indent) is str:
         pad = indent[:10]
     elif _is_number(indent):
-        pad = " " * max(0, min(10, int(indent)))
+        # Like JavaScript: at most 10 spaces; less than 1 (or NaN) means compact.
+        width = 0 if indent != indent else max(0, min(10, indent))
+        pad = " " * int(width)
     else:
         raise _type_error("json_stringify", "a number or a string", indent, 1, 2)
     text = _JsonWriter(pad).write(value, 0)
