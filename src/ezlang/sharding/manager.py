@@ -550,15 +550,25 @@ class ShardManager:
             raise
 
     async def _shard_stats(self, shard: ShardProcess, timeout: float) -> dict[str, Any]:
-        snap = shard.snapshot()
         try:
             child = await shard.call("stats", None, timeout)
         except EzError as exc:
+            return self._stats_entry(shard, None, exc)
+        return self._stats_entry(shard, child, None)
+
+    @staticmethod
+    def _stats_entry(
+        shard: ShardProcess, child: dict[str, Any] | None, error: BaseException | None
+    ) -> dict[str, Any]:
+        """The shard's numbers from its process plus the manager's view of it."""
+        snap = shard.snapshot()
+        if child is None:
+            message = error.message if isinstance(error, EzError) else str(error)
             return {
                 "shard_id": shard.id,
                 "ready": False,
                 "status": snap["status"],
-                "error": exc.message,
+                "error": message,
                 "pid": snap["pid"],
                 "restarts": snap["restarts"],
                 "last_exit": snap["last_exit"],
@@ -574,10 +584,40 @@ class ShardManager:
         )
         return out
 
+    async def _stats_local(self, ids: list[int]) -> list[dict[str, Any]]:
+        # Like _fan_out_local: every request written at once, one wait for all replies; a
+        # shard that fails or is slow gets an error entry, the others are unaffected.
+        futures: dict[int, asyncio.Future[Any]] = {}
+        errors: dict[int, BaseException] = {}
+        for shard_id in ids:
+            try:
+                futures[shard_id] = self.shards[shard_id].start_call("stats", None)
+            except EzError as exc:
+                errors[shard_id] = exc
+        if futures:
+            await asyncio.wait(futures.values(), timeout=STATS_TIMEOUT)
+        out = []
+        for shard_id in ids:
+            shard = self.shards[shard_id]
+            fut = futures.get(shard_id)
+            if fut is not None and fut.done() and fut.exception() is None:
+                out.append(self._stats_entry(shard, fut.result(), None))
+                continue
+            if fut is not None:
+                fut.cancel()
+                failure = fut.exception() if fut.done() and not fut.cancelled() else None
+                errors[shard_id] = await shard.call_error(
+                    "stats", failure or TimeoutError(), STATS_TIMEOUT
+                )
+            out.append(self._stats_entry(shard, None, errors[shard_id]))
+        return out
+
     async def stats(self) -> list[dict[str, Any]]:
         """One stats object per shard, gathered in parallel; unreachable shards say so."""
         self._require_spawned("get_shard_stats")
         ids = self._all_ids()
+        if self.remote is None:
+            return await self._stats_local(ids)
         results = await asyncio.gather(
             *(self.call_shard(i, "stats", None, STATS_TIMEOUT) for i in ids),
             return_exceptions=True,
