@@ -171,10 +171,11 @@ async def test_wrong_token_starts_nothing_and_gives_one_clear_error(
     assert identifies(sandbox) == []
 
 
+@pytest.mark.parametrize("bot", [PYBOT, PYBOT.with_name("bot.ez")], ids=["py", "ez"])
 async def test_a_fatal_close_code_is_explained_and_never_retried(
-    sandbox: Sandbox, make_manager
+    sandbox: Sandbox, make_manager, bot
 ) -> None:
-    manager, reporter = make_manager(total_shards=2)
+    manager, reporter = make_manager(bot, total_shards=2)
     await manager.spawn()
     await sandbox.disconnect(0, 4004, shard_count=2)
     shard = manager.shards[0]
