@@ -192,6 +192,18 @@ def _demangle(name: str) -> str:
     return name.split("$", 1)[0] or name
 
 
+def _callee(name: str) -> str:
+    """How an arity message names the function: ``add()``, or "the anonymous function"."""
+    base = name.rsplit(".", 1)[-1].split("$", 1)[0]
+    return f"{base}()" if base else "the anonymous function"
+
+
+def _arity(name: str, want: str, got: str) -> tuple[str, str]:
+    noun = "argument" if want == "1" else "arguments"
+    verb = "was" if got == "1" else "were"
+    return "ArgumentError", f"{_callee(name)} takes {want} {noun} but {got} {verb} given"
+
+
 def _convert_type_error(msg: str) -> tuple[str, str]:
     import re
 
@@ -220,26 +232,17 @@ def _convert_type_error(msg: str) -> tuple[str, str]:
         msg,
     )
     if m:
-        name = _demangle(m.group(1).rsplit(".", 1)[-1])
-        want, got = int(m.group(2)), int(m.group(3))
-        noun = "argument" if want == 1 else "arguments"
-        return "ArgumentError", f"{name}() takes {want} {noun} but {got} were given"
+        return _arity(m.group(1), m.group(2), m.group(3))
     m = re.fullmatch(r"(.+?)\(\) takes no arguments \((\d+) given\)", msg)
     if m:
-        return (
-            "ArgumentError",
-            f"{_demangle(m.group(1))}() takes no arguments but {m.group(2)} were given",
-        )
+        return _arity(m.group(1), "0", m.group(2))
     m = re.fullmatch(r"(.+?)\(\) missing (\d+) required positional arguments?: (.+)", msg)
     if m:
         names = m.group(3).replace("'", "")
-        return "ArgumentError", f"{_demangle(m.group(1).rsplit('.', 1)[-1])}() is missing {names}"
+        return "ArgumentError", f"{_callee(m.group(1))} is missing {names}"
     m = re.fullmatch(r"(.+?) expected (?:at most |at least )?(\d+) arguments?, got (\d+)", msg)
     if m:
-        return (
-            "ArgumentError",
-            f"{_demangle(m.group(1))}() takes {m.group(2)} arguments but {m.group(3)} were given",
-        )
+        return _arity(m.group(1), m.group(2), m.group(3))
     for py_name, word in _PY_TYPE_WORDS.items():
         msg = msg.replace(f"'{py_name}'", word)
     return "TypeError", msg

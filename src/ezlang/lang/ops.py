@@ -99,7 +99,7 @@ def member(obj: Any, name: str) -> Any:
         )
     else:
         hint = " (only of objects)"
-    raise EzError("TypeError", f"cannot read '{name}' of a {what}{hint}")
+    raise EzError("TypeError", f"cannot read '{name}' of {_a(what)}{hint}")
 
 
 #: Builtins that make sense as methods of strings and arrays (``s.split(",")``,
@@ -138,7 +138,12 @@ def set_member(obj: Any, name: str, value: Any) -> None:
     if obj is None:
         raise EzError("TypeError", f"cannot set '{name}' of null")
     what = "read-only object" if isinstance(obj, EzObject) else type_name(obj)
-    raise EzError("TypeError", f"cannot set '{name}' of a {what}")
+    raise EzError("TypeError", f"cannot set '{name}' of {_a(what)}")
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "a number", "an array"."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def _array_index(seq: Any, index: Any, what: str) -> int:
