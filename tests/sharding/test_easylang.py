@@ -16,7 +16,7 @@ import pytest
 from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 
-from .conftest import HERE, text_channel, wait_until
+from .conftest import HERE, identifies, text_channel, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -201,3 +201,20 @@ async def test_the_discordpy_example_bot_is_managed_like_an_ez_bot(
     assert msgs[0]["content"] == "Pong from shard 1 of 2"
     assert await manager.broadcast_eval("client.shard.ids") == [[0], [1]]
     await wait_until(lambda: "bot.py shard 0 ready" in reporter.text(), 5, "shard output")
+
+
+async def test_an_easylang_bot_failing_at_start_names_its_error_and_position(
+    sandbox: Sandbox, make_manager, tmp_path: Path
+) -> None:
+    bot = tmp_path / "failing.ez"
+    bot.write_text('print("starting")\nlet settings = json_parse("{not json")\nbot_start()\n')
+    manager, reporter = make_manager(bot, total_shards=1, max_restarts=1)
+    with pytest.raises(EzError) as info:
+        await manager.spawn()
+    message = info.value.message
+    assert "shard 0 (failed)" in message and "crashed 2 times" in message
+    assert "exit code 1" in message and "json_parse" in message
+    assert "failing.ez:2:16" in message  # the position of the error in the bot
+    assert "failing.ez:2" in reporter.text()  # the shard's positioned EasyLang error
+    assert reporter.text().count("[shard 0] starting") == 2
+    assert identifies(sandbox) == []

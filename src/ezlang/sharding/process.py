@@ -123,8 +123,14 @@ class ShardProcess:
             return str(self._exit_reason["error"])
         if self._kill_reason:
             return self._kill_reason
-        for line in reversed(self._stderr_tail):
+        tail = list(self._stderr_tail)
+        for i in range(len(tail) - 1, -1, -1):
+            line = tail[i]
             if line.strip() and not line.startswith((" ", "\t", "^")):
+                # An EasyLang error is followed by "  at file:line:col": keep the position.
+                after = tail[i + 1].strip() if i + 1 < len(tail) else ""
+                if after.startswith("at ") and ":" in after:
+                    return f"{line.strip()} ({after})"
                 return line.strip()
         return None
 
