@@ -184,12 +184,6 @@ class ShardManager:
             "eval_timeout": self.options.eval_timeout,
         }
 
-    def _process_started(self, shard: ShardProcess) -> None:
-        pass
-
-    def _identify_granted(self, shard: ShardProcess) -> None:
-        pass
-
     def _spawn_timeout(self, shard: ShardProcess) -> None:
         if not self._in_spawn:
             return  # after spawn_shards() returned, a slow start is just a crash to retry

@@ -243,7 +243,6 @@ class ShardProcess:
             asyncio.create_task(self._forward(proc.stderr, True)),
         ]
         self._wait_task = asyncio.create_task(proc.wait())
-        self.manager._process_started(self)
 
     async def _start_child(self, child_sock: socket.socket, env: dict[str, str]) -> Any:
         """Fork the shard from the manager's zygote, or exec a fresh interpreter."""
@@ -387,7 +386,6 @@ class ShardProcess:
             await queue.acquire(self.id)
             self._granted = True
             self.attempt_started = time.monotonic()
-            self.manager._identify_granted(self)
             return True
         if op == "route":
             return await self.manager._route(self.id, data)
