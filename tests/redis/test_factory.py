@@ -89,3 +89,18 @@ async def test_make_backends_with_redis_down_is_a_clear_error(redis_server) -> N
         await make_backends(options(redis_server.url), gateway())
     assert err.value.kind == "ShardingError"
     assert "cannot reach Redis" in err.value.message and "total_shards" in err.value.message
+
+
+def test_the_single_host_path_never_loads_redis() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ezlang.sharding.manager, ezlang.sharding.backends\n"
+        "loaded = [m for m in sys.modules if m == 'redis' or m.startswith(('redis.', "
+        "'ezlang.sharding.redis'))]\n"
+        "print(loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
