@@ -1,22 +1,26 @@
-"""One object a shard manager needs to run as one host among several: :class:`RedisMultiHost`.
+"""A shard manager as one host among several: :class:`RedisMultiHost`, :class:`RedisRemoteCaller`.
 
-It bundles the three Redis pieces — the global identify queue, the shard directory and the
-cross-host bus — and does the routing the manager would otherwise repeat for each operation:
+:class:`RedisMultiHost` bundles the three Redis pieces of one manager — the global identify
+queue, the shard directory and the cross-host bus — with one shared outage warning, and does
+the routing:
 
 ```python
-multi = RedisMultiHost(options.redis, app_id)
+multi = RedisMultiHost(redis_url, app_id)
 settings = await multi.join(total_shards=8, explicit=True, max_concurrency=1,
-                            identify_window=5.0, shard_ids=[0, 1, 2, 3], serve=manager.serve)
+                            identify_window=5.0, shard_ids=[0, 1, 2, 3], serve=serve)
 queue = multi.queue                                       # an IdentifyQueue for the shards here
-outcomes = await multi.gather("stats", None, 5.0, local_ids, manager.call_shard)
-for o in outcomes: o.shard_id, o.host, o.value / o.error   # every shard of the bot, by id
+outcomes = await multi.gather("stats", None, 5.0)         # every shard of the bot, by id
 await multi.call(5, "respawn", None, 60.0)                # on whichever host owns shard 5
 await multi.leave()
 ```
 
-``serve(shard_id, op, payload, timeout)`` is how other hosts reach this manager: it must handle
-the shard operations (``eval``, ``fetch``, ``stats`` — whatever ``call_shard`` takes) and the
-manager operations that route to the owner (``respawn``).
+:class:`RedisRemoteCaller` is the ``remote`` the :class:`~ezlang.sharding.manager.ShardManager`
+gets from ``redis_backend.make_backends`` (see :mod:`ezlang.sharding.backends`): the manager
+keeps its own fan-out and calls ``remote.call(shard_id, …)`` for shards it does not run.
+
+``serve(shard_id, op, payload, timeout)`` is how other hosts reach a manager: it handles the
+shard operations (``eval``, ``fetch``, ``stats`` — whatever ``call_shard`` takes) and the manager
+operations that route to the owner (``respawn``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from ezlang.sharding.redis_common import (
     validate_redis_url,
 )
 
-__all__ = ["Outcome", "RedisMultiHost", "unreachable_stats"]
+__all__ = ["Outcome", "RedisMultiHost", "RedisRemoteCaller", "unreachable_stats"]
 
 
 @dataclass(slots=True)
