@@ -137,6 +137,16 @@ async def hosts(sandbox: Sandbox, redis_server) -> AsyncIterator[list[ManagerHos
         await asyncio.gather(*(p.stop() for p in procs))
 
 
+def identify_log(sb: Sandbox) -> str:
+    """The sandbox's IDENTIFY record, for a failure message."""
+    rows = sb.state()["identifies"]
+    t0 = rows[0]["at"] if rows else 0
+    return "\n".join(
+        f"{r['at'] - t0:8.3f} shard {r['shard'][0]} {'ok' if r['accepted'] else 'REFUSED'}"
+        for r in rows
+    )
+
+
 def pids_gone(pids: list[int]) -> bool:
     return not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids)
 
@@ -198,7 +208,7 @@ async def test_redis_restart_during_spawn_recovers_with_no_identify_violation(
     redis_server.start()
     a, b = hosts
     await asyncio.gather(a.wait_spawned(120), b.wait_spawned(120))
-    assert sandbox.identify_violations == 0
+    assert sandbox.identify_violations == 0, identify_log(sandbox)
     deadline = time.monotonic() + 20
     while True:  # both hosts republish their shards into the empty Redis
         stats = await a.ask("stats")
