@@ -8,10 +8,12 @@ import io
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ezlang.lang.errors import EzError
+from ezlang.lang.values import EzObject
 from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.ipc import Channel, ChannelClosed
 from ezlang.sharding.options import OPTION_HELP, parse_options
@@ -246,6 +248,155 @@ async def test_ipc_events_arrive_in_order() -> None:
     assert seen == [("hb", i) for i in range(100)]
     await left.close()
     await right.close()
+
+
+async def test_ipc_frames_cut_anywhere_and_large_frames_arrive_whole() -> None:
+    # Bytes trickling in one at a time, several frames in one read, and a frame far larger
+    # than the receive buffer must all come out as the same messages, in order.
+    from ezlang.sharding import ipc
+
+    seen: list[object] = []
+    a, b = socket.socketpair()
+    right = await Channel.from_socket(b, on_event=lambda op, d: seen.append((op, d)))
+    right.start()
+    big = "é" * 600_000  # 1.2 MB of UTF-8: several times the 64 KiB buffer
+    frames = [ipc.encode({"k": "e", "op": "x", "d": i}) for i in range(3)]
+    frames.append(ipc.encode({"k": "e", "op": "big", "d": big}))
+    frames.append(ipc.encode({"k": "e", "op": "x", "d": 3}))
+    data = b"".join(frames)
+    a.setblocking(False)
+    loop = asyncio.get_running_loop()
+    head = frames[0] + frames[1][:7]
+    for i in range(len(head)):  # the first frames one byte per write
+        await loop.sock_sendall(a, head[i : i + 1])
+        await asyncio.sleep(0)
+    await loop.sock_sendall(a, data[len(head) :])
+    deadline = time.monotonic() + 5
+    while len(seen) < 5 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert [op for op, _ in seen] == ["x", "x", "x", "big", "x"]
+    assert [d for op, d in seen if op == "x"] == [0, 1, 2, 3]
+    assert seen[3][1] == big
+    assert not right.is_closed
+    a.close()
+    await right.close()
+
+
+async def test_ipc_send_request_answers_through_the_callback_and_forget_drops_it() -> None:
+    left, right = await _pair()
+    try:
+        from ezlang.sharding import ipc
+
+        got: list[tuple[bool, object]] = []
+        done = asyncio.Event()
+
+        def on_reply(ok: bool, value: object) -> None:
+            got.append((ok, value))
+            done.set()
+
+        left.send_request("x", ipc.dumps({"n": 1}), on_reply)
+        await asyncio.wait_for(done.wait(), 2)
+        assert got == [(True, {"op": "x", "data": {"n": 1}})]
+        done.clear()
+        left.send_request("fail", "null", on_reply)
+        await asyncio.wait_for(done.wait(), 2)
+        assert got[1][0] is False and isinstance(got[1][1], EzError)
+        assert got[1][1].kind == "ValueError"
+        # A forgotten request's reply is ignored; a pending one fails when the channel closes.
+        forgotten = left.send_request("x", "1", on_reply)
+        left.forget(forgotten)
+        done.clear()
+        left.send_request("slow", "null", on_reply)
+        await asyncio.sleep(0.05)
+        await right.close()
+        await asyncio.wait_for(done.wait(), 2)
+        assert len(got) == 3 and got[2][0] is False and isinstance(got[2][1], ChannelClosed)
+    finally:
+        await left.close()
+        await right.close()
+
+
+async def test_ipc_a_corrupt_frame_closes_the_channel_with_the_reason() -> None:
+    a, b = socket.socketpair()
+    right = await Channel.from_socket(b)
+    right.start()
+    a.sendall(b"\x00\x00\x00\x05nope!")
+    await asyncio.wait_for(right.closed.wait(), 2)
+    assert "IPC protocol error" in right.close_reason
+    a.close()
+    await right.close()
+
+
+async def test_ipc_values_json_cannot_carry_become_an_error_reply() -> None:
+    left, right = await _pair(lambda op, data: {1, 2} if op == "set" else object())
+    try:
+        assert sorted(await left.request("set", None, 2)) == [1, 2]  # a set travels as an array
+        circular: list[object] = []
+        circular.append(circular)
+        left2, right2 = await _pair(lambda op, data: circular)
+        try:
+            with pytest.raises(EzError):
+                await left2.request("x", None, 2)
+        finally:
+            await left2.close()
+            await right2.close()
+    finally:
+        await left.close()
+        await right.close()
+
+
+# --- the shard agent's eval -----------------------------------------------------------------
+
+
+class _View(EzObject):
+    """A stand-in for the client view: ``client.guilds.cache.size`` is 7."""
+
+    def __init__(self, members: dict[str, object]) -> None:
+        self.members = members
+
+    def ez_get(self, name: str) -> object:
+        return self.members.get(name)
+
+    def ez_keys(self) -> list[str]:
+        return list(self.members)
+
+
+def _agent() -> Any:
+    from ezlang.sharding.agent import ShardAgent
+
+    agent = ShardAgent(None, {"shard_id": 0, "shard_count": 1, "token": "t"})  # type: ignore[arg-type]
+    agent.client = object()
+    agent.view = _View({"guilds": _View({"cache": _View({"size": 7})})})
+    return agent
+
+
+async def test_eval_answers_synchronous_code_inline_and_keeps_its_greenlet() -> None:
+    agent = _agent()
+    assert agent.eval_now("return client.guilds.cache.size", 1) == 7
+    runner = agent._runner
+    assert agent.eval_now("client.guilds.cache.size + 1", 1) == 8
+    assert agent._runner is runner
+    with pytest.raises(EzError) as info:
+        agent.eval_now("return nope", 1)
+    assert info.value.kind == "NameError" and "line 1, column 8 of the code" in info.value.message
+    assert agent.eval_now("return 2", 1) == 2  # usable after an error
+
+
+async def test_evals_that_pause_run_concurrently_and_time_out_on_their_own() -> None:
+    agent = _agent()
+    slow = agent.eval_now("wait(0.2)\nreturn 1", 2)
+    quick = agent.eval_now("wait(0.01)\nreturn client.guilds.cache.size", 2)
+    assert agent.eval_now("return 3", 2) == 3  # while two are paused
+    stuck = agent.eval_now("wait(30)\nreturn 4", 0.1)
+    failing = agent.eval_now('wait(0.01)\nreturn 1 - "a"', 2)
+    results = await asyncio.wait_for(
+        asyncio.gather(slow, quick, stuck, failing, return_exceptions=True), 5
+    )
+    assert results[:2] == [1, 7]
+    assert isinstance(results[2], EzError) and results[2].kind == "TimeoutError"
+    assert isinstance(results[3], EzError) and results[3].kind == "TypeError"
+    assert "line 2" in results[3].message
+    assert agent.eval_now("return 5", 1) == 5
 
 
 # --- progress output ----------------------------------------------------------------------------

@@ -34,20 +34,18 @@ from ezlang.lang.errors import KINDS, EzError
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+#: Size of a channel's receive buffer; it grows only for a frame that does not fit.
+_BUFFER = 64 * 1024
 
 #: Answers a request: a value, or an awaitable of the value (``async def`` handlers work).
 RequestHandler = Callable[[str, Any], Any]
 EventHandler = Callable[[str, Any], None]
+#: Gets a request's outcome, called from the reader: ``(True, value)`` or ``(False, error)``.
+ReplyCallback = Callable[[bool, Any], None]
 
 
 class ChannelClosed(ConnectionError):
     """The other end went away (process exit or manager death)."""
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    """One frame: length prefix + compact JSON."""
-    body = json.dumps(message, separators=(",", ":"), default=_fallback).encode()
-    return _HEADER.pack(len(body)) + body
 
 
 def _fallback(value: Any) -> Any:
@@ -55,6 +53,68 @@ def _fallback(value: Any) -> Any:
     if isinstance(value, tuple | set | frozenset):
         return list(value)
     return str(value)
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    # json.dumps with keyword arguments builds a new JSONEncoder per call, and even a kept
+    # encoder builds a new C encoder per call; on the IPC hot path (several messages per
+    # broadcast_eval and shard) that is most of the encoding time, so build the C encoder once.
+    encoder = json.JSONEncoder(separators=(",", ":"), default=_fallback, check_circular=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the pure-Python encoder
+        return encoder.encode
+    c_encode = make(
+        None, _fallback, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+
+    def dumps(value: Any) -> str:
+        if isinstance(value, str):  # the C encoder wants a container or number at the top
+            return json.encoder.encode_basestring_ascii(value)
+        return "".join(c_encode(value, 0))
+
+    return dumps
+
+
+#: Compact JSON text of a value (what travels as ``d``); ``ValueError``/``TypeError`` if it
+#: cannot be encoded.
+dumps = _make_dumps()
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner
+
+
+def loads(text: str) -> Any:
+    """One JSON value from ``text`` (all of it)."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration as exc:
+        raise ValueError(f"invalid JSON at position {exc.value}") from None
+    if end != len(text):
+        raise ValueError(f"extra data after the JSON value at position {end}")
+    return value
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One frame: length prefix + compact JSON."""
+    body = dumps(message).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def _frame(body: bytes) -> bytes:
+    return _HEADER.pack(len(body)) + body
+
+
+def request_frame(rid: int, op: str, data_json: str) -> bytes:
+    """The frame of request ``rid``; ``data_json`` is the payload already encoded (a fan-out
+    encodes it once for every shard)."""
+    return _frame(
+        b'{"k":"q","i":%d,"op":%s,"d":%s}' % (rid, dumps(op).encode(), data_json.encode())
+    )
+
+
+def reply_frame(rid: Any, value: Any) -> bytes:
+    """The frame of a successful reply (``TypeError``/``ValueError`` if JSON cannot carry it)."""
+    return _frame(
+        b'{"k":"r","i":%s,"ok":true,"d":%s}' % (dumps(rid).encode(), dumps(value).encode())
+    )
 
 
 def error_payload(exc: BaseException) -> dict[str, str]:
@@ -72,16 +132,21 @@ def error_from_payload(err: dict[str, Any]) -> EzError:
     return EzError(kind if kind in KINDS else "ShardingError", str(err.get("message", "")))
 
 
-class _FrameProtocol(asyncio.Protocol):
+class _FrameProtocol(asyncio.BufferedProtocol):
     """Cuts the byte stream into frames and hands each to its channel, inline.
 
-    Frames are dispatched from ``data_received`` itself — no reader task and no wake-up per
-    frame — which keeps a round trip to a shard to one trip through each event loop.
+    Frames are dispatched from ``buffer_updated`` itself — no reader task and no wake-up per
+    frame — which keeps a round trip to a shard to one trip through each event loop. The
+    socket is read straight into a kept buffer (``recv_into``): a plain ``Protocol`` makes
+    asyncio ``recv(256 KiB)`` for every read, and allocating that much costs ~20 µs per
+    message on a small VM — more than the rest of the message's handling.
     """
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
-        self.buffer = bytearray()
+        self.buffer = bytearray(_BUFFER)
+        self.start = 0  # first byte not yet dispatched
+        self.end = 0  # end of the bytes received
         self.transport: asyncio.Transport | None = None
         self.can_write: asyncio.Future[None] | None = None
 
@@ -90,28 +155,59 @@ class _FrameProtocol(asyncio.Protocol):
         self.transport = transport
         transport.pause_reading()  # until Channel.start(): the handlers may not be set yet
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        buf, start, end = self.buffer, self.start, self.end
+        need = 4096
+        if end - start >= 4:
+            need = max(need, 4 + _HEADER.unpack_from(buf, start)[0] - (end - start))
+        if len(buf) - end < need:
+            # Move the partial frame to the front of a new buffer (a new object: asyncio may
+            # still hold a view of the old one, which cannot be resized).
+            size = max(_BUFFER, 2 * (end - start) + need)
+            fresh = bytearray(size)
+            fresh[: end - start] = buf[start:end]
+            self.buffer, self.start, self.end = fresh, 0, end - start
+            buf, end = fresh, end - start
+        return memoryview(buf)[end:]
+
+    def buffer_updated(self, nbytes: int) -> None:
         buf = self.buffer
-        buf += data
-        start = 0
-        end = len(buf)
-        try:
-            while end - start >= 4:
-                size = int.from_bytes(buf[start : start + 4], "big")
-                if size > MAX_FRAME:
-                    raise ValueError(f"IPC frame of {size} bytes is too large")
-                if end - start - 4 < size:
-                    break
-                body = bytes(buf[start + 4 : start + 4 + size])
-                start += 4 + size
-                self.channel._on_frame(json.loads(body))
-        except Exception as exc:  # a corrupt frame: the link cannot be trusted any more
-            self.channel.close_reason = f"IPC protocol error: {exc}"
-            del buf[:]
-            if self.transport is not None:
-                self.transport.close()
-            return
-        del buf[:start]
+        start = self.start
+        end = self.end = self.end + nbytes
+        channel = self.channel
+        while end - start >= 4:
+            size = _HEADER.unpack_from(buf, start)[0]
+            stop = start + 4 + size
+            if size > MAX_FRAME:
+                self._corrupt(f"IPC frame of {size} bytes is too large")
+                return
+            if stop > end:
+                break
+            try:
+                message = loads(buf[start + 4 : stop].decode())
+                if not isinstance(message, dict):
+                    raise ValueError("a frame is not a JSON object")
+            except ValueError as exc:  # UnicodeDecodeError included
+                self._corrupt(f"IPC protocol error: {exc}")
+                return
+            start = self.start = stop
+            try:
+                channel._on_frame(message)
+            except Exception as exc:  # a handler's bug must not cut the link
+                asyncio.get_running_loop().call_exception_handler(
+                    {"message": "error handling an IPC message", "exception": exc}
+                )
+        if start == end:
+            self.start = self.end = 0
+            if len(buf) > 4 * _BUFFER:  # a huge frame is done: give its memory back
+                self.buffer = bytearray(_BUFFER)
+
+    def _corrupt(self, reason: str) -> None:
+        # A corrupt frame: the link cannot be trusted any more.
+        self.channel.close_reason = reason
+        self.start = self.end = 0
+        if self.transport is not None:
+            self.transport.close()
 
     def eof_received(self) -> bool:
         return False  # close the transport
@@ -143,7 +239,8 @@ class Channel:
         self._on_request = on_request
         self._on_event = on_event
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        # Request id -> what gets its reply (called inline from the reader, then forgotten).
+        self._pending: dict[int, ReplyCallback] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._protocol: _FrameProtocol | None = None
         self._transport: asyncio.Transport | None = None
@@ -176,11 +273,14 @@ class Channel:
     def is_closed(self) -> bool:
         return self.closed.is_set()
 
-    def _write(self, message: dict[str, Any]) -> None:
+    def _write_frame(self, frame: bytes) -> None:
         transport = self._transport
         if self.closed.is_set() or transport is None or transport.is_closing():
             raise ChannelClosed(self.close_reason)
-        transport.write(encode(message))
+        transport.write(frame)
+
+    def _write(self, message: dict[str, Any]) -> None:
+        self._write_frame(encode(message))
 
     def send_event(self, op: str, data: Any = None) -> None:
         """Send a fire-and-forget event; silently dropped if the channel is closed."""
@@ -189,16 +289,32 @@ class Channel:
         except (ChannelClosed, ConnectionError, RuntimeError):
             pass
 
+    def send_request(self, op: str, data_json: str, on_reply: ReplyCallback) -> int:
+        """Send a request whose payload is already JSON text; returns its id.
+
+        The leanest way to ask: no future, no task, no timer. ``on_reply(ok, value)`` is called
+        from the reader as soon as the reply arrives — ``(True, value)``, or ``(False, error)``
+        with the remote ``EzError`` or ``ChannelClosed`` if the other end goes away first. The
+        caller bounds the wait and calls :meth:`forget` for a reply it no longer wants.
+        Raises ``ChannelClosed`` if the channel is already closed.
+        """
+        rid = next(self._ids)
+        self._write_frame(request_frame(rid, op, data_json))
+        self._pending[rid] = on_reply
+        return rid
+
+    def forget(self, rid: int) -> None:
+        """Drop the pending request ``rid`` (its reply, if it still comes, is ignored)."""
+        self._pending.pop(rid, None)
+
     def start_request(self, op: str, data: Any = None) -> asyncio.Future[Any]:
         """Send a request now and return the future of its reply (no task, no timeout).
 
-        For fanning one request out to many shards; the caller bounds the wait. The future
-        fails with ``EzError`` (remote error) or ``ChannelClosed``.
+        The future fails with ``EzError`` (remote error) or ``ChannelClosed``; cancelling it
+        forgets the request.
         """
-        rid = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._write({"k": "q", "i": rid, "op": op, "d": data})
-        self._pending[rid] = fut
+        rid = self.send_request(op, dumps(data), lambda ok, value: _settle(fut, ok, value))
         fut.add_done_callback(lambda _f: self._pending.pop(rid, None))
         return fut
 
@@ -208,11 +324,9 @@ class Channel:
         Raises ``EzError`` with the remote error, ``ChannelClosed`` if the other end goes away
         first and ``TimeoutError`` after ``timeout`` seconds.
         """
-        rid = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = fut
+        rid = self.send_request(op, dumps(data), lambda ok, value: _settle(fut, ok, value))
         try:
-            self._write({"k": "q", "i": rid, "op": op, "d": data})
             protocol = self._protocol
             if protocol is not None and protocol.can_write is not None:
                 await protocol.can_write  # the other end is slow to read: back off
@@ -225,12 +339,12 @@ class Channel:
     def _on_frame(self, message: dict[str, Any]) -> None:
         kind = message.get("k")
         if kind == "r":
-            fut = self._pending.get(message.get("i"))  # type: ignore[arg-type]
-            if fut is not None and not fut.done():
+            on_reply = self._pending.pop(message.get("i"), None)  # type: ignore[arg-type]
+            if on_reply is not None:
                 if message.get("ok"):
-                    fut.set_result(message.get("d"))
+                    on_reply(True, message.get("d"))
                 else:
-                    fut.set_exception(error_from_payload(message.get("e") or {}))
+                    on_reply(False, error_from_payload(message.get("e") or {}))
         elif kind == "q":
             self._dispatch_request(message.get("i"), message.get("op"), message.get("d"))
         elif kind == "e" and self._on_event is not None:
@@ -251,12 +365,18 @@ class Channel:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
+        self._reply(rid, result)
+
+    def _reply(self, rid: Any, value: Any) -> None:
         try:
-            self._write({"k": "r", "i": rid, "ok": True, "d": result})
+            frame = reply_frame(rid, value)
+        except Exception as exc:  # a value JSON cannot carry (or nested too deep)
+            self._reply_error(rid, error_payload(exc))
+            return
+        try:
+            self._write_frame(frame)
         except (ChannelClosed, ConnectionError, RuntimeError):
             pass
-        except (TypeError, ValueError) as exc:  # a value JSON cannot carry
-            self._reply_error(rid, error_payload(exc))
 
     def _reply_error(self, rid: Any, payload: dict[str, str]) -> None:
         try:
@@ -272,26 +392,20 @@ class Channel:
                 payload = {"kind": "ShardingError", "message": "the call was cancelled"}
             else:
                 payload = error_payload(exc)
-            try:
-                self._write({"k": "r", "i": rid, "ok": False, "e": payload})
-            except (ChannelClosed, ConnectionError, RuntimeError):
-                pass
+            self._reply_error(rid, payload)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        try:
-            self._write({"k": "r", "i": rid, "ok": True, "d": value})
-        except (ChannelClosed, ConnectionError, RuntimeError):
-            pass
+        self._reply(rid, value)
 
     def _finish(self) -> None:
         if self.closed.is_set():
             return
         self.closed.set()
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(ChannelClosed(self.close_reason))
+        pending = list(self._pending.values())
         self._pending.clear()
+        for on_reply in pending:
+            on_reply(False, ChannelClosed(self.close_reason))
         if self._transport is not None:
             self._transport.close()
 
@@ -300,3 +414,12 @@ class Channel:
         self._finish()
         for task in list(self._tasks):
             task.cancel()
+
+
+def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.done():
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)

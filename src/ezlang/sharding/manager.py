@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import signal
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ezlang.lang.errors import EzError
+from ezlang.sharding import ipc
 from ezlang.sharding.backends import (
     Backends,
     GatewayFacts,
@@ -75,6 +77,37 @@ def check_bot_syntax(path: Path) -> None:
     from ezlang.lang import compile_file
 
     compile_file(str(path))
+
+
+class _Gather:
+    """The replies of one fan-out, filled in by the IPC reader's callbacks."""
+
+    __slots__ = ("results", "errors", "answered", "missing", "waiter", "fail_fast")
+
+    def __init__(self, ids: list[int], waiter: asyncio.Future[None], fail_fast: bool) -> None:
+        self.results: list[Any] = [None] * len(ids)
+        self.errors: dict[int, BaseException] = {}  # index -> the error of that shard
+        self.answered = [False] * len(ids)
+        self.missing = len(ids)
+        self.waiter = waiter
+        self.fail_fast = fail_fast
+
+    def on_reply(self, index: int, ok: bool, value: Any) -> None:
+        if self.answered[index]:
+            return
+        self.answered[index] = True
+        self.missing -= 1
+        if ok:
+            self.results[index] = value
+        else:
+            self.errors[index] = value
+        if (self.missing == 0 or (self.fail_fast and not ok)) and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class ShardManager:
@@ -456,34 +489,60 @@ class ShardManager:
                 raise self._name_shard(what, shard_id, task.exception())  # type: ignore[arg-type]
         return [task.result() for task in tasks]
 
+    async def _gather_local(
+        self, op: str, payload: Any, timeout: float, ids: list[int], *, fail_fast: bool
+    ) -> _Gather:
+        """Ask every local shard in ``ids`` at once and collect the replies.
+
+        The hot path of broadcast_eval: the payload is encoded once, each shard gets one
+        write, and the replies are stored by the IPC reader's callback as they arrive — no
+        future, task or timer per shard, one wake-up of the caller when the last reply (or,
+        with ``fail_fast``, the first error) is in, or when ``timeout`` expires.
+        """
+        loop = asyncio.get_running_loop()
+        gather = _Gather(ids, loop.create_future(), fail_fast)
+        data_json = ipc.dumps(payload)
+        sent: list[tuple[ipc.Channel, int]] = []
+        try:
+            for index, shard_id in enumerate(ids):
+                try:
+                    channel = self.shards[shard_id].running_channel()
+                    rid = channel.send_request(
+                        op, data_json, functools.partial(gather.on_reply, index)
+                    )
+                except (EzError, ipc.ChannelClosed) as exc:
+                    gather.on_reply(index, False, exc)
+                    if fail_fast:
+                        break
+                    continue
+                sent.append((channel, rid))
+            waiter = gather.waiter
+            if not waiter.done():
+                timer = loop.call_later(timeout, _wake, waiter)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+        finally:
+            for channel, rid in sent:
+                channel.forget(rid)
+        return gather
+
     async def _fan_out_local(
         self, what: str, op: str, payload: Any, timeout: float | None, ids: list[int]
     ) -> list[Any]:
-        # The hot path of broadcast_eval: every request is written at once and the replies are
-        # awaited together — no task and no timer per shard.
-        futures: list[asyncio.Future[Any]] = []
-        try:
-            for shard_id in ids:
-                try:
-                    futures.append(self.shards[shard_id].start_call(op, payload))
-                except EzError as exc:
-                    raise self._name_shard(what, shard_id, exc) from None
-            done, pending = await asyncio.wait(
-                futures, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION
-            )
-            for shard_id, fut in zip(ids, futures, strict=True):
-                if fut in done and fut.exception() is not None:
-                    error = await self.shards[shard_id].call_error(op, fut.exception(), timeout)  # type: ignore[arg-type]
-                    raise self._name_shard(what, shard_id, error)
-            if pending:
-                shard_id = next(i for i, f in zip(ids, futures, strict=True) if f in pending)
-                error = await self.shards[shard_id].call_error(op, TimeoutError(), timeout)
-                raise self._name_shard(what, shard_id, error)
-            return [fut.result() for fut in futures]
-        finally:
-            for fut in futures:
-                if not fut.done():
-                    fut.cancel()
+        limit = self.options.eval_timeout if timeout is None else timeout
+        gather = await self._gather_local(op, payload, limit, ids, fail_fast=True)
+        if gather.errors:
+            index = min(gather.errors)
+            shard_id = ids[index]
+            error = await self.shards[shard_id].call_error(op, gather.errors[index], limit)
+            raise self._name_shard(what, shard_id, error)
+        if gather.missing:
+            shard_id = ids[gather.answered.index(False)]
+            error = await self.shards[shard_id].call_error(op, TimeoutError(), limit)
+            raise self._name_shard(what, shard_id, error)
+        return gather.results
 
     @staticmethod
     def _name_shard(what: str, shard_id: int, exc: BaseException) -> EzError:
@@ -579,31 +638,18 @@ class ShardManager:
         return out
 
     async def _stats_local(self, ids: list[int]) -> list[dict[str, Any]]:
-        # Like _fan_out_local: every request written at once, one wait for all replies; a
-        # shard that fails or is slow gets an error entry, the others are unaffected.
-        futures: dict[int, asyncio.Future[Any]] = {}
-        errors: dict[int, BaseException] = {}
-        for shard_id in ids:
-            try:
-                futures[shard_id] = self.shards[shard_id].start_call("stats", None)
-            except EzError as exc:
-                errors[shard_id] = exc
-        if futures:
-            await asyncio.wait(futures.values(), timeout=STATS_TIMEOUT)
+        # The same one-wait fan-out as broadcast_eval, without failing fast: a shard that
+        # fails or is slow gets an error entry, the others are unaffected.
+        gather = await self._gather_local("stats", None, STATS_TIMEOUT, ids, fail_fast=False)
         out = []
-        for shard_id in ids:
+        for index, shard_id in enumerate(ids):
             shard = self.shards[shard_id]
-            fut = futures.get(shard_id)
-            if fut is not None and fut.done() and fut.exception() is None:
-                out.append(self._stats_entry(shard, fut.result(), None))
+            if gather.answered[index] and index not in gather.errors:
+                out.append(self._stats_entry(shard, gather.results[index], None))
                 continue
-            if fut is not None:
-                fut.cancel()
-                failure = fut.exception() if fut.done() and not fut.cancelled() else None
-                errors[shard_id] = await shard.call_error(
-                    "stats", failure or TimeoutError(), STATS_TIMEOUT
-                )
-            out.append(self._stats_entry(shard, None, errors[shard_id]))
+            failure = gather.errors.get(index) or TimeoutError()
+            failure = await shard.call_error("stats", failure, STATS_TIMEOUT)
+            out.append(self._stats_entry(shard, None, failure))
         return out
 
     async def stats(self) -> list[dict[str, Any]]:

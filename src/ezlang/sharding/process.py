@@ -393,7 +393,8 @@ class ShardProcess:
 
     # --- calls into the child ----------------------------------------------------------------
 
-    def _running_channel(self) -> Channel:
+    def running_channel(self) -> Channel:
+        """The channel of the running child; ``ShardingError`` (saying how it ended) if none."""
         channel = self.channel
         if channel is None or channel.is_closed:
             raise EzError(
@@ -406,13 +407,6 @@ class ShardProcess:
                 ),
             )
         return channel
-
-    def start_call(self, op: str, payload: Any) -> asyncio.Future[Any]:
-        """Send a request now; the reply's future (see :meth:`call_error` for its failures)."""
-        try:
-            return self._running_channel().start_request(op, payload)
-        except ChannelClosed:
-            raise EzError("ShardingError", f"shard {self.id} is not running") from None
 
     async def call_error(self, op: str, exc: BaseException, timeout: float | None) -> BaseException:
         """The error to report for a failed call: a dead shard says how it ended."""
@@ -434,7 +428,7 @@ class ShardProcess:
 
     async def call(self, op: str, payload: Any, timeout: float | None) -> Any:
         """One request to this shard's process; never hangs (``timeout``) and names the shard."""
-        channel = self._running_channel()
+        channel = self.running_channel()
         try:
             return await channel.request(op, payload, timeout)
         except ChannelClosed:
