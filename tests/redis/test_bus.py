@@ -101,3 +101,21 @@ async def test_redis_down_fails_calls_within_the_timeout_and_recovers(redis_serv
     assert ok
     await a.close()
     await b.close()
+
+
+async def test_an_idle_subscription_stays_up_and_keeps_answering(redis_server) -> None:
+    import ezlang.sharding.redis_bus as bus_module
+
+    warnings: list[str] = []
+    old = bus_module._PING_INTERVAL
+    bus_module._PING_INTERVAL = 0.2  # liveness is judged after 3 silent intervals: 0.6 s
+    try:
+        a = await make_bus(redis_server.url, "a", warn=warnings.append)
+        b = await make_bus(redis_server.url, "b", warn=warnings.append)
+        await asyncio.sleep(2.0)  # idle for many ping intervals
+        assert warnings == []  # no false "Redis is unreachable" from the liveness check
+        assert await a.call("b", 1, "echo", "x", timeout=2) == {"shard": 1, "payload": "x"}
+        await a.close()
+        await b.close()
+    finally:
+        bus_module._PING_INTERVAL = old

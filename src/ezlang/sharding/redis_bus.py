@@ -124,7 +124,10 @@ class RedisShardBus:
     async def _read_loop(self) -> None:
         backoff = 0.1
         while True:
-            pubsub = self._sub_client.pubsub(ignore_subscribe_messages=True)
+            # Subscribe confirmations and PING replies are not ignored: any reply proves the
+            # connection alive (redis-py mangles a decoded PONG into an odd dict, so we only look
+            # at "message" entries and count everything else as a sign of life).
+            pubsub = self._sub_client.pubsub(ignore_subscribe_messages=False)
             try:
                 await pubsub.subscribe(self.keys.requests(self.host), self.keys.replies(self.host))
                 self._subscribed.set()
