@@ -119,7 +119,7 @@ class RedisIdentifyQueue:
         self.window = window
         # Discord times the window on receipt; a grant travels Redis -> manager -> shard ->
         # gateway first, and two hosts' paths differ. The floor covers that hop on a busy host.
-        self.margin = max(0.1, min(0.25, window * 0.05)) if margin is None else margin
+        self.margin = max(0.15, min(0.25, window * 0.05)) if margin is None else margin
         self.host = host or default_host_name()
         self._redis = client or connect(redis_url)
         self._owns_client = client is None
