@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -18,7 +19,16 @@ from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.manager import ShardManager
 
-from .conftest import PYBOT, WINDOW, identifies, shard_processes, text_channel, wait_until
+from .conftest import (
+    HERE,
+    PYBOT,
+    WINDOW,
+    client_closes,
+    identifies,
+    shard_processes,
+    text_channel,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -284,6 +294,21 @@ async def test_stop_closes_every_shard_and_waits_for_the_processes(
     assert shard_processes() == []
     with pytest.raises(EzError, match="stopped"):
         await manager.stats()
+
+
+@pytest.mark.parametrize("bot", [PYBOT, HERE / "bots" / "bot.ez"], ids=["discord.py", "easylang"])
+async def test_stop_closes_every_gateway_session_with_1000(
+    sandbox: Sandbox, make_manager, bot: Path
+) -> None:
+    # 1000 is a normal close: Discord ends the session instead of keeping it for a RESUME
+    # (discord.py's own Client.close() would send 4000).
+    manager, _ = make_manager(bot, total_shards=3)
+    await manager.spawn()
+    await manager.stop()
+    closes = await wait_until(
+        lambda: (c := client_closes(sandbox)) and len(c) == 3 and c, 5, "3 closes"
+    )
+    assert closes == {0: [1000], 1: [1000], 2: [1000]}
 
 
 async def test_the_daily_session_start_budget_is_checked_first() -> None:

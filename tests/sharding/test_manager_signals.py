@@ -13,7 +13,7 @@ import pytest
 
 from ezlang.sandbox import Sandbox
 
-from .conftest import HERE
+from .conftest import HERE, client_closes, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -84,6 +84,7 @@ async def test_sigterm_to_the_manager_stops_all_shards_cleanly_within_10_s() -> 
         assert proc.returncode == 0
         assert "manager stopped" in out.decode()
         assert sb.state()["identify_violations"] == 0
+        assert client_closes(sb) == {0: [1000], 1: [1000], 2: [1000]}
 
 
 async def test_sigkill_to_the_manager_makes_its_shards_exit_within_10_s() -> None:
@@ -94,3 +95,6 @@ async def test_sigkill_to_the_manager_makes_its_shards_exit_within_10_s() -> Non
         proc.kill()
         await proc.wait()
         assert await wait_gone(pids, 10) < 10
+        # Each orphaned shard saw end-of-file and still closed its session normally.
+        await wait_until(lambda: len(client_closes(sb)) == 2, 5, "both shards' closes")
+        assert client_closes(sb) == {0: [1000], 1: [1000]}

@@ -791,6 +791,21 @@ def runtime() -> BotRuntime:
     return _state[1]
 
 
+def current() -> BotRuntime | None:
+    """The bot runtime of the current program if it has one (never makes one).
+
+    For code that may run outside an EasyLang program, such as the shard agent of a
+    discord.py bot, which must not start a runtime just to find out there is none.
+    """
+    if _state is None:
+        return None
+    try:
+        ctx = context_mod.current()
+    except Exception:  # no program is running in this process
+        return None
+    return _state[1] if _state[0] is ctx else None
+
+
 class _ShortLogFormatter(logging.Formatter):
     def __init__(self, prefix: str, debug: bool) -> None:
         super().__init__(prefix + "%(message)s")

@@ -138,6 +138,8 @@ class ShardAgent:
         self.view: Any = None
         self._snippets: dict[str, Any] = {}
         self._runner: Any = None  # the kept greenlet evals run in (see eval_now)
+        self._reader: asyncio.Future[Any] | None = None  # the task running client.connect
+        self._sockets: set[Any] = set()  # gateway websockets (see close_client)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._status = "starting"
         self._ready_at: float | None = None
@@ -191,10 +193,10 @@ class ShardAgent:
         await self.channel.closed.wait()
         if self._shutting_down:
             return
-        # The manager is gone: close the gateway politely if we can, then leave.
+        # The manager is gone: close the gateway politely (1000) if we can, then leave.
+        self._shutting_down = True
         with contextlib.suppress(BaseException):
-            if self.client is not None:
-                await asyncio.wait_for(self.client.close(), 2.0)
+            await asyncio.wait_for(self.close_client(), 2.0)
         _flush_and_exit(0)
 
     def point_discord_py(self) -> None:
@@ -243,8 +245,16 @@ class ShardAgent:
         async def connect(*, reconnect: bool = True) -> None:
             import discord
 
+            # The gateway reader runs in a task of its own, so close_client() can stop it
+            # without cancelling the bot's own task (a discord.py bot's main()).
+            reader = self._reader = asyncio.ensure_future(original_connect(reconnect=reconnect))
             try:
-                await original_connect(reconnect=reconnect)
+                await reader
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self._shutting_down and not (task is not None and task.cancelling()):
+                    return  # close_client() stopped the reader: a normal end of connect()
+                raise
             except discord.PrivilegedIntentsRequired:
                 self.report_exit(close_code=4014)
                 raise
@@ -263,12 +273,31 @@ class ShardAgent:
 
         client.dispatch = dispatch
         _report_identify_sends(self)
+        self._track_sockets(client)
         # The connection state keeps its own reference to dispatch (READY goes through it).
         state = getattr(client, "_connection", None)
         if state is not None and hasattr(state, "dispatch"):
             state.dispatch = dispatch
         client.connect = connect
         client.login = login
+
+    def _track_sockets(self, client: Any) -> None:
+        # Every gateway socket, so close_client() can close one that discord.py has not taken
+        # over yet (a shard waiting for its IDENTIFY slot) with 1000 instead of dropping it.
+        http = getattr(client, "http", None)
+        original = getattr(http, "ws_connect", None)
+        if original is None:
+            return
+        sockets = self._sockets
+
+        async def ws_connect(url: str, *, compress: int = 0) -> Any:
+            sock = await original(url, compress=compress)
+            for old in [s for s in sockets if s.closed]:
+                sockets.discard(old)
+            sockets.add(sock)
+            return sock
+
+        http.ws_connect = ws_connect
 
     async def _identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         await self.before_identify(self.shard_id if shard_id is None else shard_id, initial)
@@ -427,13 +456,41 @@ class ShardAgent:
             "ready": ready,
         }
 
+    async def close_client(self) -> None:
+        """Close the bot's gateway connection with 1000, as a normal stop.
+
+        discord.py's ``Client.close()`` alone closes with 4000: its gateway reader wakes up
+        first and closes the socket itself. A ``.ez`` bot is stopped by the bot runtime
+        (``ezlang.discord.runtime``), which stops that reader first; a discord.py bot gets the
+        same treatment here (its reader is the task the agent runs ``connect`` in).
+        """
+        client = self.client
+        if client is None:
+            return
+        from ezlang.discord import runtime as bot_runtime
+
+        bot = bot_runtime.current()
+        if bot is not None and bot.client is client:
+            await bot.stop()
+            return
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.wait([reader], timeout=5.0)
+        ws = getattr(client, "ws", None)
+        current = getattr(ws, "socket", None)
+        for sock in list(self._sockets):  # one still waiting to IDENTIFY, say
+            if sock is not current and not sock.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sock.close(code=1000), 3.0)
+        await client.close()
+
     async def shutdown(self) -> None:
         """Close the gateway cleanly, run the program's shutdown hooks, exit 0."""
         self._shutting_down = True
         self.set_status("dead")
         with contextlib.suppress(BaseException):
-            if self.client is not None:
-                await asyncio.wait_for(self.client.close(), 5.0)
+            await asyncio.wait_for(self.close_client(), 5.0)
         with contextlib.suppress(BaseException):
             from ezlang.lang import context
 
