@@ -182,6 +182,34 @@ async def test_wrong_token_starts_nothing_and_gives_one_clear_error(
 
 
 @pytest.mark.parametrize("bot", [PYBOT, PYBOT.with_name("bot.ez")], ids=["py", "ez"])
+async def test_a_login_rejected_after_a_token_reset_is_fatal_and_never_retried(
+    sandbox: Sandbox, make_manager, bot
+) -> None:
+    manager, reporter = make_manager(bot, total_shards=2)
+    await manager.spawn()
+    # Discord resets the token mid-run: the live sessions close with 4004 and REST answers
+    # 401 to the old token. A shard started after that fails at login (GET /users/@me).
+    await sandbox.reset_token("a-brand-new-token")
+    await wait_until(
+        lambda: all(s.status == "failed" for s in manager.shards.values()), 15, "both failed"
+    )
+    before = len(identifies(sandbox))
+    shard = manager.shards[1]
+    generation = shard.generation
+    with pytest.raises(EzError) as info:
+        await manager.respawn_shard(1)
+    assert info.value.kind == "ShardingError"
+    assert "401" in info.value.message and "logged in" in info.value.message
+    assert "Reset Token" in info.value.message and "not retried" in info.value.message
+    assert shard.status == "failed" and shard.terminal
+    # One new process, one login, no IDENTIFY and no retry.
+    assert shard.generation == generation + 1
+    assert len(identifies(sandbox)) == before
+    assert reporter.text().count("shard 1 failed: Discord rejected the bot token") == 1
+    assert "restarting" not in reporter.text()
+
+
+@pytest.mark.parametrize("bot", [PYBOT, PYBOT.with_name("bot.ez")], ids=["py", "ez"])
 async def test_a_fatal_close_code_is_explained_and_never_retried(
     sandbox: Sandbox, make_manager, bot
 ) -> None:

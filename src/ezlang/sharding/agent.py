@@ -48,6 +48,14 @@ ENV_MANAGER_PID = "EZLANG_MANAGER_PID"
 #: Exit code of a shard that must not be restarted (fatal close code, rejected token).
 EXIT_FATAL = 78
 
+#: Why a shard stopped when Discord refused its login (HTTP 401 on GET /users/@me).
+LOGIN_REJECTED = (
+    "Discord rejected the bot token when the shard logged in (401 Unauthorized on GET "
+    "/users/@me): the token was reset or revoked after the manager started. Copy the new "
+    "token from https://discord.com/developers/applications → your app → Bot → Reset Token "
+    "and restart the manager with it"
+)
+
 _agent: ShardAgent | None = None
 
 
@@ -268,7 +276,9 @@ class ShardAgent:
             try:
                 await original_login(token)
             except discord.LoginFailure:
-                self.report_exit(close_code=4004, error="the token was rejected (401)")
+                # The token worked when the manager started (GET /gateway/bot) and was reset
+                # since: every retry would fail the same way, so the shard must not be retried.
+                self.report_exit(error=LOGIN_REJECTED, fatal=True)
                 raise
 
         client.dispatch = dispatch
@@ -314,12 +324,16 @@ class ShardAgent:
             data["guilds"] = len(self.client.guilds)
         self.channel.send_event("status", data)
 
-    def report_exit(self, *, close_code: int | None = None, error: str | None = None) -> None:
-        """Tell the manager why this shard is about to stop (once)."""
+    def report_exit(
+        self, *, close_code: int | None = None, error: str | None = None, fatal: bool | None = None
+    ) -> None:
+        """Tell the manager why this shard is about to stop (once); ``fatal``: never retry it
+        (by default, whether ``close_code`` is one of the fatal close codes)."""
         if self._exit_reported:
             return
         self._exit_reported = True
-        fatal = close_code in FATAL_CLOSE_CODES
+        if fatal is None:
+            fatal = close_code in FATAL_CLOSE_CODES
         if error is None and close_code is not None:
             error = explain_close_code(close_code)
         self.channel.send_event(

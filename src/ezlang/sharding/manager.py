@@ -703,9 +703,11 @@ class ShardManager:
             if shard.generation > before and shard.ready_generation == shard.generation:
                 if shard.status == "ready":
                     return True
-            if shard.status == "failed":
+            # Until the new process exists, "failed" is the old one's (respawning a failed shard).
+            started = shard.generation > before
+            if started and shard.status == "failed":
                 raise _sharding_error(f"respawn_shard: shard {shard.id} failed: {shard.failure}")
-            if shard.terminal and shard.status != "ready":
+            if started and shard.terminal and shard.status != "ready":
                 raise _sharding_error(
                     f"respawn_shard: shard {shard.id} stopped ({shard.last_error() or 'no error'})"
                 )
