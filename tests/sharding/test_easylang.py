@@ -103,6 +103,28 @@ async def test_an_easylang_bot_is_managed_and_calls_other_shards_through_the_man
     ]
 
 
+async def test_an_easylang_shard_connects_to_the_managers_gateway_without_asking_again(
+    sandbox: Sandbox, make_manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routes: list[str] = []
+    check = sandbox.rest_limiter.check
+
+    def recording(route: str, *args: object) -> object:
+        routes.append(route)
+        return check(route, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sandbox.rest_limiter, "check", recording)
+    manager, reporter = make_manager(EZBOT, total_shards=2)
+    await manager.spawn()
+    # Only the manager asked GET /gateway/bot; each shard just logged in and connected to
+    # the URL it was given (and, with the sandbox's flag, kept the sandbox's short guild wait).
+    assert routes.count("GET /gateway/bot") == 1
+    assert routes.count("GET /users/@me") == 2
+    assert (await manager.fetch_client_values("guilds.cache.size")) == [
+        len(sandbox.guilds_for_shard(i, 2)) for i in (0, 1)
+    ]
+
+
 async def test_an_easylang_handler_stuck_in_while_true_is_killed_and_respawned(
     sandbox: Sandbox, make_manager
 ) -> None:

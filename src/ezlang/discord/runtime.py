@@ -544,8 +544,10 @@ class BotRuntime:
 
         ``GET /gateway/bot`` says where the gateway is and how many shards the bot needs. An
         unsharded bot asks it first, to choose between one connection and self-sharding. A
-        shard process (plugin installed) is one shard whatever it says, and asks after login,
-        so that the plugin sees a rejected token through the client like any other refusal.
+        shard process (plugin installed) is one shard whatever it says: it uses the gateway URL
+        its manager supplies (``ctx.options["gateway"]``), and only without one asks after
+        login, so that the plugin sees a rejected token through the client like any other
+        refusal.
         """
         if self.running():
             raise EzError("DiscordError", "bot_start() was already called: the bot is running")
@@ -591,7 +593,7 @@ class BotRuntime:
         try:
             await client.login(token)
             if info is None:
-                info = await self._gateway_info(api, token)
+                info = self._supplied_gateway(shard_plugin) or await self._gateway_info(api, token)
         except discord.LoginFailure:
             await client.close()
             raise EzError("DiscordError", connect.BAD_TOKEN) from None
@@ -634,6 +636,25 @@ class BotRuntime:
             return socket
 
         http.ws_connect = ws_connect
+
+    def _supplied_gateway(self, shard_plugin: Any) -> connect.GatewayInfo | None:
+        """The gateway a shard manager already asked Discord for (``ctx.options["gateway"]``).
+
+        A shard then needs no ``GET /gateway/bot`` of its own: the manager checked the session
+        budget for every shard, and the identify limits are the plugin's (its queue).
+        """
+        url = self.ctx.options.get("gateway")
+        if shard_plugin is None or not isinstance(url, str) or not url:
+            return None
+        return connect.GatewayInfo(
+            url=url,
+            shards=max(1, int(shard_plugin.shard_count or 1)),
+            max_concurrency=1,
+            identify_window=connect.DEFAULT_IDENTIFY_WINDOW,
+            remaining=1,
+            reset_after_ms=0,
+            sandbox=bool(self.ctx.options.get("gateway_sandbox")),
+        )
 
     async def _gateway_info(self, api: str, token: str) -> connect.GatewayInfo:
         info = await connect.fetch_gateway(api, token)

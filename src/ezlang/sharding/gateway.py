@@ -37,6 +37,8 @@ class GatewayBot:
     identify_window: float
     remaining: int
     reset_after_ms: int
+    #: The API marked itself as a local sandbox (it sends ``x_identify_window``).
+    sandbox: bool = False
 
 
 def api_base(api: str | None) -> str:
@@ -92,6 +94,7 @@ async def fetch_gateway_bot(api: str, token: str, *, timeout: float = 15.0) -> G
             identify_window=float(data.get("x_identify_window") or DEFAULT_IDENTIFY_WINDOW),
             remaining=int(limit.get("remaining", 1)),
             reset_after_ms=int(limit.get("reset_after") or 0),
+            sandbox="x_identify_window" in data,
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise EzError(
