@@ -148,6 +148,7 @@ async def bench_easylang(
 
 async def bench_discord_py(info: dict[str, Any], n: int, rounds: int) -> list[float]:
     import discord
+
     from ezlang.discord import connect
 
     connect.point_discord_py_at(info["api"], info["gateway"])

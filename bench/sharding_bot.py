@@ -1,6 +1,7 @@
 """The minimal discord.py bot the sharding benchmark manages (one process per shard)."""
 
 import discord
+
 from ezlang.sharding.pybot import attach, shard_options
 
 client = attach(

@@ -23,11 +23,11 @@ import sys
 import time
 from typing import Any
 
+import discord
 import discord.gateway
 import discord.http
 import yarl
 
-import discord
 from ezlang.lang.errors import EzError
 from ezlang.sharding.redis_multihost import RedisMultiHost
 

@@ -9,13 +9,13 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import discord
 import discord.gateway
 import discord.http
 import discord.utils
 import pytest
 import yarl
 
-import discord
 from ezlang.sandbox import Sandbox
 
 # discord.py logs every reconnect at WARNING; keep test output readable.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import discord
 import pytest
 from discord.errors import ConnectionClosed, PrivilegedIntentsRequired
 
-import discord
 from ezlang.sandbox import Sandbox
 
 from .conftest import compression, default_intents, pointed_at, wait_for

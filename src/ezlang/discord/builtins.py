@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import discord
+
 from ezlang.discord import convert
 from ezlang.discord.runtime import BotRuntime, parse_intents, rest_error, runtime
 from ezlang.discord.view import ClientView

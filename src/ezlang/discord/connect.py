@@ -18,11 +18,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import discord
 import discord.gateway
 import discord.http
 import yarl
 
-import discord
 from ezlang.lang.errors import EzError
 from ezlang.lang.values import to_repr
 

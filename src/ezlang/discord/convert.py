@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import discord
+
 from ezlang.lang.errors import EzError
 from ezlang.lang.values import to_repr
 

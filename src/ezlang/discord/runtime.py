@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import discord
+
 from ezlang.discord import connect, convert, plugin
 from ezlang.discord.view import ClientView
 from ezlang.lang import context as context_mod

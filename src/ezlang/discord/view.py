@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import discord
+
 from ezlang.discord import convert
 from ezlang.lang.values import EzObject
 

@@ -5,6 +5,7 @@ import sys
 import time
 
 import discord
+
 from ezlang.sharding.pybot import attach, shard_options
 
 MODE = os.environ.get("EZTEST_MODE", "")
