@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -337,6 +338,36 @@ async def test_stop_closes_every_gateway_session_with_1000(
         lambda: (c := client_closes(sandbox)) and len(c) == 3 and c, 5, "3 closes"
     )
     assert closes == {0: [1000], 1: [1000], 2: [1000]}
+
+
+async def test_stop_says_it_is_stopping_and_when_every_shard_is_gone(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(total_shards=2)
+    await manager.spawn()
+    await manager.stop()
+    await manager.stop()  # a second stop says nothing more
+    lines = [line for line in reporter.lines if "stopp" in line]
+    assert lines[0] == "[manager] stopping 2 shards…"
+    assert re.fullmatch(r"\[manager\] all 2 shards stopped in \d+\.\d s", lines[1])
+    assert len(lines) == 2
+
+
+async def test_the_stop_lines_go_to_stderr_even_without_progress_output(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manager = ShardManager(
+        PYBOT,
+        {"token": sandbox.token, "api": sandbox.api_url, "total_shards": 1, "progress": False},
+    )
+    try:
+        await manager.spawn()
+    finally:
+        await manager.stop()
+    out, err = capsys.readouterr()
+    assert "[manager] stopping 1 shards…\n" in err
+    assert re.search(r"^\[manager\] all 1 shards stopped in \d+\.\d s$", err, re.M)
+    assert "stopp" not in out
 
 
 async def test_the_daily_session_start_budget_is_checked_first() -> None:

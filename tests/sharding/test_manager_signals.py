@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -83,6 +84,9 @@ async def test_sigterm_to_the_manager_stops_all_shards_cleanly_within_10_s() -> 
         out, _ = await asyncio.wait_for(proc.communicate(), 10)
         assert proc.returncode == 0
         assert "manager stopped" in out.decode()
+        # What a user pressing Ctrl-C sees: the shutdown began, and it finished.
+        assert "[manager] stopping 3 shards…" in out.decode()
+        assert re.search(r"\[manager\] all 3 shards stopped in \d+\.\d s", out.decode())
         assert sb.state()["identify_violations"] == 0
         assert client_closes(sb) == {0: [1000], 1: [1000], 2: [1000]}
 

@@ -731,8 +731,15 @@ class ShardManager:
             await self._stopped.wait()
             return
         self._stopping = True
+        count = len(self.shards)
+        started = time.monotonic()
+        if count:
+            # A user pressing Ctrl-C sees that the shutdown happened, and how long it took.
+            self.reporter.stopping(count)
         try:
             await asyncio.gather(*(s.stop() for s in self.shards.values()))
+            if count:
+                self.reporter.stopped(count, time.monotonic() - started)
             for task in list(self._background):
                 task.cancel()
             with contextlib.suppress(Exception):

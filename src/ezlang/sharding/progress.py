@@ -55,6 +55,19 @@ class Reporter:
         """Something the user must know about (always printed, on stderr)."""
         self._emit(f"[manager] {message}", self.err)
 
+    def notice(self, message: str) -> None:
+        """A manager event the user should see even with ``progress: false`` (on stderr, so
+        it does not mix with the program's own output): shutdown, say."""
+        self._emit(f"[manager] {message}", self.err)
+
+    def stopping(self, count: int) -> None:
+        """The manager starts stopping its ``count`` shards (SIGINT/SIGTERM, stop_shards())."""
+        self.notice(f"stopping {count} shards…")
+
+    def stopped(self, count: int, elapsed: float) -> None:
+        """Every shard process is gone, ``elapsed`` seconds after :meth:`stopping`."""
+        self.notice(f"all {count} shards stopped in {elapsed:.1f} s")
+
     # --- spawn progress --------------------------------------------------------------------------
 
     def spawn_started(
