@@ -174,24 +174,48 @@ async def main(write: bool) -> None:
         "Notes: the spawn rows with *fresh interpreters* (`EZLANG_SHARD_ZYGOTE=0`) show why shards "
         "are forked from a zygote: N processes importing discord.py at once on 2 cores delay "
         "the first IDENTIFY by seconds. The one-shard round trip is the cost of the IPC path "
-        "itself; over 8 shards the time is dominated by waking 8 processes on 2 cores (and "
-        "by whatever else the machine runs), not by the manager: profiling the manager showed "
-        "most of its time inside `send` calls that wake a shard process (~0.13 ms each on this "
-        "VM, against ~3 µs for a send and receive within one process).",
+        "itself. Over 8 shards the time is CPU: about 40 µs of Python per shard in the manager "
+        "(write the request, read and decode the reply) and 70–100 µs per shard process "
+        "(wake-up, read, eval, reply), on 2 cores; waking a shard can also preempt the manager. "
+        "Whatever else runs on the machine shows directly in the p99.",
     ]
     print("\n".join(lines[-3:]), flush=True)
     load = os.getloadavg()
     lines += [
         "",
         f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-        f"on {os.cpu_count()} CPUs (other work was running on this machine).",
+        f"on {os.cpu_count()} CPUs.",
     ]
     if write:
         (HERE / "RESULTS-sharding.md").write_text("\n".join(lines) + "\n")
 
 
+async def calls_only(rounds: int) -> None:
+    """Only the cross-shard call latencies over 8 shards, with the load average around them
+    (for comparing two trees: run it with ``PYTHONPATH=<other tree>/src`` too)."""
+    before = os.getloadavg()
+    r = await bench_calls(8, rounds)
+    after = os.getloadavg()
+    print(
+        f"broadcast_eval mean {r['eval_mean']:.3f} ms p99 {r['eval_p99']:.3f} ms | "
+        f"fetch mean {r['fetch_mean']:.3f} p99 {r['fetch_p99']:.3f} | "
+        f"stats mean {r['stats_mean']:.3f} p99 {r['stats_p99']:.3f} | "
+        f"one shard mean {r['single_mean']:.3f} p99 {r['single_p99']:.3f} | "
+        f"load {before[0]:.2f} -> {after[0]:.2f}",
+        flush=True,
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="only print the figures")
+    parser.add_argument(
+        "--calls-only",
+        action="store_true",
+        help="only measure the cross-shard calls (printed, not written)",
+    )
+    parser.add_argument("--rounds", type=int, default=1000, help="rounds per call (default 1000)")
     args = parser.parse_args()
+    if args.calls_only:
+        sys.exit(asyncio.run(calls_only(args.rounds)))
     sys.exit(asyncio.run(main(not args.no_write)))
