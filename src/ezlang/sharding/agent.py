@@ -223,7 +223,9 @@ class ShardAgent:
         try:
             await self.channel.request("identify", {"initial": initial})
         except ChannelClosed:
-            _flush_and_exit(0)
+            # The manager is gone: never IDENTIFY. _watch_channel closes the client (which
+            # cancels this wait) and exits; the watchdog thread exits anyway if that sticks.
+            await asyncio.get_running_loop().create_future()
 
     def client_created(self, client: Any, view: Any = None) -> None:
         """Watch ``client``: status from its events, exit reasons from its connect loop."""
@@ -294,7 +296,7 @@ class ShardAgent:
     def _track_sockets(self, client: Any) -> None:
         # Every gateway socket, so close_client() can close one that discord.py has not taken
         # over yet (a shard waiting for its IDENTIFY slot) with 1000 instead of dropping it.
-        http = getattr(client, "http", None)
+        http: Any = getattr(client, "http", None)
         original = getattr(http, "ws_connect", None)
         if original is None:
             return
