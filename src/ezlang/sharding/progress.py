@@ -62,11 +62,11 @@ class Reporter:
 
     def stopping(self, count: int) -> None:
         """The manager starts stopping its ``count`` shards (SIGINT/SIGTERM, stop_shards())."""
-        self.notice(f"stopping {count} shards…")
+        self.notice(f"stopping {_shards(count)}…")
 
     def stopped(self, count: int, elapsed: float) -> None:
         """Every shard process is gone, ``elapsed`` seconds after :meth:`stopping`."""
-        self.notice(f"all {count} shards stopped in {elapsed:.1f} s")
+        self.notice(f"all {_shards(count)} stopped in {elapsed:.1f} s")
 
     # --- spawn progress --------------------------------------------------------------------------
 
@@ -146,3 +146,8 @@ def stats_table(stats: list[dict[str, Any]]) -> str:
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def _shards(count: int) -> str:
+    """ "1 shard", "5 shards"."""
+    return f"{count} shard" if count == 1 else f"{count} shards"
