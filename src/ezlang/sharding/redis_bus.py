@@ -54,6 +54,8 @@ LocalCall = Callable[[int, str, Any, float | None], Awaitable[Any]]
 _REPLY_SLACK = 0.5
 #: Seconds between liveness pings on the subscription connection.
 _PING_INTERVAL = 2.0
+#: Longest wait for Redis connections to close; shutdown never hangs on a wedged socket.
+_CLOSE_TIMEOUT = 3.0
 
 
 class HostUnreachable(EzError):
@@ -160,8 +162,10 @@ class RedisShardBus:
                 self._warnings("down", down_message(self.redis_url, exc))
                 self._fail_pending(f"lost the connection to Redis ({describe_error(exc)})")
             finally:
+                # Bounded: closing a subscription whose connection is wedged must not hang the
+                # reader (and with it close()).
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(pubsub.aclose())
+                    await asyncio.wait_for(asyncio.shield(pubsub.aclose()), _CLOSE_TIMEOUT)
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, 2.0)
 
@@ -360,17 +364,17 @@ class RedisShardBus:
         if reader is not None:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+                await asyncio.wait_for(reader, _CLOSE_TIMEOUT)
         for task in list(self._handlers):
             task.cancel()
         for fut in self._pending.values():
             if not fut.done():
                 fut.cancel()
         with contextlib.suppress(Exception):
-            await self._sub_client.aclose()
+            await asyncio.wait_for(self._sub_client.aclose(), _CLOSE_TIMEOUT)
         if self._owns_client:
             with contextlib.suppress(Exception):
-                await self._redis.aclose()
+                await asyncio.wait_for(self._redis.aclose(), _CLOSE_TIMEOUT)
 
 
 def _outcome(shard_id: int, o: Any, host: str) -> dict[str, Any]:
