@@ -37,6 +37,7 @@ import greenlet
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.ipc import Channel, ChannelClosed, error_payload
+from ezlang.sharding.pids import pid_alive
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
 
 #: Environment variables the manager sets for a shard (never the token).
@@ -608,22 +609,8 @@ def _flush_and_exit(code: int) -> None:
 
 
 def manager_alive(pid: int) -> bool:
-    """True while process ``pid`` (the manager) exists and is not a zombie.
-
-    Not a parent check: a shard forked by the zygote has the zygote as its parent, and must
-    keep running if only the zygote dies.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    """True while the manager (process ``pid``) exists and is not a zombie."""
+    return pid_alive(pid)
 
 
 def _orphan_watchdog(manager_pid: int) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ezlang.lang.errors import EzError
+from ezlang.sharding.pids import pid_alive
 from ezlang.sharding.redis_common import (
     REDIS_DOWN_ERRORS,
     RateLimitedWarning,
@@ -559,7 +560,7 @@ class RedisShardDirectory:
         pid, machine = rec.get("pid"), rec.get("machine")
         if machine == self.machine and pid == os.getpid():
             return
-        if machine == self.machine and isinstance(pid, int) and not _pid_alive(pid):
+        if machine == self.machine and isinstance(pid, int) and not pid_alive(pid):
             return  # a previous manager of this name on this machine that died
         ttl_ms = await self._redis.pttl(self.keys.host(self.host))
         raise EzError(
@@ -584,7 +585,7 @@ class RedisShardDirectory:
         pid = rec.get("pid")
         if rec.get("machine") != self.machine or not isinstance(pid, int) or pid == os.getpid():
             return False
-        if _pid_alive(pid):
+        if pid_alive(pid):
             return False
         await self._redis.delete(self.keys.host(owner))
         return True
@@ -730,16 +731,6 @@ def _owner(raw: str | bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return host if isinstance(host, str) else None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- the factory the manager calls (ezlang.sharding.backends.make_backends) ----------------------
