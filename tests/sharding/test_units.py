@@ -61,7 +61,7 @@ def test_defaults_match_the_documented_values() -> None:
         ({"total_shards": 2, "shard_list": [0, 2]}, "ValueError", "outside [0, 2)"),
         ({"heartbeat_interval": 10, "heartbeat_timeout": 5}, "ValueError", "heartbeat_timeout"),
         ({"api": "ftp://x"}, "ValueError", "api"),
-        ({"tokn": "x"}, "ValueError", "unknown option 'tokn'"),
+        ({"tokn": "x"}, "ValueError", "unknown option 'tokn' (did you mean 'token'?"),
         ({"max_concurrency": {}}, "TypeError", "max_concurrency"),
     ],
 )

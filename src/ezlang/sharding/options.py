@@ -8,6 +8,7 @@ the option. The token is kept out of ``repr`` so it cannot leak into logs or err
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -195,7 +196,9 @@ def parse_options(
     for key in options:
         if key not in OPTION_HELP:
             known = ", ".join(OPTION_HELP)
-            raise EzError("ValueError", f"unknown option '{key}' (known options: {known})")
+            close = difflib.get_close_matches(str(key), OPTION_HELP, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise EzError("ValueError", f"unknown option '{key}' ({hint}known options: {known})")
     o = dict(options)
     kw: dict[str, Any] = {}
 
