@@ -500,7 +500,7 @@ class RedisShardDirectory:
 
     async def _heartbeat_loop(self) -> None:
         interval = self.ttl / 3
-        while True:
+        while self._heartbeat_task is not None:  # None once close() began
             await asyncio.sleep(interval)
             try:
                 await asyncio.wait_for(self._beat(), timeout=max(interval, 1.0))
@@ -709,8 +709,10 @@ class RedisShardDirectory:
         task, self._heartbeat_task = self._heartbeat_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            # Bounded, and asyncio.wait rather than awaiting the task: on Python 3.11 a
+            # wait_for() inside the loop can swallow the cancellation, and the loop then ends
+            # only at its next turn (it checks _stopping).
+            await asyncio.wait({task}, timeout=_STOP_TIMEOUT)
         if task is not None:  # only a started directory published a host key of its own
             with contextlib.suppress(*REDIS_DOWN_ERRORS):
                 await asyncio.wait_for(
@@ -723,6 +725,10 @@ class RedisShardDirectory:
         if self._owns_client:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
+
+
+#: Longest wait for a background task to end when closing; closing never hangs.
+_STOP_TIMEOUT = 3.0
 
 
 def _owner(raw: str | bytes) -> str | None:

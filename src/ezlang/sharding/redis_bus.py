@@ -125,7 +125,7 @@ class RedisShardBus:
 
     async def _read_loop(self) -> None:
         backoff = 0.1
-        while True:
+        while self._reader is not None:  # None once close() began
             # Subscribe confirmations and PING replies are not ignored: any reply proves the
             # connection alive (redis-py mangles a decoded PONG into an odd dict, so we only look
             # at "message" entries and count everything else as a sign of life).
@@ -141,7 +141,7 @@ class RedisShardBus:
                 # reconnect when Redis stops answering.
                 heard = time.monotonic()
                 next_ping = heard + _PING_INTERVAL
-                while True:
+                while self._reader is not None:
                     msg = await pubsub.get_message(timeout=min(1.0, _PING_INTERVAL))
                     now = time.monotonic()
                     if msg is not None:
@@ -363,8 +363,10 @@ class RedisShardBus:
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(reader, _CLOSE_TIMEOUT)
+            # asyncio.wait, not wait_for: on Python 3.11 a wait_for() inside the reader can
+            # swallow the cancellation, and wait_for would then wait for the reader for ever.
+            # The reader also stops at its next turn once _reader is None.
+            await asyncio.wait({reader}, timeout=_CLOSE_TIMEOUT)
         for task in list(self._handlers):
             task.cancel()
         for fut in self._pending.values():
