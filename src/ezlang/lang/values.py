@@ -144,20 +144,18 @@ def format_number(x: int | float) -> str:
     return sign + body
 
 
+#: EasyLang type names of the Python types that represent EasyLang values.
+_TYPE_NAMES: dict[type, str] = {
+    bool: "boolean", int: "number", float: "number", str: "string", type(None): "null",
+    list: "array", tuple: "array", dict: "object",
+}  # fmt: skip
+
+
 def python_type_name(t: type) -> str:
     """The EasyLang type name for a Python type (used to reword Python error messages)."""
-    if t is bool:
-        return "boolean"
-    if t is int or t is float:
-        return "number"
-    if t is str:
-        return "string"
-    if t is type(None):
-        return "null"
-    if t is list or t is tuple:
-        return "array"
-    if t is dict:
-        return "object"
+    name = _TYPE_NAMES.get(t)
+    if name is not None:
+        return name
     if isinstance(t, type) and issubclass(t, EzObject):
         return t.ez_type
     return "function"
@@ -167,19 +165,10 @@ def type_name(v: Any) -> str:
     """What ``type(v)`` says: number, string, boolean, null, array, object or function."""
     if isinstance(v, EzObject):
         return v.ez_type
-    t = type(v)
-    if t is bool:
-        return "boolean"
-    if t is int or t is float:
-        return "number"
-    if t is str:
-        return "string"
-    if v is None:
-        return "null"
-    if t is list or t is tuple:
-        return "array"
-    if t is dict:
-        return "object"
+    name = _TYPE_NAMES.get(type(v))
+    if name is not None:
+        return name
+    return "function" if callable(v) else "object"
     if callable(v):
         return "function"
     return "object"
