@@ -11,8 +11,11 @@ import pytest
 
 TESTS = Path(__file__).parent
 EZ_TEST_FILES = sorted(
-    p for p in TESTS.rglob("*.ez") if p.name.endswith(("-test.ez", ".test.ez"))
-    and "programs" not in p.parts and "cli" not in p.parts
+    p
+    for p in TESTS.rglob("*.ez")
+    if p.name.endswith(("-test.ez", ".test.ez"))
+    and "programs" not in p.parts
+    and "cli" not in p.parts
 )
 
 
@@ -20,7 +23,9 @@ EZ_TEST_FILES = sorted(
 def test_easylang_test_file_passes(path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "ezlang", "test", str(path)],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     summary = re.search(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.M)
     assert summary, f"no summary line:\n{proc.stdout}\n{proc.stderr}"

@@ -10,14 +10,29 @@ from __future__ import annotations
 from ezlang.lang.registry import register_lazy
 
 DISCORD_BUILTINS = (
-    "bot_start", "bot_stop", "on_ready", "on_message", "listen",
-    "send_message", "reply", "react", "set_status", "set_activity", "set_intents",
-    "get_client", "get_shard_info",
+    "bot_start",
+    "bot_stop",
+    "on_ready",
+    "on_message",
+    "listen",
+    "send_message",
+    "reply",
+    "react",
+    "set_status",
+    "set_activity",
+    "set_intents",
+    "get_client",
+    "get_shard_info",
 )
 
 SHARDING_BUILTINS = (
-    "create_shard_manager", "spawn_shards", "broadcast_eval", "fetch_client_values",
-    "respawn_shard", "get_shard_stats", "stop_shards",
+    "create_shard_manager",
+    "spawn_shards",
+    "broadcast_eval",
+    "fetch_client_values",
+    "respawn_shard",
+    "get_shard_stats",
+    "stop_shards",
 )
 
 
