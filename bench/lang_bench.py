@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from results import write_generated
+
 HERE = Path(__file__).resolve().parent
 PROGRAMS = ["empty", "empty-nocache", "fib25", "fib30", "loop", "concat"]
 DESCRIPTIONS = {
@@ -141,7 +143,9 @@ def main() -> int:
     table = report(results, args.repeat)
     print(table)
     if args.write:
-        Path(args.write).write_text(table)
+        write_generated(
+            args.write, table, script="bench/lang_bench.py", title="# Language benchmarks"
+        )
     return 0
 
 

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results import write_generated
+
 from ezlang.sharding.redis_multihost import RedisMultiHost
 
 
@@ -235,7 +237,7 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        args.write.write_text(text + "\n")
+        write_generated(args.write, text, script="bench/redis_bench.py", title="# Redis benchmarks")
     return 0
 
 

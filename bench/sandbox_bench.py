@@ -27,6 +27,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from results import write_generated
+
 from ezlang.sandbox import Sandbox, World
 
 RECEIVER = r"""
@@ -278,7 +280,12 @@ def _write(r: dict[str, object]) -> None:
         " world, guild cache and 40 sessions with their replay buffers)",
         "",
     ]
-    Path(__file__).with_name("RESULTS-sandbox.md").write_text("\n".join(lines))
+    write_generated(
+        Path(__file__).with_name("RESULTS-sandbox.md"),
+        "\n".join(lines[2:]),
+        script="bench/sandbox_bench.py",
+        title=lines[0],
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 * ``broadcast_eval`` round trip over 8 shards (mean and p99);
 * ``get_shard_stats`` latency over 8 shards.
 
-Writes the figures to ``bench/RESULTS-sharding.md`` (``--no-write`` to only print them).
+Writes the figures to ``bench/RESULTS-sharding.md`` between its GENERATED markers, keeping the
+text around them (``--no-write`` to only print them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import psutil
+from results import write_generated
 
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.manager import ShardManager
@@ -124,8 +126,6 @@ async def bench_calls(n: int, rounds: int) -> dict[str, float]:
 
 async def main(write: bool) -> None:
     lines = [
-        "# Shard manager benchmarks",
-        "",
         f"`python bench/sharding_bench.py` on {platform.machine()} with {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. Everything runs "
         "against the local sandbox on loopback; shard processes are real. "
@@ -187,7 +187,12 @@ async def main(write: bool) -> None:
         f"on {os.cpu_count()} CPUs.",
     ]
     if write:
-        (HERE / "RESULTS-sharding.md").write_text("\n".join(lines) + "\n")
+        write_generated(
+            HERE / "RESULTS-sharding.md",
+            "\n".join(lines),
+            script="bench/sharding_bench.py",
+            title="# Shard manager benchmarks",
+        )
 
 
 async def calls_only(rounds: int) -> None:
