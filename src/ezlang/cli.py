@@ -7,6 +7,7 @@ Subcommands::
     ezlang test PATH...
     ezlang repl
     ezlang sandbox ...          (the local Discord; see docs/SANDBOX.md)
+    ezlang db ...               (the bot database; see docs/BOTS.md)
 
 ``ezlang FILE.ez ...`` is short for ``ezlang run FILE.ez ...``.
 
@@ -85,6 +86,7 @@ def _build_parser() -> tuple[_Parser, _Parser]:
     repl = sub.add_parser("repl", help="interactive EasyLang prompt")
     repl.add_argument("--debug", action="store_true", help="show Python internals in errors")
     sub.add_parser("sandbox", help="run the local Discord sandbox (see 'ezlang sandbox --help')")
+    sub.add_parser("db", help="list and edit the bot database (see 'ezlang db --help')")
     return parser, run
 
 
@@ -225,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ezlang.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args_list[1:])
+    if args_list and args_list[0] == "db":
+        from ezlang.toolkit.db.cli import main as db_main
+
+        return db_main(args_list[1:])
     if args_list and args_list[0].endswith((".ez", ".ezlang")):
         args_list.insert(0, "run")
     parser, run_parser = _build_parser()

@@ -35,8 +35,11 @@ SHARDING_BUILTINS = (
     "stop_shards",
 )
 
+DB_BUILTINS = ("db_get", "db_set", "db_delete", "db_has", "db_keys", "db_incr")
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
     register_lazy(DISCORD_BUILTINS, "ezlang.discord.builtins")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
+    register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
