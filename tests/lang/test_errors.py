@@ -153,3 +153,87 @@ def test_caret_stays_aligned_with_tabs() -> None:
     lines = text.splitlines()
     assert lines[2] == '    let a = 1 - "x"'
     assert lines[3].index("^") == lines[2].index("-")
+
+
+def _compile_error(source: str, filename: str) -> EzError:
+    with pytest.raises(EzError) as info:
+        compile_source(source, filename)
+    return info.value
+
+
+def test_too_long_expression_error_points_at_its_line_not_the_file_start() -> None:
+    chain = " + ".join(["1"] * 20000)
+    err = _compile_error(f"print(1)\n\n\n\nlet x = {chain}\nprint(x)\n", "chain.ez")
+    assert err.kind == "SyntaxError" and "too deeply nested" in err.message
+    assert (err.pos.file, err.pos.line, err.pos.col) == ("chain.ez", 5, 9)  # type: ignore[union-attr]
+    assert format_error(err).splitlines()[2].startswith("    let x = 1 + 1")
+
+
+def test_too_long_expression_inside_a_function_points_at_it() -> None:
+    chain = " and ".join(["true"] * 20000)
+    source = f"func f() {{\n    print(2)\n    if {chain} {{\n        print(1)\n    }}\n}}\n"
+    err = _compile_error(source, "inner.ez")
+    assert (err.pos.line, err.pos.col) == (3, 8)  # type: ignore[union-attr]
+
+
+def test_too_long_snippet_points_at_its_line() -> None:
+    from ezlang.lang import compile_snippet
+
+    with pytest.raises(EzError) as info:
+        compile_snippet("let a = 1\nreturn " + " * ".join(["a"] * 20000), filename="<eval>")
+    assert info.value.kind == "SyntaxError"
+    assert (info.value.pos.line, info.value.pos.col) == (2, 8)  # type: ignore[union-attr]
+
+
+def test_parser_depth_error_points_at_the_line_that_went_too_deep() -> None:
+    err = _compile_error("print(1)\n\n\n\nlet x = " + "(" * 300 + "1" + ")" * 300, "p.ez")
+    assert "nested too deeply" in err.message
+    assert err.pos.line == 5 and err.pos.col > 9  # type: ignore[union-attr]
+    err = _compile_error("print(1)\n" + "if true {\n" * 300 + "}\n" * 300, "b.ez")
+    assert "nested too deeply" in err.message and err.pos.line > 90  # type: ignore[union-attr]
+
+
+# Python refuses int <-> text conversions past sys.get_int_max_str_digits() (4300 by default)
+# with a message about sys.set_int_max_str_digits; EasyLang names the problem instead.
+
+# ``pow`` gives Infinity past 2**64; whole-number multiplication stays exact.
+_HUGE = "let huge = 1\nfor i in range(5000) { huge = huge * 10 }\n"
+
+
+def test_number_literal_with_too_many_digits_is_a_positioned_syntax_error() -> None:
+    err = _compile_error("print(1)\nlet big = " + "7" * 5000 + "\n", "lit.ez")
+    assert err.kind == "SyntaxError"
+    assert err.message == "number literal is too long (5000 digits; at most 4300)"
+    assert (err.pos.line, err.pos.col) == (2, 11)  # type: ignore[union-attr]
+    assert "sys." not in format_error(err)
+
+
+def test_number_literal_at_the_digit_limit_still_works() -> None:
+    from .conftest import run_source
+
+    out, _ = run_source("print(length(str(" + "9" * 4300 + ")))")
+    assert out == "4300\n"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("str(huge)", "the number has more than 4300 digits, too many to show as text"),
+        ('"n=" + huge', "more than 4300 digits"),
+        ("json_stringify([huge])", "more than 4300 digits"),
+        ('num("' + "5" * 5000 + '")', "num() cannot convert a 5000-digit number: at most 4300"),
+        ('int("-' + "5" * 5000 + '")', "int() cannot convert a 5000-digit number: at most 4300"),
+        ('json_parse("[' + "5" * 5000 + ']")', "json_parse(): a number in the JSON has more"),
+    ],
+)
+def test_conversions_past_the_digit_limit_are_value_errors(expression: str, message: str) -> None:
+    err, text, out = run_error(f'{_HUGE}print("before")\nlet x = {expression}\n', "conv.ez")
+    assert out == "before\n"
+    assert err.kind == "ValueError" and message in err.message
+    assert err.pos is not None and err.pos.line == 4
+    assert "sys." not in text and "Traceback" not in text
+
+
+def test_print_of_a_huge_number_is_a_value_error() -> None:
+    err, _, _ = run_error(_HUGE + "print(huge)\n", "p.ez")
+    assert err.kind == "ValueError" and "too many to show as text" in err.message

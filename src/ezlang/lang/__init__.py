@@ -121,7 +121,9 @@ def _display_of(key: str) -> str:
     return entry[0] if entry else key
 
 
-def _compile_tree(tree: _py_ast.Module, key: str) -> CodeType:
+def _compile_tree(tree: _py_ast.Module, key: str, module: Any) -> CodeType:
+    """Python's ``compile()`` of the generated tree; ``module`` is the EasyLang AST it came
+    from (to place a "too deeply nested" error)."""
     import warnings
 
     try:
@@ -130,13 +132,22 @@ def _compile_tree(tree: _py_ast.Module, key: str) -> CodeType:
             warnings.simplefilter("ignore")
             return compile(tree, key, "exec", dont_inherit=True, optimize=0)
     except (RecursionError, MemoryError):
-        raise _too_deep(_display_of(key)) from None
+        raise _too_deep(_display_of(key), module) from None
 
 
-def _too_deep(filename: str) -> EzError:
-    # Thousands of operators in one expression nest the tree deeper than Python recurses.
+def _too_deep(filename: str, module: Any) -> EzError:
+    """The error for a tree too deep to compile, placed at its deepest construct."""
+    from ezlang.lang.nodes import deepest
+
+    # Thousands of operators in one expression nest the tree deeper than Python recurses
+    # (the parser allows long flat chains such as 1 + 1 + … + 1; each link is one level).
+    # ``module`` is None only if the parser itself ran out of stack (it guards its depth).
+    where = SourcePos(filename, 1, 1)
+    if module is not None:
+        node = deepest(module)
+        where = SourcePos(filename, node.line, node.col)
     message = "an expression is too long or too deeply nested; split it into smaller parts"
-    return EzError("SyntaxError", message, pos=SourcePos(filename, 1, 1))
+    return EzError("SyntaxError", message, pos=where)
 
 
 def _attach_source_line(err: EzError, source: str) -> EzError:
@@ -161,27 +172,27 @@ def compile_source(
     from ezlang.lang.compiler import Compiler
     from ezlang.lang.parser import parse
 
+    module = None
     try:
         module = parse(source, filename)
         ends_with_expression = False
         if interactive and module.body and isinstance(module.body[-1], nodes.ExprStmt):
             ends_with_expression = True
-        compiler = Compiler(filename, set(known_globals))
-        tree = compiler.compile_module(module)
+        tree = Compiler(filename, set(known_globals)).compile_module(module)
+        if ends_with_expression:
+            last = tree.body[-1]
+            assert isinstance(last, _py_ast.Expr)
+            assign = _py_ast.Assign(
+                targets=[_py_ast.Name(id=_RESULT, ctx=_py_ast.Store())], value=last.value
+            )
+            tree.body[-1] = _py_ast.copy_location(assign, last)
+            _py_ast.fix_missing_locations(tree)
+        code = _compile_tree(tree, register_source(filename, source), module)
     except EzError as err:
         raise _attach_source_line(err, source) from None
     except RecursionError:
-        raise _too_deep(filename) from None
-    if ends_with_expression:
-        last = tree.body[-1]
-        assert isinstance(last, _py_ast.Expr)
-        assign = _py_ast.Assign(
-            targets=[_py_ast.Name(id=_RESULT, ctx=_py_ast.Store())], value=last.value
-        )
-        tree.body[-1] = _py_ast.copy_location(assign, last)
-        _py_ast.fix_missing_locations(tree)
-    key = register_source(filename, source)
-    return Program(_compile_tree(tree, key), filename, source, ends_with_expression)
+        raise _attach_source_line(_too_deep(filename, module), source) from None
+    return Program(code, filename, source, ends_with_expression)
 
 
 def compile_file(path: str) -> Program:
@@ -217,6 +228,7 @@ def compile_snippet(
     from ezlang.lang.compiler import Compiler
     from ezlang.lang.parser import parse, parse_expression
 
+    module = None
     try:
         expr = parse_expression(code, filename)
         if expr is not None:
@@ -226,12 +238,12 @@ def compile_snippet(
         func = nodes.FuncExpr(1, 1, "snippet", tuple(params), body, code.count("\n") + 1)
         module = nodes.Module(1, 1, (nodes.FuncDecl(1, 1, func),), filename)
         tree = Compiler(filename).compile_module(module)
+        compiled = _compile_tree(tree, register_source(filename, code), module)
     except EzError as err:
         raise _attach_source_line(err, code) from None
     except RecursionError:
-        raise _too_deep(filename) from None
-    key = register_source(filename, code)
+        raise _attach_source_line(_too_deep(filename, module), code) from None
     namespace = new_namespace()
-    exec(_compile_tree(tree, key), namespace)
+    exec(compiled, namespace)
     fn: Callable[..., Any] = namespace["snippet"]
     return fn

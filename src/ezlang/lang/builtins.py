@@ -26,7 +26,15 @@ from typing import Any
 from ezlang.lang import context
 from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
-from ezlang.lang.values import EzObject, equals, format_number, to_str, truthy, type_name
+from ezlang.lang.values import (
+    MAX_INT_DIGITS,
+    EzObject,
+    equals,
+    format_number,
+    to_str,
+    truthy,
+    type_name,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Registration and argument checking helpers
@@ -142,8 +150,9 @@ def ez_str(value: Any = None) -> str:
     return to_str(value)
 
 
-def _parse_number(text: str) -> int | float | None:
-    """Parse number text the way the lexer reads number literals (plus a sign)."""
+def _parse_number(fname: str, text: str) -> int | float | None:
+    """Parse number text the way the lexer reads number literals (plus a sign); ``None`` if it
+    is not a number. Too many digits for a whole number is a ValueError naming ``fname``."""
     s = text.strip()
     if not s:
         return None
@@ -161,6 +170,13 @@ def _parse_number(text: str) -> int | float | None:
         if s[:2] in ("0o", "0O"):
             return sign * int(s[2:], 8)
         if s.isdigit() or s.replace("_", "").isdigit():
+            digits = len(s) - s.count("_")
+            if digits > MAX_INT_DIGITS:
+                raise EzError(
+                    "ValueError",
+                    f"{fname}() cannot convert a {digits}-digit number: "
+                    f"at most {MAX_INT_DIGITS} digits",
+                )
             return sign * int(s)
         if s.lower().lstrip(".0123456789_e+-") != "":
             return None  # rejects "inf", "nan", "infinity" which float() would accept
@@ -180,7 +196,7 @@ def ez_num(value: Any = _MISSING) -> int | float:
     if type(value) is bool:
         return 1 if value else 0
     if type(value) is str:
-        parsed = _parse_number(value)
+        parsed = _parse_number("num", value)
         if parsed is None:
             raise EzError("ValueError", f"num() cannot convert {json.dumps(value)} to a number")
         return parsed
@@ -191,7 +207,7 @@ def ez_num(value: Any = _MISSING) -> int | float:
 def ez_int(value: Any = _MISSING) -> int:
     """``int(3.7)`` is ``3`` (towards zero); ``int("42")`` is ``42``."""
     if type(value) is str:
-        parsed = _parse_number(value)
+        parsed = _parse_number("int", value)
         if parsed is None:
             raise EzError("ValueError", f"int() cannot convert {json.dumps(value)} to a number")
         value = parsed
@@ -717,8 +733,12 @@ def ez_get_env(name: Any = _MISSING, default: Any = None) -> Any:
 # JSON
 
 
+class _JsonConstantError(ValueError):
+    """NaN / Infinity in JSON text (Python accepts them; JSON does not)."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _JsonConstantError(f"{name} is not valid JSON")
 
 
 @_ez("json_parse")
@@ -732,8 +752,12 @@ def ez_json_parse(text: Any = _MISSING) -> Any:
             "ValueError",
             f"json_parse(): invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
         ) from None
-    except ValueError as exc:  # NaN / Infinity
+    except _JsonConstantError as exc:
         raise EzError("ValueError", f"json_parse(): {exc}") from None
+    except ValueError:
+        # The only other ValueError json.loads raises: a whole number past Python's digit limit.
+        message = f"json_parse(): a number in the JSON has more than {MAX_INT_DIGITS} digits"
+        raise EzError("ValueError", message) from None
     except RecursionError:
         raise EzError("ValueError", "json_parse(): JSON is nested too deeply") from None
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ezlang.lang.errors import EzError, SourcePos
+from ezlang.lang.values import MAX_INT_DIGITS
 
 NUMBER = "number"
 STRING = "string"
@@ -212,6 +213,13 @@ class Lexer:
         if "__" in text or text.endswith("_") or "_." in text or "._" in text:
             raise self.error(f"invalid number '{text}'", col=col)
         clean = text.replace("_", "")
+        if not is_float and len(clean) > MAX_INT_DIGITS:
+            # Python refuses such int() conversions (they take quadratic time); a literal this
+            # long is almost surely a paste gone wrong, so say so at its position.
+            raise self.error(
+                f"number literal is too long ({len(clean)} digits; at most {MAX_INT_DIGITS})",
+                col=col,
+            )
         value = float(clean) if is_float else int(clean)
         self.add(NUMBER, value, self.line, col, text)
 

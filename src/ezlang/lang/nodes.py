@@ -240,3 +240,27 @@ class Listen(Stmt):
 class Module(Node):
     body: tuple[Stmt, ...]
     filename: str
+
+
+def deepest(root: Node) -> Node:
+    """The node nested deepest under ``root`` (the first one found at that depth).
+
+    Iterative, so it works on trees too deep for the recursive compiler: it is how a "too deeply
+    nested" error finds the construct to point at.
+    """
+    best, best_depth = root, 0
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Node):
+            if depth > best_depth:
+                best, best_depth = item, depth
+            children = [getattr(item, name) for name in item._fields]
+            depth += 1
+        elif isinstance(item, tuple):
+            children = list(item)  # a field holding nodes (or (key, node) pairs)
+        else:
+            continue
+        # Reversed, so the leftmost child is visited first and wins ties.
+        stack.extend((child, depth) for child in reversed(children))
+    return best

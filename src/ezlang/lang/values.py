@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 __all__ = [
@@ -23,7 +24,13 @@ __all__ = [
     "truthy",
     "equals",
     "is_number",
+    "MAX_INT_DIGITS",
 ]
+
+#: Most decimal digits a whole number may have when converted from or to text. Python refuses
+#: longer conversions (they take quadratic time; see ``sys.set_int_max_str_digits``), and
+#: EasyLang reports them as a clear ValueError instead. Python's 0 means "no limit".
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or sys.maxsize
 
 
 class EzObject:
@@ -106,7 +113,13 @@ def format_number(x: int | float) -> str:
     both do) laid out by the ECMAScript Number::toString rules.
     """
     if type(x) is int:
-        return str(x)
+        try:
+            return str(x)
+        except ValueError:
+            from ezlang.lang.errors import EzError
+
+            message = f"the number has more than {MAX_INT_DIGITS} digits, too many to show as text"
+            raise EzError("ValueError", message) from None
     if type(x) is bool:
         return "true" if x else "false"
     if x != x:
