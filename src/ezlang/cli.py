@@ -3,6 +3,7 @@
 Subcommands::
 
     ezlang run FILE [--debug] [--api URL] [--sandbox] [NAME=value ...]
+                                (reads a .env file next to FILE first; see docs/BOTS.md)
     ezlang check FILE...
     ezlang test PATH...
     ezlang repl
@@ -114,6 +115,33 @@ def _parse_assignments(items: Sequence[str]) -> dict[str, str] | str:
     return result
 
 
+def _warn_secret_arguments(assignments: dict[str, str]) -> None:
+    """One stderr line per ``*TOKEN*=…`` argument: the command line of a process is public."""
+    for name in assignments:
+        if "TOKEN" in name.upper():
+            # Never echo the value: the point is that it should not be seen.
+            sys.stderr.write(
+                f"ezlang: warning: {name}=… on the command line can be read by every user of "
+                "this computer (ps shows it); set the DISCORD_TOKEN environment variable or put "
+                "it in a .env file next to the script instead\n"
+            )
+
+
+def _load_dotenv_beside(script: str) -> bool:
+    """Load the ``.env`` file next to ``script`` into ``os.environ``, if there is one.
+
+    Variables already set in the environment win over the file. Returns whether a file was
+    read (python-dotenv is imported only then, so runs without one stay fast).
+    """
+    env_file = Path(script).absolute().parent / ".env"
+    if not env_file.is_file():
+        return False
+    from dotenv import load_dotenv
+
+    load_dotenv(env_file, override=False)
+    return True
+
+
 def _check_source_file(path: str) -> str | None:
     """The usage error for a path that is not a readable file, else None."""
     p = Path(path)
@@ -164,6 +192,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     problem = _check_source_file(args.file)
     if problem:
         return _usage_error(problem, "run")
+    _warn_secret_arguments(assignments)
+    _load_dotenv_beside(args.file)
     import ezlang.extensions
     from ezlang.lang.runner import run_file
 
@@ -236,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, run_parser = _build_parser()
     try:
         if args_list and args_list[0] == "run":
-            # Flags may come after NAME=value pairs: `ezlang run bot.ez TOKEN=x --sandbox`.
+            # Flags may come after NAME=value pairs: `ezlang run bot.ez ROUNDS=3 --sandbox`.
             args = run_parser.parse_intermixed_args(args_list[1:])
             args.command = "run"
         else:

@@ -159,8 +159,8 @@ async def test_the_manager_example_runs_against_a_sandbox(sandbox: Sandbox) -> N
         str(EXAMPLES / "sharding" / "manager.ez"),
         "--api",
         sandbox.api_url,
-        f"TOKEN={sandbox.token}",
         "ROUNDS=1",
+        env={"DISCORD_TOKEN": sandbox.token},  # as the example says: never TOKEN=… (ps shows it)
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 90)
     text = out.decode()
@@ -189,7 +189,7 @@ async def test_the_nine_worked_examples_run_end_to_end_with_sandbox() -> None:
 async def test_sigterm_to_an_easylang_manager_stops_every_shard(sandbox: Sandbox) -> None:
     proc = await _run_ez(
         str(EXAMPLES / "sharding" / "manager.ez"), "--api", sandbox.api_url,
-        f"TOKEN={sandbox.token}",
+        env={"DISCORD_TOKEN": sandbox.token},
     )  # fmt: skip
     assert proc.stdout is not None
     seen = ""
