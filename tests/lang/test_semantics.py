@@ -1,4 +1,4 @@
-"""Compiled EasyLang behaves as /work/shared/LANGUAGE.md specifies (run end to end)."""
+"""Compiled EasyLang behaves as docs/LANGUAGE.md specifies (run end to end)."""
 
 from __future__ import annotations
 
