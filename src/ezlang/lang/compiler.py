@@ -48,11 +48,6 @@ def mangle(name: str) -> str:
     return name
 
 
-def demangle(pyname: str) -> str:
-    """The EasyLang name behind a Python name made by the compiler (``x$1`` → ``x``)."""
-    return pyname.split("$", 1)[0]
-
-
 @dataclass
 class Var:
     """One EasyLang variable: its Python name and where it lives."""

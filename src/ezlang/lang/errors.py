@@ -77,11 +77,6 @@ def _rebuild_error(kind: str, message: str, pos: SourcePos | None, value: Any) -
     return EzError(kind, message, pos=pos, value=value)
 
 
-def ez_error(kind: str, message: str) -> EzError:
-    """Shorthand for builtins: ``raise ez_error("TypeError", "...")``."""
-    return EzError(kind, message)
-
-
 # --------------------------------------------------------------------------- source registry
 #
 # The compiler registers every compiled source here under the ``co_filename`` it gives the

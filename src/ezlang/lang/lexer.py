@@ -75,10 +75,6 @@ def _is_digit(ch: str) -> bool:
     return ch in _DIGITS
 
 
-def _is_name_start(ch: str) -> bool:
-    return ch == "_" or ch.isalpha()
-
-
 def _is_name_char(ch: str) -> bool:
     return ch == "_" or (ch.isalnum() and (ch.isascii() or not ch.isdigit()))
 

@@ -5,7 +5,7 @@ a name that is not a variable is looked up here. Builtins are plain Python calla
 and returning EasyLang values (None, bool, int, float, str, list, dict, callables, and
 objects implementing the ``EzObject`` protocol of ``ezlang.lang.values``).
 
-* ``@builtin`` / :func:`register` add one builtin. An ``async def`` builtin is wrapped so that
+* :func:`register` adds one builtin. An ``async def`` builtin is wrapped so that
   EasyLang code calls it like a plain function (it pauses only the caller; see
   ``asyncbridge``).
 * :func:`register_lazy` declares names whose module is imported on first use, so heavy
@@ -54,20 +54,6 @@ def register(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         wrapped.__ez_name__ = name  # type: ignore[attr-defined]
     BUILTINS[name] = wrapped
     return wrapped
-
-
-def builtin(name: str | Callable[..., Any] | None = None) -> Any:
-    """Decorator: ``@builtin`` or ``@builtin("name")`` registers a function as a builtin."""
-    if callable(name):
-        fn = name
-        register(fn.__name__.rstrip("_"), fn)
-        return fn
-
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        register(name or fn.__name__.rstrip("_"), fn)
-        return fn
-
-    return deco
 
 
 class _LazyBuiltin:

@@ -182,9 +182,6 @@ def type_name(v: Any) -> str:
     if name is not None:
         return name
     return "function" if callable(v) else "object"
-    if callable(v):
-        return "function"
-    return "object"
 
 
 def truthy(v: Any) -> bool:
