@@ -127,19 +127,25 @@ def _warn_secret_arguments(assignments: dict[str, str]) -> None:
             )
 
 
-def _load_dotenv_beside(script: str) -> bool:
+def _load_dotenv_beside(script: str) -> str | None:
     """Load the ``.env`` file next to ``script`` into ``os.environ``, if there is one.
 
-    Variables already set in the environment win over the file. Returns whether a file was
-    read (python-dotenv is imported only then, so runs without one stay fast).
+    Variables already set in the environment win over the file. Returns the error text when
+    the file exists but cannot be read. python-dotenv is imported only when there is a file,
+    so runs without one stay fast.
     """
     env_file = Path(script).absolute().parent / ".env"
     if not env_file.is_file():
-        return False
+        return None
     from dotenv import load_dotenv
 
-    load_dotenv(env_file, override=False)
-    return True
+    try:
+        load_dotenv(env_file, override=False)
+    except OSError as exc:
+        return f"cannot read {env_file}: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        return f"cannot read {env_file}: it is not UTF-8 text"
+    return None
 
 
 def _check_source_file(path: str) -> str | None:
@@ -193,7 +199,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if problem:
         return _usage_error(problem, "run")
     _warn_secret_arguments(assignments)
-    _load_dotenv_beside(args.file)
+    problem = _load_dotenv_beside(args.file)
+    if problem:
+        return _usage_error(problem, "run")
     import ezlang.extensions
     from ezlang.lang.runner import run_file
 

@@ -65,3 +65,21 @@ def test_other_token_like_arguments_warn_too_and_plain_arguments_do_not(ez, writ
     assert res.stdout == "3\n"
     assert res.stderr.count("\n") == 1 and "DISCORD_TOKEN=…" in res.stderr
     assert "abc" not in res.stderr
+
+
+def test_an_unreadable_dotenv_is_a_clear_usage_error(ez, write, tmp_path):
+    write("show.ez", SHOW)
+    (tmp_path / ".env").write_bytes(b"DISCORD_TOKEN=\xff\xfe\n")
+    res = ez("run", "show.ez", cwd=tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert ".env" in res.stderr and "not UTF-8" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_a_malformed_dotenv_line_is_reported_and_the_rest_is_read(ez, write, tmp_path):
+    write("show.ez", SHOW)
+    write(".env", "this line is not an assignment\nDISCORD_TOKEN=token-from-dotenv\n")
+    res = ez("run", "show.ez", cwd=tmp_path)
+    assert res.returncode == 0
+    assert res.stdout == "token-from-dotenv null null\n"
+    assert "line 1" in res.stderr and "Traceback" not in res.stderr
