@@ -6,9 +6,10 @@ Every key is stored as the Redis string ``ezlang:db:<key>`` holding the value's 
 ``incr`` must give exactly the SQLite backend's answers. A small Lua script does the common
 case inside Redis (atomic by construction): a missing value or an integer of at most 15
 digits plus an integer of at most 15 digits — exact in Lua's doubles. Anything else (floats,
-big integers, a value that is not a number) goes through an optimistic ``WATCH``/``MULTI``
-transaction that computes the sum in Python, retried if another client changed the key
-meanwhile. Neither path can lose an update.
+big integers, a value that is not a number) is computed in Python from the value the script
+saw and written back with a compare-and-set script, retried if another client changed the
+key meanwhile (optimistic concurrency; two round trips per attempt, where WATCH/MULTI needs
+three). Neither path can lose an update.
 
 The client is ``redis.asyncio``: a call pauses only the EasyLang code that made it.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
 
 from ezlang.toolkit.db import (
     MISSING,
@@ -32,17 +33,29 @@ from ezlang.toolkit.db import (
     encode_value,
 )
 
-# Returns the new value as text, or false when the Python path must take over.
+# Integer fast path. Returns {1, new value} when it added, else {0, current value or ""}
+# so the caller can compute the sum itself without another read.
 _INCR_INTEGERS = """
 local cur = redis.call('GET', KEYS[1])
-if not cur then cur = '0' end
 local by = ARGV[1]
-if #cur <= 15 and #by <= 15 and string.match(cur, '^-?%d+$') and string.match(by, '^-?%d+$') then
-  local text = string.format('%d', tonumber(cur) + tonumber(by))
+local n = cur or '0'
+if #n <= 15 and #by <= 15 and string.match(n, '^-?%d+$') and string.match(by, '^-?%d+$') then
+  local text = string.format('%d', tonumber(n) + tonumber(by))
   redis.call('SET', KEYS[1], text)
-  return text
+  return {1, text}
 end
-return false
+return {0, cur or ''}
+"""
+
+# Compare-and-set: store ARGV[2] if the value is still ARGV[1] ("" = missing). Returns
+# {1} when it stored, else {0, current value or ""} for the next attempt.
+_COMPARE_AND_SET = """
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return {1}
+end
+return {0, cur}
 """
 
 _SMALL_INT = 10**15
@@ -74,6 +87,7 @@ class RedisDatabase(Database):
         self._client: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._incr_script: Any = None
+        self._cas_script: Any = None
 
     def _redis(self) -> aioredis.Redis:
         # A redis.asyncio client belongs to the event loop it first ran on.
@@ -87,6 +101,7 @@ class RedisDatabase(Database):
                 raise DatabaseError(f"bad Redis URL {self.location}: {exc}") from None
             self._client, self._loop = client, loop
             self._incr_script = client.register_script(_INCR_INTEGERS)
+            self._cas_script = client.register_script(_COMPARE_AND_SET)
         return self._client
 
     def _error(self, exc: RedisError) -> DatabaseError:
@@ -134,32 +149,24 @@ class RedisDatabase(Database):
         return sorted(found)
 
     async def incr(self, key: str, by: int | float = 1) -> int | float:
-        client = self._redis()
+        self._redis()
         name = self._key(key)
+        # The Lua fast path only for integers it adds exactly; it also returns the value it
+        # saw, so the Python path starts without a read of its own.
+        by_text = str(by) if type(by) is int and -_SMALL_INT < by < _SMALL_INT else "x"
         try:
-            if type(by) is int and -_SMALL_INT < by < _SMALL_INT:
-                text = await self._incr_script(keys=[name], args=[str(by)])
-                if text is not None:
-                    return int(text)
-            return await self._incr_watched(client, name, by)
+            done, raw = await self._incr_script(keys=[name], args=[by_text])
+            if done:
+                return int(raw)
+            while True:
+                current = MISSING if raw == b"" else decode_value(raw)
+                result = add_numbers(current, by)
+                reply = await self._cas_script(keys=[name], args=[raw, encode_value(result)])
+                if reply[0]:
+                    return result
+                raw = reply[1]  # another client changed the key: try again from its value
         except RedisError as exc:
             raise self._error(exc) from None
-
-    async def _incr_watched(
-        self, client: aioredis.Redis, name: str, by: int | float
-    ) -> int | float:
-        async with client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(name)
-                    raw = await pipe.get(name)
-                    result = add_numbers(MISSING if raw is None else decode_value(raw), by)
-                    pipe.multi()
-                    pipe.set(name, encode_value(result))
-                    await pipe.execute()
-                    return result
-                except WatchError:
-                    continue  # another client changed the key between WATCH and EXEC
 
     async def close(self) -> None:
         client, self._client = self._client, None
