@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -62,14 +63,21 @@ class Config:
     window: float
 
     @classmethod
-    def parse(cls, text: str, window: float) -> Config:
-        """``NxG`` or ``NxG/MC`` (N shards, G guilds each, MC max_concurrency)."""
+    def parse(cls, text: str, window: float = 1.0) -> Config:
+        """``NxG`` or ``NxG/MC`` (N shards, G guilds each, MC max_concurrency); also the
+        argparse ``type`` of ``--config`` (the window is filled in afterwards)."""
         size, _, mc = text.partition("/")
         n, _, g = size.partition("x")
         try:
-            return cls(int(n), int(g), int(mc or 1), window)
+            config = cls(int(n), int(g), int(mc or 1), window)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected NxG or NxG/MC, got {text!r}") from None
+            config = None
+        if (
+            config is None
+            or min(config.shards, config.guilds_per_shard, config.max_concurrency) < 1
+        ):
+            raise argparse.ArgumentTypeError(f"expected NxG or NxG/MC, got {text!r}")
+        return config
 
     def label(self) -> str:
         return (
@@ -293,6 +301,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--config",
         action="append",
+        type=Config.parse,
         metavar="NxG[/MC]",
         help=f"shards x guilds per shard [/ max_concurrency]; repeatable (default: "
         f"{' '.join(DEFAULT_CONFIGS)})",
@@ -306,7 +315,10 @@ if __name__ == "__main__":
     )
     parser.add_argument("--no-write", action="store_true", help="only print the figures")
     args = parser.parse_args()
-    configs = [Config.parse(c, args.window) for c in args.config or DEFAULT_CONFIGS]
+    configs = [
+        dataclasses.replace(c, window=args.window)
+        for c in args.config or [Config.parse(c) for c in DEFAULT_CONFIGS]
+    ]
     if missing := missing_tools():
         print(
             f"discordjs_bench skipped: {' and '.join(missing)} not on PATH (discord.js needs "
