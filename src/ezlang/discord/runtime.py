@@ -526,9 +526,9 @@ class BotRuntime:
         if token is None or token == "":
             raise EzError(
                 "DiscordError",
-                "no bot token: pass it to bot_start(token), run with TOKEN=… after the file "
-                "name, set the DISCORD_TOKEN environment variable, or use --sandbox to try "
-                "the bot offline",
+                "no bot token: set the DISCORD_TOKEN environment variable or put "
+                "DISCORD_TOKEN=… in a .env file next to the script, pass it to "
+                "bot_start(token), or use --sandbox to try the bot offline",
             )
         if not isinstance(token, str):
             raise EzError("TypeError", "the bot token must be a string")
