@@ -714,7 +714,7 @@ register("sleep", ez_sleep)
 
 @_ez("get_argument")
 def ez_get_argument(name: Any = _MISSING, default: Any = None) -> Any:
-    """``get_argument("TOKEN")``: ``TOKEN=...`` from the command line, else the environment,
+    """``get_argument("ROUNDS")``: ``ROUNDS=...`` from the command line, else the environment,
     else ``default`` (``null`` if not given). Values are strings."""
     key = _str("get_argument", name, 0, 2)
     args = context.current().arguments
