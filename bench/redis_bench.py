@@ -31,7 +31,10 @@ from typing import Any
 
 from results import write_generated
 
-from ezlang.sharding.redis_multihost import RedisMultiHost
+from ezlang.sharding.redis.multihost import RedisMultiHost
+
+#: Signs the bus messages (the bot token in real use; both bench hosts share it).
+SECRET = "bench-bot-token"
 
 
 def free_port() -> int:
@@ -79,7 +82,7 @@ async def fake_shard(shard_id: int, op: str, payload: Any, timeout: float | None
 
 async def serve_host(url: str) -> None:
     """Host B: serve shards 4-7 until stdin closes."""
-    multi = RedisMultiHost(url, "bench", host="host-b", ttl=5)
+    multi = RedisMultiHost(url, "bench", host="host-b", ttl=5, secret=SECRET)
     await multi.join(
         total_shards=8,
         explicit=True,
@@ -106,7 +109,7 @@ async def measure(rounds: int, url: str) -> dict[str, list[float]]:
         assert child.stdout is not None
         line = await asyncio.get_running_loop().run_in_executor(None, child.stdout.readline)
         assert line.strip() == b"ready", line
-        multi = RedisMultiHost(url, "bench", host="host-a", ttl=5)
+        multi = RedisMultiHost(url, "bench", host="host-a", ttl=5, secret=SECRET)
         await multi.join(
             total_shards=8,
             explicit=True,

@@ -29,7 +29,7 @@ import discord.http
 import yarl
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding.redis_multihost import RedisMultiHost
+from ezlang.sharding.redis.multihost import RedisMultiHost
 
 logging.getLogger("discord").setLevel(logging.CRITICAL)
 
@@ -47,6 +47,7 @@ async def main(args: argparse.Namespace) -> int:
         args.app_id,
         host=args.host,
         ttl=args.ttl,
+        secret="discord-host-test-token",
         warn=lambda m: print(f"[{args.host}] warning: {m}", file=sys.stderr, flush=True),
     )
     clients: dict[int, discord.Client] = {}

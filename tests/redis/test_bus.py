@@ -1,4 +1,4 @@
-"""RedisShardBus against a real redis-server: cross-host request/reply."""
+"""RedisBus against a real redis-server: cross-host request/reply."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding.redis_bus import HostUnreachable, RedisShardBus
+from ezlang.sharding.redis.bus import HostUnreachable, RedisBus
 
 pytestmark = pytest.mark.timeout(60)
+
+#: Signs the bus messages (the bot token in real use).
+SECRET = "test-bot-token"
 
 
 async def fake_local_call(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
@@ -27,8 +30,9 @@ async def fake_local_call(shard_id: int, op: str, payload: Any, timeout: float |
     raise EzError("ValueError", f"unknown op {op}")
 
 
-async def make_bus(url: str, host: str, **kw: object) -> RedisShardBus:
-    bus = RedisShardBus(url, "123", host=host, **kw)  # type: ignore[arg-type]
+async def make_bus(url: str, host: str, **kw: object) -> RedisBus:
+    kw.setdefault("secret", SECRET)
+    bus = RedisBus(url, "123", host=host, **kw)  # type: ignore[arg-type]
     await bus.start(fake_local_call)
     return bus
 
@@ -104,7 +108,7 @@ async def test_redis_down_fails_calls_within_the_timeout_and_recovers(redis_serv
 
 
 async def test_an_idle_subscription_stays_up_and_keeps_answering(redis_server) -> None:
-    import ezlang.sharding.redis_bus as bus_module
+    import ezlang.sharding.redis.bus as bus_module
 
     warnings: list[str] = []
     old = bus_module._PING_INTERVAL

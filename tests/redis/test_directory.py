@@ -14,8 +14,9 @@ import pytest
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.interfaces import ShardDirectory
-from ezlang.sharding.redis_backend import RedisShardDirectory
-from ezlang.sharding.redis_common import RedisKeys, connect
+from ezlang.sharding.redis.connection import connect
+from ezlang.sharding.redis.directory import RedisShardDirectory
+from ezlang.sharding.redis.keys import RedisKeys
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,4 +1,4 @@
-"""The manager's entry into multi-host mode: ``redis_backend.make_backends`` and URL handling."""
+"""The manager's entry into multi-host mode: ``redis.factory.make_backends`` and URL handling."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.backends import GatewayFacts
-from ezlang.sharding.redis_backend import application_id, make_backends
-from ezlang.sharding.redis_common import redact_url, validate_redis_url
+from ezlang.sharding.redis.connection import redact_url, validate_redis_url
+from ezlang.sharding.redis.factory import application_id, make_backends
 
 pytestmark = pytest.mark.timeout(60)
 

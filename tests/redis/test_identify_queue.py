@@ -9,7 +9,7 @@ import pytest
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.interfaces import IdentifyQueue
-from ezlang.sharding.redis_backend import RedisIdentifyQueue
+from ezlang.sharding.redis.identify_queue import RedisIdentifyQueue
 
 pytestmark = pytest.mark.timeout(60)
 

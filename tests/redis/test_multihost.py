@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding.redis_common import RedisKeys, connect
-from ezlang.sharding.redis_multihost import RedisMultiHost, RedisRemoteCaller, unreachable_stats
+from ezlang.sharding.redis.connection import connect
+from ezlang.sharding.redis.keys import RedisKeys
+from ezlang.sharding.redis.multihost import RedisMultiHost, RedisRemoteCaller, unreachable_stats
 
 pytestmark = pytest.mark.timeout(60)
 
 TTL = 1.0
+#: Signs the bus messages (the bot token in real use).
+SECRET = "test-bot-token"
 
 
 class FakeHost:
@@ -23,7 +26,7 @@ class FakeHost:
 
     def __init__(self, url: str, name: str) -> None:
         self.name = name
-        self.multi = RedisMultiHost(url, "42", host=name, ttl=TTL)
+        self.multi = RedisMultiHost(url, "42", host=name, ttl=TTL, secret=SECRET)
         self.respawned: list[int] = []
 
     async def call_shard(self, shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
@@ -170,7 +173,7 @@ async def test_remote_calls_made_together_share_one_request_and_keep_their_own_e
     original = b.multi.bus._dispatch
 
     def spy(channel: str, data: str) -> None:
-        served.append(json.loads(data))
+        served.append(json.loads(json.loads(data)["body"]))  # inside the signed envelope
         original(channel, data)
 
     b.multi.bus._dispatch = spy  # type: ignore[method-assign]
@@ -210,7 +213,9 @@ async def test_a_remote_call_for_a_local_shard_is_refused_instead_of_bouncing(
 async def test_a_redis_outage_gives_one_warning_for_the_whole_manager(redis_server) -> None:
     lines: list[str] = []
     host = FakeHost(redis_server.url, "a")
-    host.multi = RedisMultiHost(redis_server.url, "42", host="a", ttl=TTL, warn=lines.append)
+    host.multi = RedisMultiHost(
+        redis_server.url, "42", host="a", ttl=TTL, warn=lines.append, secret=SECRET
+    )
     other = FakeHost(redis_server.url, "b")
     await host.join([0, 1])
     await other.join([2, 3])
@@ -251,7 +256,9 @@ async def test_shards_taken_over_while_this_host_was_cut_off_are_stopped_here(
             return shard_id
 
     lines: list[str] = []
-    multi = RedisMultiHost(redis_server.url, "42", host="a", ttl=TTL, warn=lines.append)
+    multi = RedisMultiHost(
+        redis_server.url, "42", host="a", ttl=TTL, warn=lines.append, secret=SECRET
+    )
     manager = FakeManager()
     await multi.join(
         total_shards=2, explicit=True, max_concurrency=1, identify_window=0.2,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ezlang.sandbox import Sandbox
-from ezlang.sharding.redis_multihost import RedisMultiHost, unreachable_stats
+from ezlang.sharding.redis.multihost import RedisMultiHost, unreachable_stats
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -114,7 +114,9 @@ async def observer(url: str) -> RedisMultiHost:
     async def no_shards(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
         raise AssertionError("the observer has no shards")
 
-    multi = RedisMultiHost(url, "sandbox-app", host="observer", ttl=TTL)
+    multi = RedisMultiHost(
+        url, "sandbox-app", host="observer", ttl=TTL, secret="discord-host-test-token"
+    )
     await multi.join(
         total_shards=8, explicit=False, max_concurrency=1, identify_window=WINDOW,
         shard_ids=[], serve=no_shards,

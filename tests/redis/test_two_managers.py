@@ -379,7 +379,7 @@ async def test_hosts_on_separate_network_namespaces_share_one_bot(make_redis_ser
 
 
 async def _redis_client_addresses(port: int) -> set[str]:
-    from ezlang.sharding.redis_common import connect
+    from ezlang.sharding.redis.connection import connect
 
     r = connect(f"redis://127.0.0.1:{port}/0")
     try:

@@ -91,7 +91,7 @@ class LocalShardDirectory:
 async def make_backends(options: ShardOptions, gateway: GatewayFacts) -> Backends:
     """The backends ``options`` ask for (local unless a Redis URL is configured)."""
     if options.redis:
-        from ezlang.sharding import redis_backend
+        from ezlang.sharding.redis import factory as redis_backend
 
         factory = getattr(redis_backend, "make_backends", None)
         if factory is None:

@@ -5,7 +5,7 @@ queue, the shard directory and the cross-host bus — with one shared outage war
 the routing:
 
 ```python
-multi = RedisMultiHost(redis_url, app_id)
+multi = RedisMultiHost(redis_url, app_id, secret=token)
 settings = await multi.join(total_shards=8, explicit=True, max_concurrency=1,
                             identify_window=5.0, shard_ids=[0, 1, 2, 3], serve=serve)
 queue = multi.queue                                       # an IdentifyQueue for the shards here
@@ -15,7 +15,7 @@ await multi.leave()
 ```
 
 :class:`RedisRemoteCaller` is the ``remote`` the :class:`~ezlang.sharding.manager.ShardManager`
-gets from ``redis_backend.make_backends`` (see :mod:`ezlang.sharding.backends`): the manager
+gets from :func:`ezlang.sharding.redis.factory.make_backends` (see :mod:`ezlang.sharding.backends`): the manager
 keeps its own fan-out and calls ``remote.call(shard_id, …)`` for shards it does not run.
 
 ``serve(shard_id, op, payload, timeout)`` is how other hosts reach a manager: it handles the
@@ -26,7 +26,6 @@ operations that route to the owner (``respawn``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -34,16 +33,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding.redis_backend import RedisIdentifyQueue, RedisShardDirectory, SharedSettings
-from ezlang.sharding.redis_bus import HostUnreachable, LocalCall, RedisShardBus
-from ezlang.sharding.redis_common import (
+from ezlang.sharding.redis.bus import HostUnreachable, LocalCall, RedisBus
+from ezlang.sharding.redis.connection import (
     RateLimitedWarning,
     Warn,
-    default_host_name,
     redact_url,
     stderr_warn,
     validate_redis_url,
 )
+from ezlang.sharding.redis.directory import RedisShardDirectory
+from ezlang.sharding.redis.identify_queue import RedisIdentifyQueue
+from ezlang.sharding.redis.keys import default_host_name
+from ezlang.sharding.redis.settings import SharedSettings
 
 __all__ = ["Outcome", "RedisMultiHost", "RedisRemoteCaller", "unreachable_stats"]
 
@@ -92,7 +93,9 @@ class RedisMultiHost:
         identify_window: float = 5.0,
         identify_margin: float | None = None,
         warn: Warn = stderr_warn,
+        secret: str | bytes,
     ) -> None:
+        """``secret`` signs the bus messages: the bot token (the same on every host)."""
         validate_redis_url(redis_url)
         self.redis_url = redis_url
         self.app_id = str(app_id)
@@ -110,7 +113,9 @@ class RedisMultiHost:
         self.directory = RedisShardDirectory(
             redis_url, self.app_id, host=self.host, ttl=ttl, warnings=warnings
         )
-        self.bus = RedisShardBus(redis_url, self.app_id, host=self.host, warnings=warnings)
+        self.bus = RedisBus(
+            redis_url, self.app_id, host=self.host, warnings=warnings, secret=secret
+        )
         self.settings: SharedSettings | None = None
         self.local_ids: list[int] = []
         # Routing (who owns which shard) changes rarely; re-reading it on every call would add
@@ -121,7 +126,7 @@ class RedisMultiHost:
         self._serve: LocalCall = _not_joined
         self._routes_reading: asyncio.Future[dict[int, dict[str, Any]]] | None = None
 
-    async def join(
+    async def agree(
         self,
         *,
         total_shards: int,
@@ -129,14 +134,13 @@ class RedisMultiHost:
         max_concurrency: int,
         identify_window: float,
         shard_ids: list[int] | None,
-        serve: LocalCall,
     ) -> SharedSettings:
-        """Agree on the shared settings, start serving other hosts, claim this host's shards.
+        """Agree on the shared settings with the other hosts and note this host's shards.
 
         ``shard_ids`` None means every shard (only sensible for the first of several hosts
         when the others are not started yet; usually each host has a ``shard_list``).
-        Raises ``ShardingError`` on a conflicting ``total_shards``, a shard owned by a live
-        host, a shard id outside ``[0, total_shards)``, or Redis unreachable.
+        Raises ``ShardingError`` on a conflicting ``total_shards``, a shard id outside
+        ``[0, total_shards)``, or Redis unreachable.
         """
         settings = await self.directory.decide(
             total_shards=total_shards,
@@ -154,11 +158,34 @@ class RedisMultiHost:
                 f"'{settings.decided_by}'",
             )
         self.queue.configure(settings.max_concurrency, settings.identify_window)
-        self._serve = serve
-        await self.bus.start(serve)
-        await self.directory.claim(ids)
         self.settings = settings
         self.local_ids = ids
+        return settings
+
+    async def join(
+        self,
+        *,
+        total_shards: int,
+        explicit: bool,
+        max_concurrency: int,
+        identify_window: float,
+        shard_ids: list[int] | None,
+        serve: LocalCall,
+    ) -> SharedSettings:
+        """:meth:`agree`, then start serving other hosts with ``serve`` and claim the shards.
+
+        Raises like :meth:`agree`, and ``ShardingError`` for a shard owned by a live host.
+        """
+        settings = await self.agree(
+            total_shards=total_shards,
+            explicit=explicit,
+            max_concurrency=max_concurrency,
+            identify_window=identify_window,
+            shard_ids=shard_ids,
+        )
+        self._serve = serve
+        await self.bus.start(serve)
+        await self.directory.claim(self.local_ids)
         return settings
 
     async def update(self, shard_id: int, info: dict[str, Any]) -> None:
@@ -172,7 +199,12 @@ class RedisMultiHost:
         # One read for all concurrent callers: they also resume together, so the calls of one
         # fan-out still meet in one batch per host.
         if self._routes_reading is None:
-            self._routes_reading = asyncio.ensure_future(self._read_routes(now))
+            reading = asyncio.ensure_future(self._read_routes(now))
+            # If every caller is cancelled the read still ends; its error must not go unseen
+            # ("exception was never retrieved"): the callers that remain get it, else it is
+            # dropped here — the next call reads again.
+            reading.add_done_callback(_retrieve)
+            self._routes_reading = reading
         return await asyncio.shield(self._routes_reading)
 
     async def _read_routes(self, now: float) -> dict[int, dict[str, Any]]:
@@ -292,12 +324,16 @@ class RedisMultiHost:
 
     async def leave(self) -> None:
         """Release this host's shards and stop heartbeating, serving and identifying."""
-        with contextlib.suppress(EzError):
-            await self.directory.release(self.local_ids)
+        await self.directory.release(self.local_ids)
         self.local_ids = []
         await self.bus.close()
         await self.directory.close()
         await self.queue.close()
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 async def _not_joined(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
@@ -356,8 +392,10 @@ class RedisRemoteCaller:
                 proc = shards.get(shard_id)
                 stop = getattr(proc, "stop", None)
                 if stop is not None:
-                    with contextlib.suppress(Exception):
+                    try:
                         await stop()
+                    except Exception as exc:  # one shard failing to stop must not keep the rest
+                        stderr_warn(f"could not stop shard {shard_id} here: {exc!r}")
 
         return on_lost
 
@@ -442,12 +480,14 @@ class RedisRemoteCaller:
             else:
                 ids = [shard_id for shard_id, _ in batch]
                 results = await bus.call_many(host, ids, op, payload, timeout)
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            for _, fut in batch:
+                fut.cancel()
+            raise
+        except Exception as exc:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
             return
         for (_, fut), res in zip(batch, results, strict=True):
             if fut.done():

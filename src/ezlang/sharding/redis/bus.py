@@ -18,7 +18,6 @@ Results and payloads are JSON (EasyLang values are JSON-shaped). Errors travel a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -31,21 +30,23 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ezlang.lang.errors import KINDS, EzError
-from ezlang.sharding.redis_common import (
+from ezlang.sharding.redis.connection import (
     REDIS_DOWN_ERRORS,
     RateLimitedWarning,
-    RedisKeys,
     Warn,
     back_message,
+    close_client,
+    close_in_background,
     connect,
-    default_host_name,
     describe_error,
     down_message,
     redact_url,
     stderr_warn,
 )
+from ezlang.sharding.redis.keys import RedisKeys, default_host_name
+from ezlang.sharding.redis.signing import BusSigner, RejectedMessage
 
-__all__ = ["LocalCall", "RedisShardBus", "HostUnreachable"]
+__all__ = ["LocalCall", "RedisBus", "HostUnreachable"]
 
 #: The manager's local entry point: ``call_shard(shard_id, op, payload, timeout) -> result``.
 LocalCall = Callable[[int, str, Any, float | None], Awaitable[Any]]
@@ -66,7 +67,7 @@ class HostUnreachable(EzError):
         self.host = host
 
 
-class RedisShardBus:
+class RedisBus:
     """Request/reply between the managers of one bot, through Redis pub/sub.
 
     ``await bus.start(local_call)`` subscribes; ``await bus.call(host, shard_id, op, payload,
@@ -83,8 +84,12 @@ class RedisShardBus:
         warn_interval: float = 30.0,
         warnings: RateLimitedWarning | None = None,
         client: aioredis.Redis | None = None,
+        secret: str | bytes,
+        max_age: float = 30.0,
     ) -> None:
         self.redis_url = redis_url
+        # Every message is signed: only the bot's own managers may run code through the bus.
+        self._signer = BusSigner(secret, max_age=max_age)
         self.keys = RedisKeys(str(app_id))
         self.host = host or default_host_name()
         self._redis = client or connect(redis_url)
@@ -99,6 +104,8 @@ class RedisShardBus:
         self._reader: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._subscribed = asyncio.Event()
+        #: How many incoming messages were dropped as unsigned, forged, stale or replayed.
+        self.rejected = 0
 
     async def start(self, local_call: LocalCall, *, timeout: float = 5.0) -> None:
         """Subscribe and serve requests with ``local_call``; returns once subscribed.
@@ -164,8 +171,7 @@ class RedisShardBus:
             finally:
                 # Bounded: closing a subscription whose connection is wedged must not hang the
                 # reader (and with it close()).
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(pubsub.aclose()), _CLOSE_TIMEOUT)
+                await close_in_background(pubsub.aclose(), "bus subscription")
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, 2.0)
 
@@ -178,11 +184,20 @@ class RedisShardBus:
 
     def _dispatch(self, channel: str, data: str) -> None:
         try:
-            msg = json.loads(data)
-        except ValueError:
+            msg = self._signer.open(channel, data)
+        except RejectedMessage as exc:
+            # Whoever sent it cannot be answered; one line (rate-limited) tells the operator.
+            self._warnings(
+                "rejected",
+                f"dropped a message on Redis channel {channel}: {exc.reason} — only the "
+                "managers of this bot (same token) may use the bus; is something else "
+                "publishing there? (see 'Securing Redis' in docs/SHARDING.md)",
+            )
+            self.rejected += 1
             return
         if channel == self.keys.replies(self.host):
-            fut = self._pending.get(msg.get("id", ""))
+            req_id = msg.get("id")
+            fut = self._pending.get(req_id) if isinstance(req_id, str) else None
             if fut is not None and not fut.done():
                 fut.set_result(msg)
         else:
@@ -219,20 +234,26 @@ class RedisShardBus:
             reply.update(ok=False, kind=exc.kind, message=exc.message)
         except Exception as exc:  # a bug on this host must not leave the caller hanging
             reply.update(ok=False, kind="ShardingError", message=f"host '{self.host}': {exc!r}")
+        channel = self.keys.replies(str(req.get("from")))
         try:
-            data = json.dumps(reply)
+            data = self._signer.seal(channel, reply)
         except (TypeError, ValueError) as exc:
-            data = json.dumps(
+            data = self._signer.seal(
+                channel,
                 {
                     "id": req.get("id"),
                     "ok": False,
                     "kind": "ShardingError",
                     "message": f"result of shard {req.get('shard_id')} cannot be sent to "
                     f"another host: {exc}",
-                }
+                },
             )
-        with contextlib.suppress(*REDIS_DOWN_ERRORS):
-            await self._redis.publish(self.keys.replies(str(req.get("from"))), data)
+        try:
+            await self._redis.publish(channel, data)
+        except REDIS_DOWN_ERRORS as exc:
+            # The caller's wait ends with its timeout (or at once when its reader sees the
+            # outage); the outage itself is reported once by the shared warning.
+            self._warnings("down", down_message(self.redis_url, exc))
 
     async def call_many(
         self,
@@ -295,7 +316,8 @@ class RedisShardBus:
     ) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout + _REPLY_SLACK
         req_id = f"{self.host}|{self._nonce}|{next(self._ids)}"
-        data = json.dumps(
+        data = self._signer.seal(
+            self.keys.requests(host),
             {
                 "id": req_id,
                 "from": self.host,
@@ -303,7 +325,7 @@ class RedisShardBus:
                 "op": op,
                 "payload": payload,
                 "timeout": timeout,
-            }
+            },
         )
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
@@ -372,11 +394,9 @@ class RedisShardBus:
         for fut in self._pending.values():
             if not fut.done():
                 fut.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._sub_client.aclose(), _CLOSE_TIMEOUT)
+        await close_client(self._sub_client, "bus subscription")
         if self._owns_client:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._redis.aclose(), _CLOSE_TIMEOUT)
+            await close_client(self._redis, "bus")
 
 
 def _outcome(shard_id: int, o: Any, host: str) -> dict[str, Any]:

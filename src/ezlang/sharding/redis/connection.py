@@ -1,30 +1,25 @@
-"""Shared plumbing of the Redis backends: connections, key names, error mapping, warnings.
-
-Everything multi-host in ezlang goes through one Redis database. This module keeps the parts the
-identify queue, the shard directory and the cross-host bus have in common:
+"""Connections to the bot's Redis: URL checks, clients, what counts as "Redis is down", warnings.
 
 * :func:`connect` opens a ``redis.asyncio`` client with short timeouts and *no* hidden retries —
   the callers decide what a lost Redis means (wait and warn, or fall back to local data).
-* :class:`RedisKeys` names every key of one bot (application id). Keys share the hash tag
-  ``{<application id>}`` so a bot's keys live on one slot (Lua scripts touching several keys stay
-  valid on a Redis Cluster or a proxy).
+* :data:`REDIS_DOWN_ERRORS` are the failures that mean "not reachable right now"; a refused
+  login (:func:`is_auth_error`) is one too, but it will not heal by itself and says so.
 * :class:`RateLimitedWarning` prints the "Redis is unreachable" warning once per interval instead
   of once per retry.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import asyncio
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -41,8 +36,6 @@ REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (
 
 #: Environment variable equivalent of the ``redis`` manager option.
 REDIS_URL_ENV = "EZLANG_REDIS_URL"
-#: Environment variable naming this host in the shard directory (default: machine name and pid).
-HOST_NAME_ENV = "EZLANG_HOST_NAME"
 
 Warn = Callable[[str], None]
 
@@ -50,15 +43,6 @@ Warn = Callable[[str], None]
 def stderr_warn(message: str) -> None:
     """Default warning sink: one line on stderr, prefixed so it stands out from bot output."""
     print(f"ezlang: warning: {message}", file=sys.stderr, flush=True)
-
-
-def default_host_name() -> str:
-    """This manager's name in the directory: ``$EZLANG_HOST_NAME`` or ``<machine>/<pid>``.
-
-    The pid is part of the default so two managers on one machine (a common test set-up, and a
-    way to use more cores) never mistake each other for themselves.
-    """
-    return os.environ.get(HOST_NAME_ENV) or f"{socket.gethostname()}/{os.getpid()}"
 
 
 def validate_redis_url(url: object) -> str:
@@ -115,85 +99,48 @@ def connect(url: str, *, socket_timeout: float | None = 5.0) -> aioredis.Redis:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RedisKeys:
-    """Names of every Redis key of one bot (application id)."""
-
-    app_id: str
-
-    @property
-    def prefix(self) -> str:
-        return f"ezlang:{{{self.app_id}}}:"
-
-    @property
-    def config(self) -> str:
-        """Hash: the shared decisions (total_shards, max_concurrency, identify_window, …)."""
-        return self.prefix + "config"
-
-    @property
-    def shards(self) -> str:
-        """Hash: shard id → JSON info (host, pid, status, ready, …)."""
-        return self.prefix + "shards"
-
-    @property
-    def host_prefix(self) -> str:
-        return self.prefix + "host:"
-
-    def host(self, name: str) -> str:
-        """String with a TTL: present while host ``name`` heartbeats."""
-        return self.host_prefix + name
-
-    def identify_bucket(self, bucket: int) -> str:
-        """String with a TTL of one window: present while bucket ``bucket`` is taken."""
-        return f"{self.prefix}identify:{bucket}"
-
-    @property
-    def identify_epoch(self) -> str:
-        """String: which Redis run the identify buckets belong to and when granting may start."""
-        return self.prefix + "identify:epoch"
-
-    def requests(self, host: str) -> str:
-        """Pub/sub channel on which host ``host`` takes cross-host requests."""
-        return f"{self.prefix}req:{host}"
-
-    def replies(self, host: str) -> str:
-        """Pub/sub channel on which host ``host`` receives replies to its requests."""
-        return f"{self.prefix}rep:{host}"
-
-
 class RateLimitedWarning:
     """Emit a warning at most once per ``interval`` seconds per topic, counting what it held back.
 
     A Redis outage makes every retry loop fail many times a second; the user needs one clear line
     saying what is wrong and what waits, then a reminder now and then, then one line when it is
-    over.
+    over. A flapping Redis (down, back, down again within the interval — each client notices a
+    restart separately) still gives at most one "down" and one "back" line per interval: the
+    interval counts from the last *printed* warning, and "back" is said only after a printed one.
     """
 
     def __init__(self, warn: Warn = stderr_warn, interval: float = 30.0) -> None:
         self._warn = warn
         self.interval = interval
-        self._last: dict[str, float] = {}
+        self._last: dict[str, float] = {}  # topic -> when its warning was last printed
         self._held: dict[str, int] = {}
+        self._active: set[str] = set()  # topics warned about (printed or held), not resolved
+        self._printed: set[str] = set()  # active topics whose warning the user has seen
 
     def __call__(self, topic: str, message: str) -> None:
         """Warn about ``topic`` unless it was warned about less than ``interval`` seconds ago."""
         now = time.monotonic()
+        self._active.add(topic)
         last = self._last.get(topic)
         if last is not None and now - last < self.interval:
             self._held[topic] = self._held.get(topic, 0) + 1
             return
         held = self._held.pop(topic, 0)
         self._last[topic] = now
+        self._printed.add(topic)
         self._warn(message + (f" ({held} similar warnings held back)" if held else ""))
 
     def active(self, topic: str) -> bool:
         """Whether ``topic`` was warned about and has not been resolved."""
-        return topic in self._last
+        return topic in self._active
 
     def resolved(self, topic: str, message: str) -> None:
-        """Say once that ``topic`` is over (only if it was warned about)."""
-        if self._last.pop(topic, None) is not None:
-            self._held.pop(topic, None)
+        """Say once that ``topic`` is over (only if the user saw it begin)."""
+        if topic not in self._active:
+            return
+        self._active.discard(topic)
+        if topic in self._printed:
+            self._printed.discard(topic)
             self._warn(message)
 
 
@@ -215,3 +162,50 @@ def describe_error(exc: BaseException) -> str:
     """A one-line description of a Redis failure for warnings."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def is_auth_error(exc: BaseException) -> bool:
+    """Whether Redis refused this client's login (wrong password or user, or no permission)."""
+    from redis.exceptions import AuthenticationWrongNumberOfArgsError, NoPermissionError
+
+    return isinstance(
+        exc, AuthenticationError | AuthenticationWrongNumberOfArgsError | NoPermissionError
+    )
+
+
+#: Longest wait for a Redis client to close; shutdown never hangs on a wedged socket.
+CLOSE_TIMEOUT = 3.0
+
+
+async def close_client(client: aioredis.Redis, what: str) -> None:
+    """Close ``client`` within :data:`CLOSE_TIMEOUT`; a failure is logged, never raised.
+
+    Closing is best effort (the connection may already be dead), but a failure other than
+    "Redis is down" would be a bug worth a line on stderr.
+    """
+    try:
+        await asyncio.wait_for(client.aclose(), CLOSE_TIMEOUT)
+    except REDIS_DOWN_ERRORS:
+        pass  # already cut off: nothing left to close
+    except RedisError as exc:
+        stderr_warn(f"closing the Redis connection of the {what} failed: {describe_error(exc)}")
+
+
+async def close_in_background(closing: Awaitable[None], what: str) -> None:
+    """Wait (bounded) for ``closing`` to finish; it may go on alone, but never unobserved.
+
+    Unlike ``wait_for``, a cancellation of the caller does not cancel the close half way (a
+    subscription closed half way leaks its connection); unlike ``shield``, a failure of the
+    orphaned close is still retrieved and, unless Redis is simply down, logged.
+    """
+    task = asyncio.ensure_future(closing)
+    task.add_done_callback(lambda t: _log_close_failure(t, what))
+    await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
+
+
+def _log_close_failure(task: asyncio.Future[None], what: str) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None and not isinstance(exc, REDIS_DOWN_ERRORS):
+        stderr_warn(f"closing the Redis {what} failed: {describe_error(exc)}")

@@ -1,244 +1,41 @@
-"""Multi-host sharding over Redis: the global identify queue and the shard directory.
+"""Which host runs which shard of a bot, shared through Redis: :class:`RedisShardDirectory`.
 
-These are the second implementations of :class:`~ezlang.sharding.interfaces.IdentifyQueue` and
-:class:`~ezlang.sharding.interfaces.ShardDirectory`; the manager picks them when the ``redis``
-option (or ``$EZLANG_REDIS_URL``) is set and otherwise never imports this module.
-
-Design in one paragraph: Redis is the only shared state and every decision that two hosts could
-race on is one atomic Lua script. An IDENTIFY slot is a key ``SET NX PX <window>`` per bucket, so
-a host that dies holding a slot simply lets it expire. Redis's own clock (``TIME``) times the
-window, so host clocks do not matter. A Redis that lost its keys (restart, failover, flush) is
-recognised by its ``run_id`` and refuses grants for one full window before granting again — the
-grant it forgot may have been a moment ago. The directory keeps one heartbeat key per host (TTL)
-and one hash entry per shard; a shard whose owner's heartbeat expired is "unreachable".
+The second implementation of :class:`~ezlang.sharding.interfaces.ShardDirectory`. Every change two
+hosts could race on is one atomic Lua script. The directory keeps one heartbeat key per host (with
+a TTL) and one hash entry per shard; a shard whose owner's heartbeat expired is "unreachable".
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.pids import pid_alive
-from ezlang.sharding.redis_common import (
+from ezlang.sharding.redis.connection import (
     REDIS_DOWN_ERRORS,
     RateLimitedWarning,
-    RedisKeys,
     Warn,
     back_message,
+    close_client,
     connect,
-    default_host_name,
     describe_error,
     down_message,
     redact_url,
     stderr_warn,
 )
+from ezlang.sharding.redis.keys import RedisKeys, default_host_name
+from ezlang.sharding.redis.settings import RedisSettingsStore, SharedSettings
 
-__all__ = [
-    "RedisIdentifyQueue",
-    "RedisShardDirectory",
-    "SharedSettings",
-]
-
-# Grant one IDENTIFY slot if the bucket is free and this Redis run has been up for a window.
-# KEYS[1] bucket key, KEYS[2] epoch key.
-# ARGV[1] hold (ms), ARGV[2] holder description, ARGV[3] run_id of the server as the client saw it.
-# Returns 1 when granted, else -(milliseconds to wait before asking again).
-_IDENTIFY_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local hold = tonumber(ARGV[1])
-local epoch = redis.call('GET', KEYS[2])
-local open_at = nil
-if epoch then
-  local sep = string.find(epoch, ' ', 1, true)
-  if sep and string.sub(epoch, 1, sep - 1) == ARGV[3] then
-    open_at = tonumber(string.sub(epoch, sep + 1))
-  end
-end
-if not open_at then
-  -- A Redis we have not seen granting before (new, restarted, restored from an older snapshot):
-  -- it may have forgotten a grant made just before, so nobody identifies for one full window.
-  redis.call('SET', KEYS[2], ARGV[3] .. ' ' .. (now + hold))
-  return -hold
-end
-if now < open_at then
-  return -(open_at - now)
-end
-if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', hold) then
-  return 1
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 1 then ttl = 1 end
-return -ttl
-"""
-
-
-class RedisIdentifyQueue:
-    """Discord's identify rate limit shared by every host of a bot, through Redis.
-
-    At most ``max_concurrency`` IDENTIFYs per ``window`` seconds across all hosts: one per bucket
-    ``shard_id % max_concurrency``, each grant holding its bucket for ``window + margin`` seconds
-    of Redis time. ``margin`` absorbs the network delay between the grant and the IDENTIFY
-    actually reaching Discord.
-
-    When Redis is unreachable :meth:`acquire` waits (printing a rate-limited warning) and
-    resumes when Redis returns; after a Redis restart it waits one more full window.
-    """
-
-    def __init__(
-        self,
-        redis_url: str,
-        app_id: str | int,
-        max_concurrency: int,
-        window: float,
-        *,
-        margin: float | None = None,
-        host: str | None = None,
-        warn: Warn = stderr_warn,
-        warn_interval: float = 30.0,
-        warnings: RateLimitedWarning | None = None,
-        client: aioredis.Redis | None = None,
-    ) -> None:
-        if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
-        if window <= 0:
-            raise ValueError("window must be positive")
-        self.redis_url = redis_url
-        self.keys = RedisKeys(str(app_id))
-        self.max_concurrency = max_concurrency
-        self.window = window
-        # Discord times the window on receipt; a grant travels Redis -> manager -> shard ->
-        # gateway first, and two hosts' paths differ. The floor covers that hop on a busy host.
-        self.margin = max(0.15, min(0.25, window * 0.05)) if margin is None else margin
-        self.host = host or default_host_name()
-        self._redis = client or connect(redis_url)
-        self._owns_client = client is None
-        self._script = self._redis.register_script(_IDENTIFY_SCRIPT)
-        # Shared with the other Redis parts of one manager: one outage, one warning.
-        self._warnings = warnings or RateLimitedWarning(warn, warn_interval)
-        # Shards of one bucket on this host queue in order instead of all polling Redis.
-        self._bucket_locks: dict[int, asyncio.Lock] = {}
-        self._waiters: set[asyncio.Task[None]] = set()
-        self._closed = False
-        # Bucket -> monotonic time it is expected free again (only for next_slot_in()).
-        self._free_at: dict[int, float] = {}
-        #: How many slots this queue granted (for tests and stats).
-        self.granted = 0
-
-    def configure(self, max_concurrency: int, window: float) -> None:
-        """Adopt the bot's shared values (from ``GET /gateway/bot`` or the first host)."""
-        if max_concurrency < 1 or window <= 0:
-            raise ValueError("max_concurrency must be >= 1 and window > 0")
-        self.max_concurrency = max_concurrency
-        self.window = window
-
-    def next_slot_in(self) -> float:
-        """Seconds until the earliest bucket is free, as last seen from Redis (for progress)."""
-        now = time.monotonic()
-        waits = [max(0.0, self._free_at.get(b, 0.0) - now) for b in range(self.max_concurrency)]
-        return min(waits) if waits else 0.0
-
-    @property
-    def hold_ms(self) -> int:
-        """How long one grant keeps its bucket, in Redis milliseconds."""
-        return int(round((self.window + self.margin) * 1000))
-
-    async def acquire(self, shard_id: int) -> None:
-        """Return when shard ``shard_id`` may IDENTIFY now; the slot is taken on return."""
-        if self._closed:
-            raise EzError("ShardingError", "the identify queue is closed")
-        bucket = shard_id % self.max_concurrency
-        lock = self._bucket_locks.setdefault(bucket, asyncio.Lock())
-        task = asyncio.current_task()
-        if task is not None:
-            self._waiters.add(task)  # type: ignore[arg-type]
-        try:
-            async with lock:
-                await self._acquire_bucket(bucket, shard_id)
-        finally:
-            if task is not None:
-                self._waiters.discard(task)  # type: ignore[arg-type]
-
-    async def _acquire_bucket(self, bucket: int, shard_id: int) -> None:
-        backoff = 0.2
-        holder = f"{self.host} shard {shard_id}"
-        while True:
-            try:
-                wait_ms = await self._try_grant(bucket, holder)
-            except REDIS_DOWN_ERRORS as exc:
-                self._warnings("down", down_message(self.redis_url, exc))
-                await asyncio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, 2.0)
-                continue
-            self._warnings.resolved("down", back_message(self.redis_url))
-            backoff = 0.2
-            if wait_ms <= 0:
-                self.granted += 1
-                self._free_at[bucket] = time.monotonic() + self.hold_ms / 1000
-                return
-            self._free_at[bucket] = time.monotonic() + wait_ms / 1000
-            # Sleep until the bucket frees, plus a little jitter so hosts do not ask in lockstep.
-            await asyncio.sleep(wait_ms / 1000 + random.uniform(0.001, 0.02))
-
-    async def _try_grant(self, bucket: int, holder: str) -> int:
-        """One atomic attempt. Returns 0 when granted, else milliseconds to wait."""
-        info = await self._redis.info("server")
-        run_id = str(info.get("run_id", ""))
-        result = int(
-            await self._script(
-                keys=[self.keys.identify_bucket(bucket), self.keys.identify_epoch],
-                args=[self.hold_ms, holder, run_id],
-            )
-        )
-        return 0 if result > 0 else -result
-
-    async def close(self) -> None:
-        """Cancel pending ``acquire`` calls and close the connection."""
-        self._closed = True
-        for task in list(self._waiters):
-            task.cancel()
-        if self._owns_client:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
-
-
-@dataclass(frozen=True, slots=True)
-class SharedSettings:
-    """What every manager of one bot must agree on, as fixed by the first one."""
-
-    total_shards: int
-    max_concurrency: int
-    identify_window: float
-    decided_by: str
-    #: True when this manager made the decision (it was the first).
-    first: bool
-
-
-# Fix the shared settings unless a live decision exists. KEYS[1] config hash.
-# ARGV: total_shards, max_concurrency, identify_window, decided_by, ttl_ms.
-# Returns {created(0/1), total_shards, max_concurrency, identify_window, decided_by}.
-_DECIDE_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'total_shards', ARGV[1], 'max_concurrency', ARGV[2],
-             'identify_window', ARGV[3], 'decided_by', ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  return {1, ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
-end
-local v = redis.call('HMGET', KEYS[1], 'total_shards', 'max_concurrency', 'identify_window',
-                     'decided_by')
-return {0, v[1], v[2], v[3], v[4]}
-"""
+__all__ = ["RedisShardDirectory"]
 
 # Claim shards for a host unless a live other host owns one.
 # KEYS[1] shards hash. ARGV[1] host, ARGV[2] host-key prefix, ARGV[3] number of shards n,
@@ -355,7 +152,7 @@ class RedisShardDirectory:
         self._claim = self._redis.register_script(_CLAIM_SCRIPT)
         self._publish = self._redis.register_script(_PUBLISH_SCRIPT)
         self._release = self._redis.register_script(_RELEASE_SCRIPT)
-        self._decide = self._redis.register_script(_DECIDE_SCRIPT)
+        self._settings_store = RedisSettingsStore(self._redis, self.keys, redis_url)
         self._drop_host = self._redis.register_script(_DROP_HOST_SCRIPT)
         # Shared with the other Redis parts of one manager: one outage, one warning.
         self._warnings = warnings or RateLimitedWarning(warn, warn_interval)
@@ -384,47 +181,16 @@ class RedisShardDirectory:
         max_concurrency: int,
         identify_window: float,
     ) -> SharedSettings:
-        """Fix or adopt the bot's shared settings.
-
-        ``total_shards`` is this manager's value (``"auto"`` already resolved); ``explicit`` says
-        whether the user set it. The first live manager's values win; a later manager with an
-        explicit different ``total_shards`` gets a ``ShardingError``.
-        """
-        try:
-            res = await self._decide(
-                keys=[self.keys.config],
-                args=[
-                    total_shards,
-                    max_concurrency,
-                    repr(float(identify_window)),
-                    self.host,
-                    int(self.config_ttl * 1000),
-                ],
-            )
-        except REDIS_DOWN_ERRORS as exc:
-            raise EzError(
-                "ShardingError",
-                f"cannot reach Redis at {redact_url(self.redis_url)} to agree on total_shards "
-                f"with the other hosts ({describe_error(exc)})",
-            ) from None
-        created, total, conc, window, by = res
-        settings = SharedSettings(
-            total_shards=int(total),
-            max_concurrency=int(conc),
-            identify_window=float(window),
-            decided_by=str(by),
-            first=bool(int(created)),
+        """Fix or adopt the bot's shared settings (see :class:`RedisSettingsStore`)."""
+        self._settings = await self._settings_store.decide(
+            host=self.host,
+            total_shards=total_shards,
+            explicit=explicit,
+            max_concurrency=max_concurrency,
+            identify_window=identify_window,
+            ttl=self.config_ttl,
         )
-        if explicit and settings.total_shards != total_shards:
-            raise EzError(
-                "ShardingError",
-                f"total_shards {total_shards} conflicts with total_shards "
-                f"{settings.total_shards} already fixed for application {self.app_id} by host "
-                f"'{settings.decided_by}'; use total_shards: {settings.total_shards} (or "
-                '"auto") on this host, or stop every host of this bot first',
-            )
-        self._settings = settings
-        return settings
+        return self._settings
 
     # -- ownership ------------------------------------------------------------------------
 
@@ -450,17 +216,7 @@ class RedisShardDirectory:
         await pipe.execute()
         if self._settings is not None:
             # Redis may have lost the decision (restart): put ours back (first writer wins).
-            s = self._settings
-            await self._decide(
-                keys=[self.keys.config],
-                args=[
-                    s.total_shards,
-                    s.max_concurrency,
-                    repr(s.identify_window),
-                    s.decided_by,
-                    int(self.config_ttl * 1000),
-                ],
-            )
+            await self._settings_store.reassert(self._settings, self.config_ttl)
         if self._local:
             lost = await self._publish_local(list(self._local))
             if lost:
@@ -626,6 +382,8 @@ class RedisShardDirectory:
             )
         except REDIS_DOWN_ERRORS:
             pass  # the entries turn "unreachable" when our heartbeat expires
+        except RedisError as exc:  # e.g. an ACL that forbids EVALSHA: say so, keep shutting down
+            self._warnings("release", f"could not release shards {ids} in Redis: {exc}")
 
     async def hosts(self) -> dict[str, dict[str, Any]]:
         """Live hosts of the bot: name → record (machine, pid, started_at, shards)."""
@@ -633,8 +391,10 @@ class RedisShardDirectory:
         async for key in self._redis.scan_iter(match=self.keys.host_prefix + "*", count=100):
             raw = await self._redis.get(key)
             if raw:
-                with contextlib.suppress(ValueError):
+                try:
                     out[key[len(self.keys.host_prefix) :]] = json.loads(raw)
+                except ValueError:
+                    continue  # not written by ezlang; not a host of ours
         return out
 
     async def entries(self) -> dict[int, dict[str, Any]]:
@@ -714,7 +474,7 @@ class RedisShardDirectory:
             # only at its next turn (it checks _stopping).
             await asyncio.wait({task}, timeout=_STOP_TIMEOUT)
         if task is not None:  # only a started directory published a host key of its own
-            with contextlib.suppress(*REDIS_DOWN_ERRORS):
+            try:
                 await asyncio.wait_for(
                     self._drop_host(
                         keys=[self.keys.host(self.host), self.keys.shards, self.keys.config],
@@ -722,9 +482,10 @@ class RedisShardDirectory:
                     ),
                     timeout=2.0,
                 )
+            except REDIS_DOWN_ERRORS:
+                pass  # the key expires with its TTL; the other hosts then see this one gone
         if self._owns_client:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
+            await close_client(self._redis, "shard directory")
 
 
 #: Longest wait for a background task to end when closing; closing never hangs.
@@ -737,105 +498,3 @@ def _owner(raw: str | bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return host if isinstance(host, str) else None
-
-
-# -- the factory the manager calls (ezlang.sharding.backends.make_backends) ----------------------
-
-#: Environment override of the directory TTL (seconds); default 3 × the manager's heartbeat.
-REDIS_TTL_ENV = "EZLANG_REDIS_TTL"
-
-
-async def application_id(api: str, token: str) -> str:
-    """The bot's application id (``GET /oauth2/applications/@me``): the key of all its state.
-
-    Falls back to a digest of the token (never the token itself) when the API does not say, so
-    the hosts of one bot still meet under one key.
-    """
-    import hashlib
-
-    import aiohttp
-
-    headers = {"Authorization": f"Bot {token}", "User-Agent": "DiscordBot (ezlang, 0.1)"}
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
-            async with http.get(f"{api}/oauth2/applications/@me", headers=headers) as resp:
-                if resp.status < 400:
-                    data = await resp.json(content_type=None)
-                    if isinstance(data, dict) and data.get("id"):
-                        return str(data["id"])
-    except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
-        pass
-    return "token-" + hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
-async def make_backends(options: Any, gateway: Any) -> Any:
-    """Multi-host backends for a manager with the ``redis`` option (see ``backends.py``).
-
-    Agrees on the bot-wide settings with the other hosts (the first manager decides), then
-    returns the Redis identify queue, the Redis shard directory and the cross-host caller, all
-    sharing one membership (:class:`~ezlang.sharding.redis_multihost.RedisMultiHost`).
-    """
-    from ezlang.discord.connect import api_base
-    from ezlang.sharding.redis_common import validate_redis_url
-    from ezlang.sharding.redis_multihost import RedisMultiHost
-
-    url = validate_redis_url(options.redis)
-    api = api_base({"api": options.api} if options.api else {})
-    app_id = await application_id(api, options.token)
-    ttl_env = os.environ.get(REDIS_TTL_ENV)
-    try:
-        ttl = float(ttl_env) if ttl_env else max(3 * options.heartbeat_interval, 1.0)
-    except ValueError:
-        raise EzError(
-            "ValueError", f"${REDIS_TTL_ENV} must be a number of seconds, got {ttl_env!r}"
-        ) from None
-    multi = RedisMultiHost(
-        url,
-        app_id,
-        ttl=ttl,
-        max_concurrency=gateway.max_concurrency,
-        identify_window=gateway.identify_window,
-    )
-    try:
-        return await _join(multi, options, gateway)
-    except BaseException:
-        await multi.leave()
-        raise
-
-
-async def _join(multi: Any, options: Any, gateway: Any) -> Any:
-    from ezlang.sharding.backends import Backends
-    from ezlang.sharding.redis_multihost import RedisRemoteCaller
-
-    settings = await multi.directory.decide(
-        total_shards=gateway.total_shards,
-        explicit=options.total_shards is not None,
-        max_concurrency=gateway.max_concurrency,
-        identify_window=gateway.identify_window,
-    )
-    multi.settings = settings
-    multi.queue.configure(settings.max_concurrency, settings.identify_window)
-    ids = (
-        list(options.shard_list)
-        if options.shard_list is not None
-        else list(range(settings.total_shards))
-    )
-    bad = [i for i in ids if not 0 <= i < settings.total_shards]
-    if bad:
-        raise EzError(
-            "ShardingError",
-            f"shard_list has {', '.join(map(str, bad))} outside [0, {settings.total_shards}) — "
-            f"total_shards {settings.total_shards} was fixed by host '{settings.decided_by}'",
-        )
-    multi.local_ids = sorted(ids)
-    remote = RedisRemoteCaller(multi)
-    # Listen before the manager claims its shards, so nobody sees them without a way in.
-    await multi.bus.start(multi._serve)
-    return Backends(
-        identify_queue=multi.queue,
-        directory=multi.directory,
-        remote=remote,
-        total_shards=settings.total_shards,
-        max_concurrency=settings.max_concurrency,
-        identify_window=settings.identify_window,
-    )
