@@ -106,7 +106,8 @@ def encode_value(value: Any) -> str:
             return
         if callable(v):
             raise Unstorable("a function")
-        raise Unstorable(f"a {type(v).__name__} object" if t is not tuple else "a tuple")
+        # A host object (the client view, an error value): live state, not data.
+        raise Unstorable(f"a live object ({type(v).__name__})")
 
     check(value)
     # check() walked the value, so json.dumps cannot meet a cycle or a foreign type.
