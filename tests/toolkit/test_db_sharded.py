@@ -1,0 +1,58 @@
+"""A real sharded bot: 16 shard processes under the shard manager count into one database.
+
+The manager (``manager.ez``) spawns 16 shards of ``bot.ez`` against a sandbox, then
+``broadcast_eval`` makes every shard run ``db_incr`` in a loop at the same time. The total
+read back by the manager must be exact. This is the setup users have: the shards run the bot
+file (forked from the manager's zygote), so they all open ``ezlang.db`` next to it, and the
+manager beside it shares the same file — or, with ``EZLANG_REDIS_URL`` in the environment,
+the same Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from ezlang.sandbox import Sandbox
+
+from .conftest import Backend, child_env
+
+pytestmark = pytest.mark.timeout(240)
+
+SHARDS = 16
+PER_SHARD = 300
+
+MANAGER = f"""\
+let manager = create_shard_manager("bot.ez", {{total_shards: {SHARDS}}})
+spawn_shards()
+db_set("hits", 0)
+let seen = broadcast_eval("for i in range({PER_SHARD}) {{ db_incr(\\"hits\\") }}\\nreturn db_has(\\"hits\\")")
+print(length(seen), db_get("hits"))
+stop_shards()
+"""
+
+
+async def test_sixteen_shards_incr_into_one_store(tmp_path: Path, backend: Backend) -> None:
+    (tmp_path / "bot.ez").write_text("bot_start()\n", encoding="utf-8")
+    (tmp_path / "manager.ez").write_text(MANAGER, encoding="utf-8")
+    env = dict(backend.env)
+    env.pop("EZLANG_DB", None)  # the SQLite case uses the default: ezlang.db beside the files
+    async with Sandbox(guilds=SHARDS, max_concurrency=SHARDS, identify_window=0.5) as sb:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ezlang", "run", "manager.ez", "--api", sb.api_url,
+            cwd=tmp_path, env=child_env({**env, "DISCORD_TOKEN": sb.token}),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 200)
+    stderr = err.decode()
+    assert proc.returncode == 0, stderr
+    # The manager's own progress lines ("[manager] …") come first; the program's line last.
+    assert out.decode().splitlines()[-1] == f"{SHARDS} {SHARDS * PER_SHARD}"
+    assert "Traceback" not in stderr
+    if backend.name == "sqlite":
+        assert (tmp_path / "ezlang.db").is_file()
+    else:
+        assert not (tmp_path / "ezlang.db").exists()
