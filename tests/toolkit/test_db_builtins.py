@@ -209,3 +209,34 @@ def test_unwritable_place_is_a_clear_error(tmp_path: Path) -> None:
         f"Error: db_get(): cannot open the database file {missing_dir}: no such directory",
         f"  at {prog}:1:1",
     ]
+
+
+def test_a_value_written_by_another_program_is_a_clear_error(
+    tmp_path: Path, backend: Backend
+) -> None:
+    prog = write(tmp_path, "p.ez", 'db_set("k", 1)\nprint(db_get("k"))\n')
+    assert ezlang("run", str(prog), env=backend.env).stdout == "1\n"
+    if backend.path is not None:
+        import sqlite3
+
+        with sqlite3.connect(backend.path) as conn:
+            conn.execute("UPDATE kv SET value = 'not json' WHERE key = 'k'")
+        conn.close()
+    else:
+        import redis
+
+        client = redis.Redis.from_url(backend.server.url)
+        client.set("ezlang:db:k", "not json")
+        client.close()
+    reader = write(tmp_path, "r.ez", 'print("start")\nprint(db_get("k"))\n')
+    result = ezlang("run", str(reader), env=backend.env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[:2] == [
+        "Error: db_get(): the value stored under key 'k' is not JSON (was it written by another "
+        "program?); replace it with 'ezlang db set' or remove it with 'ezlang db delete'",
+        f"  at {reader}:2:7",
+    ]
+    assert "Traceback" not in result.stderr
+    fixed = ezlang("db", *backend.cli, "set", "k", "2")
+    assert fixed.returncode == 0, fixed.stderr
+    assert ezlang("run", str(reader), env=backend.env).stdout == "start\n2\n"

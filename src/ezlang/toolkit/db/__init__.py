@@ -114,9 +114,19 @@ def encode_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def decode_value(text: str | bytes) -> Any:
-    """The EasyLang value of stored JSON text."""
-    return json.loads(text)
+def decode_value(text: str | bytes, key: str) -> Any:
+    """The EasyLang value of the JSON text stored under ``key``.
+
+    Text that is not JSON (written into the store by another program) is a
+    :class:`DatabaseError` naming the key, not a crash.
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise DatabaseError(
+            f"the value stored under key {key!r} is not JSON (was it written by another "
+            "program?); replace it with 'ezlang db set' or remove it with 'ezlang db delete'"
+        ) from None
 
 
 #: ``add_numbers``'s ``current`` for a key that is not stored (a stored null is not a number).

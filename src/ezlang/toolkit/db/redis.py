@@ -115,7 +115,7 @@ class RedisDatabase(Database):
             raw = await self._redis().get(self._key(key))
         except RedisError as exc:
             raise self._error(exc) from None
-        return (False, None) if raw is None else (True, decode_value(raw))
+        return (False, None) if raw is None else (True, decode_value(raw, key))
 
     async def set(self, key: str, value: Any) -> None:
         text = encode_value(value)
@@ -159,7 +159,7 @@ class RedisDatabase(Database):
             if done:
                 return int(raw)
             while True:
-                current = MISSING if raw == b"" else decode_value(raw)
+                current = MISSING if raw == b"" else decode_value(raw, key)
                 result = add_numbers(current, by)
                 reply = await self._cas_script(keys=[name], args=[raw, encode_value(result)])
                 if reply[0]:

@@ -100,7 +100,7 @@ class SqliteDatabase(Database):
 
     async def get(self, key: str) -> tuple[bool, Any]:
         row = self._run("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return (False, None) if row is None else (True, decode_value(row[0]))
+        return (False, None) if row is None else (True, decode_value(row[0], key))
 
     async def set(self, key: str, value: Any) -> None:
         self._run(_UPSERT, (key, encode_value(value)))
@@ -129,7 +129,7 @@ class SqliteDatabase(Database):
             raise self._error(exc) from None
         try:
             row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-            result = add_numbers(MISSING if row is None else decode_value(row[0]), by)
+            result = add_numbers(MISSING if row is None else decode_value(row[0], key), by)
             conn.execute(_UPSERT, (key, encode_value(result)))
             conn.execute("COMMIT")
         except BaseException as exc:
