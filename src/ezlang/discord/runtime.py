@@ -15,7 +15,6 @@ gateway or the other handlers. Handler tasks are owned by the runtime and cancel
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import os
@@ -26,9 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import discord
 
 from ezlang.discord import connect, convert, plugin
+from ezlang.discord import state as ez_state
 from ezlang.discord.view import ClientView
 from ezlang.lang import context as context_mod
 from ezlang.lang import format_error, to_ez_error
@@ -120,12 +121,6 @@ DEFAULT_STREAM_URL = "https://www.twitch.tv/discord"
 
 #: How many recent messages are remembered for messageUpdate/messageDelete handlers.
 RECENT_MESSAGES = 1000
-
-#: on_ready waits this long after the last GUILD_CREATE. Discord sends guilds lazily, so keep
-#: discord.py's 2 s there; a sandbox sends them all right after READY, so a short wait lets
-#: demos and tests start fast.
-GUILD_READY_TIMEOUT_DISCORD = 2.0
-GUILD_READY_TIMEOUT_SANDBOX = 0.25
 
 # Close codes Discord uses to refuse a connection for good (never retried), in words.
 _FATAL_CLOSE = {
@@ -292,6 +287,10 @@ class EzClient(_EzClientMixin, discord.Client):
 
     _ez_shard_events = {"disconnect": "shardDisconnect", "resumed": "shardResume"}
 
+    def _get_state(self, **options: Any) -> Any:
+        # Ready once every guild of READY arrived, not 2 s after the last one (state.py).
+        return ez_state.make_state(self, **options)
+
 
 class EzAutoShardedClient(_EzClientMixin, discord.AutoShardedClient):
     """Several shards in one process, for a bot that needs sharding but runs without a manager."""
@@ -301,6 +300,9 @@ class EzAutoShardedClient(_EzClientMixin, discord.AutoShardedClient):
         "shard_disconnect": "shardDisconnect",
         "shard_resumed": "shardResume",
     }
+
+    def _get_state(self, **options: Any) -> Any:
+        return ez_state.make_state(self, **options)
 
 
 def _route_ready(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
@@ -608,11 +610,6 @@ class BotRuntime:
             await client.close()
             raise
         connect.point_discord_py_at(api, info.url)
-        timeout = self.ctx.options.get("guild_ready_timeout")
-        if timeout is None:
-            timeout = GUILD_READY_TIMEOUT_SANDBOX if info.sandbox else GUILD_READY_TIMEOUT_DISCORD
-        # discord.py reads this when READY arrives, so setting it before connect is enough.
-        client._connection.guild_ready_timeout = float(timeout)
         self.gate = IdentifyGate(info.max_concurrency, info.identify_window)
         self.client = client
         self.view = view
@@ -654,7 +651,6 @@ class BotRuntime:
             identify_window=connect.DEFAULT_IDENTIFY_WINDOW,
             remaining=1,
             reset_after_ms=0,
-            sandbox=bool(self.ctx.options.get("gateway_sandbox")),
         )
 
     async def _gateway_info(self, api: str, token: str) -> connect.GatewayInfo:
@@ -717,10 +713,21 @@ class BotRuntime:
             # a shard's still waiting to IDENTIFY) are closed here with 1000; client.close()
             # would only drop them with its HTTP session. Running shards close themselves.
             owned = _running_shard_sockets(client)
+            wrappers = {
+                id(ws.socket): ws for ws in getattr(client._connection, "ez_websockets", ())
+            }
             for socket in list(self._sockets):
                 if not socket.closed and id(socket) not in owned:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(socket.close(code=1000), 5.0)
+                    # Through discord.py's websocket when there is one: its close also ends
+                    # the heartbeat thread, which would otherwise outlive the event loop.
+                    ws = wrappers.get(id(socket))
+                    closing = ws.close(code=1000) if ws is not None else socket.close(code=1000)
+                    try:
+                        await asyncio.wait_for(closing, 5.0)
+                    except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+                        # The peer is gone or slow: Discord sees a dropped connection (the
+                        # session stays resumable); the bot still stops.
+                        _log.warning("could not close a gateway connection cleanly: %r", exc)
             await client.close()
         self._sockets.clear()
         if task is not None and not task.done() and task is not asyncio.current_task():

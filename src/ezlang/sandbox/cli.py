@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse privileged intents with close code 4014",
     )
     p.add_argument(
+        "--guild-create-delay",
+        type=_nonneg_float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds between the GUILD_CREATEs after READY (default 0: all at once; "
+        "Discord streams them)",
+    )
+    p.add_argument(
         "--no-rest-rate-limits", action="store_true", help="disable per-route REST rate limits"
     )
     return p
@@ -125,6 +133,9 @@ def _summary(sb: Sandbox, out: TextIO) -> None:
         file=out,
     )
     print(f"    shards     at most {MAX_GUILDS_PER_SHARD} guilds per shard (else 4011)", file=out)
+    pace = sb.gateway.guild_create_delay
+    stream = f"one every {pace * 1000:g} ms" if pace > 0 else "all at once"
+    print(f"    guilds     GUILD_CREATE after READY: {stream}", file=out)
     priv = "allowed" if sb.privileged_intents else "refused (4014)"
     print(f"    intents    privileged intents {priv}", file=out)
     rl = "on" if sb.rest_limiter.enabled else "off"
@@ -144,6 +155,7 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         port=args.port,
         heartbeat_interval=args.heartbeat_interval,
         rest_rate_limits=not args.no_rest_rate_limits,
+        guild_create_delay=args.guild_create_delay / 1000.0,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

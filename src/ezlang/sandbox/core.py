@@ -61,6 +61,7 @@ class Sandbox:
         rest_global_limit: int | None = None,
         session_start_total: int = 1000,
         prewarm: bool = True,
+        guild_create_delay: float = 0.0,
     ) -> None:
         if guilds < 0:
             raise SandboxError("guilds must be 0 or more")
@@ -68,6 +69,8 @@ class Sandbox:
             raise SandboxError("max_concurrency must be 1 or more")
         if identify_window < 0:
             raise SandboxError("identify_window must be 0 or more")
+        if guild_create_delay < 0:
+            raise SandboxError("guild_create_delay must be 0 or more")
         if heartbeat_interval <= 0:
             raise SandboxError("heartbeat_interval must be positive")
         if not token:
@@ -91,6 +94,7 @@ class Sandbox:
             replay_buffer=replay_buffer,
             resume_timeout=resume_timeout,
             url_getter=lambda: self.gateway_url,
+            guild_create_delay=guild_create_delay,
         )
         self.commands: list[dict[str, Any]] = []
         self.reactions: list[dict[str, Any]] = []
@@ -227,6 +231,21 @@ class Sandbox:
             }
             for i in world.guild_indices_for_shard(shard_id, shard_count)
         ]
+
+    def set_guild_unavailable(self, guild_id: int | str, unavailable: bool = True) -> None:
+        """Put a guild in (or out of) an outage, as the next READYs will see it.
+
+        READY still lists it; instead of its GUILD_CREATE the session gets
+        ``GUILD_DELETE {"id": …, "unavailable": true}``, as Discord sends for a guild it can
+        not serve.
+        """
+        gid = int(guild_id)
+        if self.world.guild_index(gid) is None:
+            raise SandboxError(f"unknown guild {guild_id}")
+        if unavailable:
+            self.gateway.unavailable_guilds.add(gid)
+        else:
+            self.gateway.unavailable_guilds.discard(gid)
 
     def presences(self) -> list[dict[str, Any]]:
         """The last presence per shard (op 3, or IDENTIFY's ``presence``)."""

@@ -21,7 +21,7 @@ import struct
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -364,8 +364,13 @@ class Gateway:
         replay_buffer: int,
         resume_timeout: float,
         url_getter: Callable[[], str],
+        guild_create_delay: float = 0.0,
     ) -> None:
         self.world = world
+        #: Seconds between the GUILD_CREATEs after READY (0: all at once).
+        self.guild_create_delay = guild_create_delay
+        #: Guilds in an outage: READY lists them, then GUILD_DELETE {unavailable: true}.
+        self.unavailable_guilds: set[int] = set()
         self.token = token
         self.limiter = limiter
         self.privileged_intents = privileged_intents
@@ -595,14 +600,30 @@ class Gateway:
             }
         )
         session.push("READY", f'{{"v":10,"guilds":[{gids}],{rest[1:]}')
-        # Render GUILD_CREATEs in slices and let the writer run in between, so READY and
-        # the first guilds are on the wire while the rest (maybe uncached) render.
+        if self.guild_create_delay > 0:
+            # Discord streams the guilds after READY; pace them without holding up this
+            # connection's reader (heartbeats must still be answered meanwhile).
+            self._spawn(self._send_guilds(session, indices))
+        else:
+            await self._send_guilds(session, indices)
+
+    async def _send_guilds(self, session: Session, indices: Sequence[int]) -> None:
+        """One GUILD_CREATE per guild of READY (GUILD_DELETE for one in an outage)."""
+        world, delay = self.world, self.guild_create_delay
         for n, i in enumerate(indices, 1):
-            session.push("GUILD_CREATE", i, world.guild_json(i))
-            if n % 100 == 0:
+            guild_id = world.guild_id(i)
+            if guild_id in self.unavailable_guilds:
+                session.push("GUILD_DELETE", f'{{"id":"{guild_id}","unavailable":true}}')
+            else:
+                session.push("GUILD_CREATE", i, world.guild_json(i))
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif n % 100 == 0:
+                # Render in slices and let the writer run in between, so READY and the
+                # first guilds are on the wire while the rest (maybe uncached) render.
                 await asyncio.sleep(0)
-                if session.ended:
-                    return
+            if session.ended:
+                return
 
     # ---- RESUME ------------------------------------------------------------------------
 
