@@ -48,6 +48,9 @@ class ManagerHost:
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
+        self._err_reader: asyncio.Task[None] | None = None
+        #: Every line the host wrote on stderr (also echoed to the test's stderr).
+        self.stderr: list[str] = []
 
     async def start(
         self, sb: Sandbox, redis_url: str, total: int = 8, prefix: tuple[str, ...] = ()
@@ -60,9 +63,26 @@ class ManagerHost:
             *prefix, sys.executable, str(HOST_SCRIPT), "--redis", redis_url, "--api", sb.api_url,
             "--token", sb.token, "--shards", ",".join(map(str, self.shards)),
             "--total", str(total), "--heartbeat", str(HEARTBEAT),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read())
+        self._err_reader = asyncio.create_task(self._read_stderr())
+
+    async def _read_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        async for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.stderr.append(line)
+            print(f"[{self.name}] {line}", file=sys.stderr)
+
+    def stderr_text(self) -> str:
+        return "\n".join(self.stderr)
+
+    def assert_no_python_noise(self) -> None:
+        """The host's stderr has no traceback and no "exception was never retrieved"."""
+        text = self.stderr_text()
+        assert "Traceback" not in text and "never retrieved" not in text, text
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -115,9 +135,9 @@ class ManagerHost:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
-        if self._reader is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._reader, 5)
+        for reader in (self._reader, self._err_reader):
+            if reader is not None:
+                await asyncio.wait_for(reader, 5)  # the pipes close when the host exits
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from ezlang.lang.errors import KINDS, EzError
 from ezlang.sharding.redis.connection import (
@@ -40,6 +41,8 @@ from ezlang.sharding.redis.connection import (
     connect,
     describe_error,
     down_message,
+    failure_message,
+    is_auth_error,
     redact_url,
     stderr_warn,
 )
@@ -104,6 +107,9 @@ class RedisBus:
         self._reader: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._subscribed = asyncio.Event()
+        # Set once the first subscription attempt succeeded or was refused (start() waits).
+        self._settled = asyncio.Event()
+        self._last_error: BaseException | None = None
         #: How many incoming messages were dropped as unsigned, forged, stale or replayed.
         self.rejected = 0
 
@@ -119,12 +125,17 @@ class RedisBus:
                 self._read_loop(), name=f"ezlang redis bus {self.host}"
             )
         try:
-            await asyncio.wait_for(self._subscribed.wait(), timeout)
+            await asyncio.wait_for(self._settled.wait(), timeout)
         except TimeoutError:
+            why = f" ({describe_error(self._last_error)})" if self._last_error else ""
             raise EzError(
                 "ShardingError",
-                f"cannot subscribe to Redis at {redact_url(self.redis_url)} within {timeout:g} s",
+                f"cannot subscribe to Redis at {redact_url(self.redis_url)} within "
+                f"{timeout:g} s{why}",
             ) from None
+        if not self._subscribed.is_set() and self._last_error is not None:
+            doing = "subscribe to the bus channels"
+            raise EzError("ShardingError", failure_message(self.redis_url, doing, self._last_error))
 
     def serve_with(self, local_call: LocalCall) -> None:
         """Answer other hosts' calls with ``local_call`` from now on (after :meth:`start`)."""
@@ -140,6 +151,8 @@ class RedisBus:
             try:
                 await pubsub.subscribe(self.keys.requests(self.host), self.keys.replies(self.host))
                 self._subscribed.set()
+                self._settled.set()
+                self._last_error = None
                 if backoff > 0.1:
                     self._warnings.resolved("down", back_message(self.redis_url))
                 backoff = 0.1
@@ -154,7 +167,7 @@ class RedisBus:
                     if msg is not None:
                         heard = now
                         if msg.get("type") == "message":
-                            self._dispatch(msg["channel"], msg["data"])
+                            self._dispatch_safely(msg["channel"], msg["data"])
                     if now - heard > 3 * _PING_INTERVAL:
                         raise RedisConnectionError(
                             f"no answer from Redis for {now - heard:.0f} s on the subscription"
@@ -166,8 +179,18 @@ class RedisBus:
                 raise
             except REDIS_DOWN_ERRORS as exc:
                 self._subscribed.clear()
+                self._last_error = exc
+                if is_auth_error(exc):
+                    self._settled.set()  # a wrong password does not heal by waiting
                 self._warnings("down", down_message(self.redis_url, exc))
                 self._fail_pending(f"lost the connection to Redis ({describe_error(exc)})")
+            except RedisError as exc:  # refused (an ACL without these channels): retry, say why
+                self._subscribed.clear()
+                self._last_error = exc
+                self._settled.set()
+                doing = "subscribe to the bus channels"
+                self._warnings("refused", failure_message(self.redis_url, doing, exc))
+                self._fail_pending(failure_message(self.redis_url, doing, exc))
             finally:
                 # Bounded: closing a subscription whose connection is wedged must not hang the
                 # reader (and with it close()).
@@ -181,6 +204,13 @@ class RedisBus:
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_result({"ok": False, "kind": "ShardingError", "message": why, "lost": True})
+
+    def _dispatch_safely(self, channel: str, data: str) -> None:
+        # The reader must outlive any one message: a bug handling one is a line, not a dead bus.
+        try:
+            self._dispatch(channel, data)
+        except Exception as exc:
+            self._warnings("dispatch", f"could not handle a bus message on {channel}: {exc!r}")
 
     def _dispatch(self, channel: str, data: str) -> None:
         try:

@@ -34,6 +34,9 @@ REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+#: Every failure a Redis command can end in: down, or refused (login, ACL, a bad reply).
+REDIS_FAILURES: tuple[type[BaseException], ...] = (*REDIS_DOWN_ERRORS, RedisError)
+
 #: Environment variable equivalent of the ``redis`` manager option.
 REDIS_URL_ENV = "EZLANG_REDIS_URL"
 
@@ -146,11 +149,42 @@ class RateLimitedWarning:
 
 def down_message(url: str, exc: BaseException | str) -> str:
     """The one warning a Redis outage gives, whichever part noticed it first."""
+    if isinstance(exc, BaseException) and is_auth_error(exc):
+        return failure_message(url, "log in", exc) + "; everything that needs Redis waits"
     why = exc if isinstance(exc, str) else describe_error(exc)
     return (
         f"Redis at {redact_url(url)} is unreachable ({why}); running shards keep running and "
         "local calls work; calls to shards on other hosts and new IDENTIFYs wait until it is back"
     )
+
+
+def failure_message(url: str, doing: str, exc: BaseException) -> str:
+    """One line saying why Redis at ``url`` failed us while we tried ``doing`` (an infinitive).
+
+    A refused login and a refused command (an ACL) are told apart from an outage: they will not
+    heal by waiting, and the fix is in the ``redis`` option or the Redis ACL.
+    """
+    where = redact_url(url)
+    why = describe_error(exc)
+    if is_auth_error(exc) and not _is_no_permission(exc):
+        return (
+            f"Redis at {where} refused the login ({why}); check the user and password in the "
+            "'redis' option"
+        )
+    if _is_no_permission(exc):
+        return (
+            f"Redis at {where} refused to let this user {doing} ({why}); see the ACL example "
+            "in the multi-host part of docs/SHARDING.md"
+        )
+    if isinstance(exc, REDIS_DOWN_ERRORS):
+        return f"cannot reach Redis at {where} to {doing} ({why})"
+    return f"Redis at {where} failed to {doing} ({why})"
+
+
+def _is_no_permission(exc: BaseException) -> bool:
+    from redis.exceptions import NoPermissionError
+
+    return isinstance(exc, NoPermissionError)
 
 
 def back_message(url: str) -> str:

@@ -22,6 +22,7 @@ from ezlang.lang.errors import EzError
 from ezlang.sharding.pids import pid_alive
 from ezlang.sharding.redis.connection import (
     REDIS_DOWN_ERRORS,
+    REDIS_FAILURES,
     RateLimitedWarning,
     Warn,
     back_message,
@@ -29,7 +30,7 @@ from ezlang.sharding.redis.connection import (
     connect,
     describe_error,
     down_message,
-    redact_url,
+    failure_message,
     stderr_warn,
 )
 from ezlang.sharding.redis.keys import RedisKeys, default_host_name
@@ -263,6 +264,10 @@ class RedisShardDirectory:
             except REDIS_DOWN_ERRORS as exc:
                 self.redis_down = describe_error(exc)
                 self._warnings("down", down_message(self.redis_url, exc))
+            except RedisError as exc:  # refused (an ACL, a read-only replica): say so, go on
+                self._warnings(
+                    "heartbeat", failure_message(self.redis_url, "keep this host's heartbeat", exc)
+                )
             else:
                 self.redis_down = None
                 self._warnings.resolved("down", back_message(self.redis_url))
@@ -290,12 +295,9 @@ class RedisShardDirectory:
                 if await self._owner_is_dead_here(owner):
                     continue  # its key is gone now; try again
                 raise EzError("ShardingError", await self._conflict_message(shard_id, owner))
-        except REDIS_DOWN_ERRORS as exc:
-            raise EzError(
-                "ShardingError",
-                f"cannot reach Redis at {redact_url(self.redis_url)} to claim shards "
-                f"{ids} ({describe_error(exc)})",
-            ) from None
+        except REDIS_FAILURES as exc:
+            doing = f"claim shards {ids}"
+            raise EzError("ShardingError", failure_message(self.redis_url, doing, exc)) from None
         for i in ids:
             self._local[i] = {"host": self.host, "pid": None, "status": "starting", "ready": False}
 

@@ -15,6 +15,7 @@ import random
 import time
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.redis.connection import (
@@ -25,6 +26,7 @@ from ezlang.sharding.redis.connection import (
     close_client,
     connect,
     down_message,
+    failure_message,
     stderr_warn,
 )
 from ezlang.sharding.redis.keys import RedisKeys, default_host_name
@@ -162,6 +164,11 @@ class RedisIdentifyQueue:
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 2.0)
                 continue
+            except RedisError as exc:  # refused, not down (an ACL without EVALSHA or INFO)
+                doing = f"grant shard {shard_id} an IDENTIFY"
+                raise EzError(
+                    "ShardingError", failure_message(self.redis_url, doing, exc)
+                ) from None
             self._warnings.resolved("down", back_message(self.redis_url))
             backoff = 0.2
             if wait_ms <= 0:

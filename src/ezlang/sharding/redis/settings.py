@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding.redis.connection import REDIS_DOWN_ERRORS, describe_error, redact_url
+from ezlang.sharding.redis.connection import REDIS_FAILURES, failure_message
 from ezlang.sharding.redis.keys import RedisKeys
 
 __all__ = ["RedisSettingsStore", "SharedSettings"]
@@ -82,12 +82,9 @@ class RedisSettingsStore:
                     int(ttl * 1000),
                 ],
             )
-        except REDIS_DOWN_ERRORS as exc:
-            raise EzError(
-                "ShardingError",
-                f"cannot reach Redis at {redact_url(self.redis_url)} to agree on total_shards "
-                f"with the other hosts ({describe_error(exc)})",
-            ) from None
+        except REDIS_FAILURES as exc:
+            doing = "agree on total_shards with the other hosts"
+            raise EzError("ShardingError", failure_message(self.redis_url, doing, exc)) from None
         created, total, conc, window, by = res
         settings = SharedSettings(
             total_shards=int(total),
