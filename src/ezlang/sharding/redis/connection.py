@@ -37,9 +37,6 @@ REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (
 #: Every failure a Redis command can end in: down, or refused (login, ACL, a bad reply).
 REDIS_FAILURES: tuple[type[BaseException], ...] = (*REDIS_DOWN_ERRORS, RedisError)
 
-#: Environment variable equivalent of the ``redis`` manager option.
-REDIS_URL_ENV = "EZLANG_REDIS_URL"
-
 Warn = Callable[[str], None]
 
 
@@ -132,10 +129,6 @@ class RateLimitedWarning:
         self._last[topic] = now
         self._printed.add(topic)
         self._warn(message + (f" ({held} similar warnings held back)" if held else ""))
-
-    def active(self, topic: str) -> bool:
-        """Whether ``topic`` was warned about and has not been resolved."""
-        return topic in self._active
 
     def resolved(self, topic: str, message: str) -> None:
         """Say once that ``topic`` is over (only if the user saw it begin)."""
