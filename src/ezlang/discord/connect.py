@@ -7,10 +7,15 @@ from ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``, so pointing a client 
 setting both; the gateway URL is whatever that API's ``GET /gateway/bot`` answers, exactly as
 Discord's own clients learn it. ``GET /gateway/bot`` also tells us how many shards the bot
 needs and the identify rate limit (``max_concurrency``; a sandbox adds ``x_identify_window``).
+
+This module is also the shard manager's only ``GET /gateway/bot`` client, so it imports
+discord.py only where it is needed (:func:`point_discord_py_at`): the manager never needs
+discord.py, and importing it costs ~0.5 s before the first shard can start.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,9 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import discord
-import discord.gateway
-import discord.http
 import yarl
 
 from ezlang.lang.errors import EzError
@@ -73,16 +75,14 @@ def api_base(options: Mapping[str, Any] | None = None) -> str:
     return raw
 
 
-def is_discord(api: str) -> bool:
-    """True when ``api`` is Discord itself (not a sandbox or proxy)."""
-    return api.rstrip("/") == DISCORD_API
-
-
 def point_discord_py_at(api: str, gateway_url: str | None) -> None:
     """Make discord.py send REST to ``api`` and open its first gateway connection to ``gateway_url``.
 
     Both are process-wide class attributes of discord.py: one process runs one bot.
     """
+    import discord.gateway
+    import discord.http
+
     discord.http.Route.BASE = api
     gateway = yarl.URL(gateway_url) if gateway_url else DISCORD_GATEWAY
     if not gateway.path or gateway.path == "":
@@ -90,50 +90,54 @@ def point_discord_py_at(api: str, gateway_url: str | None) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
 
 
-async def fetch_gateway(api: str, token: str, *, timeout: float = 15.0) -> GatewayInfo:
-    """``GET {api}/gateway/bot`` with ``token``; clear ``DiscordError`` on every failure.
+async def fetch_gateway(
+    api: str,
+    token: str,
+    *,
+    timeout: float = 15.0,
+    kind: str = "DiscordError",
+    bad_token: str = BAD_TOKEN,
+) -> GatewayInfo:
+    """``GET {api}/gateway/bot`` with ``token``; a clear EasyLang error on every failure.
 
-    The error messages never contain the token.
+    ``kind`` is the error kind (the shard manager's is ``ShardingError``) and ``bad_token``
+    the message for a rejected token (401), which should say where the token came from. The
+    error messages never contain the token.
     """
-    url = f"{api}/gateway/bot"
     headers = {"Authorization": f"Bot {token}", "User-Agent": "DiscordBot (ezlang, 0.1)"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-            async with http.get(url, headers=headers) as resp:
+            async with http.get(f"{api}/gateway/bot", headers=headers) as resp:
                 text = await resp.text()
-                if resp.status == 401:
-                    raise EzError("DiscordError", BAD_TOKEN)
-                if resp.status >= 400:
-                    raise EzError(
-                        "DiscordError",
-                        f"GET /gateway/bot at {api} failed: {resp.status} {resp.reason}: "
-                        f"{discord_message(text)}",
-                    )
-                try:
-                    data = await resp.json(content_type=None)
-                except ValueError:
-                    data = None
+                status, reason = resp.status, resp.reason
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise EzError("DiscordError", f"cannot reach the Discord API at {api}: {reason}") from None
-    if not isinstance(data, dict) or "url" not in data:
-        raise EzError("DiscordError", f"{api} does not look like a Discord API (GET /gateway/bot)")
-    limit = data.get("session_start_limit") or {}
-    return GatewayInfo(
-        url=str(data["url"]),
-        shards=max(1, int(data.get("shards") or 1)),
-        max_concurrency=max(1, int(limit.get("max_concurrency") or 1)),
-        identify_window=float(data.get("x_identify_window") or DEFAULT_IDENTIFY_WINDOW),
-        remaining=int(limit.get("remaining", 1)),
-        reset_after_ms=int(limit.get("reset_after") or 0),
-        sandbox="x_identify_window" in data,
-    )
+        # aiohttp's messages name the URL, never the headers (so never the token).
+        why = str(exc) or type(exc).__name__
+        raise EzError(kind, f"cannot reach the Discord API at {api}: {why}") from None
+    if status == 401:
+        raise EzError(kind, bad_token)
+    if status >= 400:
+        raise EzError(
+            kind, f"GET /gateway/bot at {api} failed: {status} {reason}: {discord_message(text)}"
+        )
+    try:
+        data = json.loads(text)
+        limit = data.get("session_start_limit") or {}
+        return GatewayInfo(
+            url=str(data["url"]),
+            shards=max(1, int(data.get("shards") or 1)),
+            max_concurrency=max(1, int(limit.get("max_concurrency") or 1)),
+            identify_window=float(data.get("x_identify_window") or DEFAULT_IDENTIFY_WINDOW),
+            remaining=int(limit.get("remaining", 1)),
+            reset_after_ms=int(limit.get("reset_after") or 0),
+            sandbox="x_identify_window" in data,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise EzError(kind, f"{api} does not look like a Discord API (GET /gateway/bot)") from None
 
 
 def discord_message(body: str) -> str:
     """Discord's human message from an error body (``{"message": …, "code": …}``), else the text."""
-    import json
-
     try:
         data = json.loads(body)
     except ValueError:

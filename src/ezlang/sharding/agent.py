@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import math
 import os
 import socket
@@ -33,10 +32,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import greenlet
+import aiohttp
 
+from ezlang.lang.asyncbridge import Done, KeptRunner
 from ezlang.lang.errors import EzError
-from ezlang.sharding.ipc import Channel, ChannelClosed, error_payload
+from ezlang.sharding.ipc import Channel, ChannelClosed
 from ezlang.sharding.pids import pid_alive
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
 
@@ -70,59 +70,71 @@ def current() -> ShardAgent | None:
     return _agent
 
 
-def to_plain(value: Any, depth: int = 0) -> Any:
-    """Make an EasyLang value JSON-safe for the trip to the manager.
+#: Deepest nesting of lists and objects a result may have: JSON encoders and decoders recurse,
+#: and real data is never this deep.
+MAX_DEPTH = 100
+#: Host objects (the client view's sections) deeper than this become their text: their members
+#: are made afresh on every read, so only depth bounds them.
+_HOST_DEPTH = 4
+#: Python will not turn a whole number of more than ~4300 digits into text (nor back).
+_MAX_INT_BITS = 14_000
 
-    Host objects (the client view's sections) become objects of their members, a few levels
-    deep; functions become their text. NaN and infinities become null (JSON has no such
-    numbers).
+
+class Unsendable(ValueError):
+    """A value that cannot travel to another process; the message says what it is."""
+
+
+def to_plain(value: Any) -> Any:
+    """Make an EasyLang value JSON-safe for the trip to the manager (the one serialiser of
+    results: the manager and the Redis bus pass on what it made).
+
+    Host objects become objects of their members, a few levels deep; NaN and infinities
+    become null (JSON has no such numbers). Raises :class:`Unsendable` for a function, a
+    list or object that contains itself, nesting deeper than :data:`MAX_DEPTH` levels and a
+    number too long to write.
     """
-    if value is None or isinstance(value, bool | str | int):
+    t = type(value)
+    if value is None or t is str or t is bool or (t is int and value.bit_length() <= _MAX_INT_BITS):
+        return value  # the common answers, without the walk
+    return _plain(value, 0, set())
+
+
+def _plain(value: Any, depth: int, path: set[int]) -> Any:
+    # ``path``: ids of the lists and objects between the top and here (a repeat is a cycle; the
+    # same list twice side by side is not). Dispatch on the exact type first: the hot path.
+    t = type(value)
+    if t is str or t is bool or value is None:
         return value
-    if isinstance(value, float):
+    if t is int:
+        if value.bit_length() > _MAX_INT_BITS:
+            raise Unsendable("a whole number with more than 4000 digits")
+        return value
+    if t is float:
         return value if math.isfinite(value) else None
-    if isinstance(value, list | tuple):
-        return [to_plain(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_plain(v, depth + 1) for k, v in value.items()}
+    if t is list or t is dict or t is tuple or isinstance(value, list | tuple | dict):
+        is_dict = isinstance(value, dict)
+        if depth >= MAX_DEPTH:
+            raise Unsendable(f"lists and objects nested deeper than {MAX_DEPTH} levels")
+        key = id(value)
+        if key in path:
+            raise Unsendable(f"{'an object' if is_dict else 'a list'} that contains itself")
+        path.add(key)
+        depth += 1
+        if is_dict:
+            out: Any = {str(k): _plain(v, depth, path) for k, v in value.items()}
+        else:
+            out = [_plain(v, depth, path) for v in value]
+        path.discard(key)  # (after an Unsendable the walk is over: no finally needed)
+        return out
     keys = getattr(value, "ez_keys", None)
-    if callable(keys) and depth < 4:
-        return {k: to_plain(value.ez_get(k), depth + 1) for k in keys()}
+    if callable(keys):
+        # A host object may hand out itself or its parent: bounded by depth, not by the path.
+        if depth >= _HOST_DEPTH:
+            return str(value)  # the sections' text is their path, like "<client.ws>"
+        return {k: _plain(value.ez_get(k), depth + 1, path) for k in keys()}
+    if callable(value):
+        raise Unsendable("a function (functions stay in their shard: return what they compute)")
     return str(value)
-
-
-class _Done:
-    """What an eval runner hands back when the code has finished (as opposed to an awaitable
-    it waits for)."""
-
-    __slots__ = ("ok", "value")
-
-    def __init__(self, ok: bool, value: Any) -> None:
-        self.ok = ok
-        self.value = value
-
-
-def _run_jobs(job: tuple[Any, Any]) -> None:
-    # The body of an eval runner: run one snippet per switch, forever. A snippet that pauses
-    # switches to the driver through await_ (the runner is an EzGreenlet) and is resumed by
-    # ShardAgent._finish_eval; its end comes back as a _Done either way.
-    driver = greenlet.getcurrent().driver  # type: ignore[attr-defined]
-    while True:
-        fn, arg = job
-        try:
-            done = _Done(True, fn(arg))
-        except greenlet.GreenletExit:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
-            done = _Done(False, exc)
-        del fn, arg
-        job = driver.switch(done)
-
-
-def _new_runner() -> Any:
-    from ezlang.lang.asyncbridge import EzGreenlet
-
-    return EzGreenlet(_run_jobs, greenlet.getcurrent())
 
 
 def _to_ez_error(exc: BaseException) -> EzError:
@@ -146,7 +158,7 @@ class ShardAgent:
         self.client: Any = None
         self.view: Any = None
         self._snippets: dict[str, Any] = {}
-        self._runner: Any = None  # the kept greenlet evals run in (see eval_now)
+        self._runner = KeptRunner()  # the greenlet evals run in, kept (see eval_now)
         self._reader: asyncio.Future[Any] | None = None  # the task running client.connect
         self._sockets: set[Any] = set()  # gateway websockets (see close_client)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -173,7 +185,6 @@ class ShardAgent:
         config = await channel.request("hello", {"pid": os.getpid()}, timeout=30)
         agent = cls(channel, config)
         channel._on_request = agent._on_request
-        channel._on_event = agent._on_event
         agent._start_background()
         _agent = agent
         return agent
@@ -204,9 +215,10 @@ class ShardAgent:
             return
         # The manager is gone: close the gateway politely (1000) if we can, then leave.
         self._shutting_down = True
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(self.close_client(), 2.0)
-        _flush_and_exit(0)
+        try:
+            await _bounded(self.close_client(), 2.0, "closing the gateway connection")
+        finally:
+            _flush_and_exit(0)
 
     def point_discord_py(self) -> None:
         """Send this process's discord.py REST and gateway traffic where the manager says."""
@@ -345,9 +357,6 @@ class ShardAgent:
 
     # --- requests from the manager ------------------------------------------------------------
 
-    def _on_event(self, op: str, data: Any) -> None:
-        pass
-
     def _on_request(self, op: str, data: Any) -> Any:
         # Answered inline where possible (see Channel._dispatch_request): no task per call.
         if op == "eval":
@@ -391,59 +400,44 @@ class ShardAgent:
         Returns the value when the code finishes without pausing (most evals), else an
         awaitable that finishes it within ``timeout`` seconds. Like ``call_async``, but the
         synchronous case costs no task and no extra trip through the event loop, and the
-        greenlet the code runs in is kept for the next eval (making one costs ~15 µs here,
-        switching into a kept one ~2 µs).
+        greenlet the code runs in is kept for the next eval (see ``KeptRunner``).
         """
         view = self._require_client()
         fn = self._compiled(code)
-        runner = self._runner
-        if runner is None or runner.dead:
-            runner = self._runner = _new_runner()
-        out = runner.switch((fn, view))
-        if type(out) is _Done:
+        out = self._runner.run(fn, view)
+        if type(out) is Done:
             if out.ok:
-                return to_plain(out.value)
-            raise _with_pos(_to_ez_error(out.value)) from None
-        # The code paused (wait(), a REST call, ...): this runner belongs to it until it ends.
-        self._runner = None
-        return self._finish_eval(runner, out, timeout)
-
-    async def _finish_eval(self, runner: Any, pending: Any, timeout: float | None) -> Any:
-        async def drive() -> Any:
-            # The rest of call_async's loop: await what the code waits for, switch back in.
-            result = pending
-            while type(result) is not _Done:
                 try:
-                    value = await result
-                except BaseException:
-                    result = runner.throw(*sys.exc_info())
-                else:
-                    result = runner.switch(value)
-            if self._runner is None:
-                self._runner = runner  # free again: keep it for the next eval
-            if result.ok:
-                return result.value
-            raise result.value
+                    return to_plain(out.value)
+                except Unsendable as exc:
+                    raise self._unsendable(exc) from None
+            raise _with_pos(_to_ez_error(out.value)) from None
+        # The code paused (wait(), a REST call, ...): drive it to its end in a task.
+        return self._finish_eval(out, timeout)
 
+    async def _finish_eval(self, finish: Any, timeout: float | None) -> Any:
         try:
-            if timeout is None:
-                return to_plain(await drive())
-            return to_plain(await asyncio.wait_for(drive(), timeout))
+            value = await (finish if timeout is None else asyncio.wait_for(finish, timeout))
         except TimeoutError:
             raise EzError("TimeoutError", f"the code did not finish within {timeout:g} s") from None
         except EzError as exc:
             raise _with_pos(exc) from None
         except Exception as exc:
             raise _with_pos(_to_ez_error(exc)) from None
+        try:
+            return to_plain(value)
+        except Unsendable as exc:
+            raise self._unsendable(exc) from None
 
-    async def eval(self, code: str, timeout: float | None = None) -> Any:
-        """``eval_now`` awaited: the value of ``code`` in this shard."""
-        result = self.eval_now(code, timeout)
-        return await result if inspect.isawaitable(result) else result
+    def _unsendable(self, exc: Unsendable) -> EzError:
+        return EzError("ShardingError", f"the code returned a value that cannot be sent: {exc}")
 
     def fetch(self, path: str) -> Any:
         """The value at dotted ``path`` of the client view (``guilds.cache.size``)."""
-        return to_plain(resolve_path(self._require_client(), path))
+        try:
+            return to_plain(resolve_path(self._require_client(), path))
+        except Unsendable as exc:
+            raise self._unsendable(exc) from None
 
     def stats(self) -> dict[str, Any]:
         """This shard's numbers for ``get_shard_stats``."""
@@ -493,26 +487,32 @@ class ShardAgent:
         reader = self._reader
         if reader is not None and not reader.done():
             reader.cancel()
-            await asyncio.wait([reader], timeout=5.0)
+            # asyncio.wait, not `await reader`: on Python 3.11 a wait_for() inside discord.py
+            # can swallow the cancellation, and the reader would then never end.
+            done, _ = await asyncio.wait([reader], timeout=5.0)
+            if not done:
+                _warn("the gateway reader did not stop within 5 s of being cancelled")
         ws = getattr(client, "ws", None)
         current = getattr(ws, "socket", None)
         for sock in list(self._sockets):  # one still waiting to IDENTIFY, say
             if sock is not current and not sock.closed:
-                with contextlib.suppress(Exception):
+                try:
                     await asyncio.wait_for(sock.close(code=1000), 3.0)
+                except (OSError, TimeoutError, aiohttp.ClientError):
+                    pass  # the other end is gone already: nothing left to close politely
         await client.close()
 
     async def shutdown(self) -> None:
         """Close the gateway cleanly, run the program's shutdown hooks, exit 0."""
+        from ezlang.lang import context
+
         self._shutting_down = True
         self.set_status("dead")
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(self.close_client(), 5.0)
-        with contextlib.suppress(BaseException):
-            from ezlang.lang import context
-
-            await asyncio.wait_for(context.current().run_shutdown_hooks(), 3.0)
-        _flush_and_exit(0)
+        try:
+            await _bounded(self.close_client(), 5.0, "closing the gateway connection")
+            await _bounded(context.current().run_shutdown_hooks(), 3.0, "the shutdown hooks")
+        finally:
+            _flush_and_exit(0)
 
     # --- calls made by the bot itself, routed through the manager -----------------------------
 
@@ -601,10 +601,39 @@ def _with_pos(err: EzError) -> EzError:
     return EzError(err.kind, f"{err.message} (line {pos.line}, column {pos.col} of the code)")
 
 
+def _warn(message: str) -> None:
+    # The shard's stderr reaches the manager's output, prefixed with the shard id.
+    print(f"ezlang: warning: {message}", file=sys.stderr, flush=True)
+
+
+async def _bounded(coro: Any, timeout: float, what: str) -> None:
+    """Run ``coro`` for at most ``timeout`` seconds on the way out; say on stderr if it failed
+    or did not stop (never raises except when the caller itself is cancelled)."""
+    task = asyncio.ensure_future(coro)
+    try:
+        # asyncio.wait, not wait_for: on Python 3.11 a wait_for() inside ``coro`` can swallow
+        # the cancellation, and wait_for would then wait for it for ever.
+        done, _ = await asyncio.wait([task], timeout=timeout)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=1.0)
+            _warn(f"{what} did not finish within {timeout:g} s" + ("" if done else "; left behind"))
+            return
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        why = f"{exc.kind}: {exc.message}" if isinstance(exc, EzError) else f"{exc!r}"
+        _warn(f"{what} failed: {why}")
+
+
 def _flush_and_exit(code: int) -> None:
-    with contextlib.suppress(Exception):
+    try:
         sys.stdout.flush()
         sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # a closed or broken pipe: there is nowhere left to say anything
     os._exit(code)
 
 
@@ -644,4 +673,4 @@ async def ez_setup(ctx: Any) -> AsyncIterator[ShardAgent]:
     yield agent
 
 
-__all__ = ["ShardAgent", "current", "in_shard", "resolve_path", "to_plain", "error_payload"]
+__all__ = ["ShardAgent", "Unsendable", "current", "in_shard", "resolve_path", "to_plain"]

@@ -5,7 +5,8 @@ message travel on it (field ``k``):
 
 * request ``{"k": "q", "i": id, "op": op, "d": data}`` — answered by exactly one reply;
 * reply ``{"k": "r", "i": id, "ok": true, "d": value}`` or
-  ``{"k": "r", "i": id, "ok": false, "e": {"kind": kind, "message": text}}``;
+  ``{"k": "r", "i": id, "ok": false, "e": {"kind": kind, "message": text, "code"?: code}}``
+  (``code`` only where the kind alone cannot say why, e.g. :data:`CANCELLED`);
 * event ``{"k": "e", "op": op, "d": data}`` — fire and forget (heartbeats, status, logs).
 
 Both ends use the same :class:`Channel`. A socketpair inherited by the child (never a named
@@ -117,6 +118,19 @@ def reply_frame(rid: Any, value: Any) -> bytes:
     )
 
 
+#: ``code`` of a failed reply to a call the answering side cancelled (it is shutting down).
+CANCELLED = "cancelled"
+
+
+class RemoteError(EzError):
+    """An error from the other end of the channel; ``code`` (e.g. :data:`CANCELLED`) says why
+    when the kind alone cannot — callers route on it, never on the message."""
+
+    def __init__(self, kind: str, message: str, code: str | None = None) -> None:
+        super().__init__(kind, message)
+        self.code = code
+
+
 def error_payload(exc: BaseException) -> dict[str, str]:
     """How an exception travels in a failed reply."""
     if isinstance(exc, EzError):
@@ -126,10 +140,15 @@ def error_payload(exc: BaseException) -> dict[str, str]:
     return {"kind": "ShardingError", "message": f"{type(exc).__name__}: {exc}"}
 
 
-def error_from_payload(err: dict[str, Any]) -> EzError:
-    """The inverse of :func:`error_payload`."""
+def error_from_payload(err: dict[str, Any]) -> RemoteError:
+    """The inverse of :func:`error_payload` (plus the failed reply's ``code``, if any)."""
     kind = err.get("kind", "ShardingError")
-    return EzError(kind if kind in KINDS else "ShardingError", str(err.get("message", "")))
+    code = err.get("code")
+    return RemoteError(
+        kind if kind in KINDS else "ShardingError",
+        str(err.get("message", "")),
+        code if isinstance(code, str) else None,
+    )
 
 
 class _FrameProtocol(asyncio.BufferedProtocol):
@@ -307,17 +326,6 @@ class Channel:
         """Drop the pending request ``rid`` (its reply, if it still comes, is ignored)."""
         self._pending.pop(rid, None)
 
-    def start_request(self, op: str, data: Any = None) -> asyncio.Future[Any]:
-        """Send a request now and return the future of its reply (no task, no timeout).
-
-        The future fails with ``EzError`` (remote error) or ``ChannelClosed``; cancelling it
-        forgets the request.
-        """
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        rid = self.send_request(op, dumps(data), lambda ok, value: _settle(fut, ok, value))
-        fut.add_done_callback(lambda _f: self._pending.pop(rid, None))
-        return fut
-
     async def request(self, op: str, data: Any = None, timeout: float | None = None) -> Any:
         """Send a request and wait for its reply.
 
@@ -389,7 +397,11 @@ class Channel:
             value = await pending
         except BaseException as exc:  # noqa: BLE001 - every failure travels back as a reply
             if isinstance(exc, asyncio.CancelledError):
-                payload = {"kind": "ShardingError", "message": "the call was cancelled"}
+                payload = {
+                    "kind": "ShardingError",
+                    "message": "the call was cancelled",
+                    "code": CANCELLED,
+                }
             else:
                 payload = error_payload(exc)
             self._reply_error(rid, payload)
