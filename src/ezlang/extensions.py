@@ -37,9 +37,23 @@ SHARDING_BUILTINS = (
 
 DB_BUILTINS = ("db_get", "db_set", "db_delete", "db_has", "db_keys", "db_incr")
 
+FILES_BUILTINS = (
+    "fs_read_file",
+    "fs_write_file",
+    "fs_exists",
+    "fs_is_file",
+    "fs_is_dir",
+    "fs_read_dir",
+    "path_join",
+)
+
+PYTHON_BUILTINS = ("import_python",)
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
     register_lazy(DISCORD_BUILTINS, "ezlang.discord.builtins")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
+    register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")
+    register_lazy(PYTHON_BUILTINS, "ezlang.toolkit.pymodules")
