@@ -10,8 +10,9 @@ handler keep running. This is the technique SQLAlchemy's asyncio layer uses
 of the ``greenlet`` package rather than depend on SQLAlchemy.
 
 One driver loop (:func:`drive`) serves both ways of running code: :func:`call_async` (a
-fresh greenlet per call) and :class:`KeptRunner` (one greenlet kept for the next call, for
-callers that run many short snippets, like a shard answering ``broadcast_eval``).
+fresh greenlet per call, which ends with the call) and :class:`KeptRunner` (one greenlet kept
+for the next call, for callers that run many short snippets, like a shard answering
+``broadcast_eval``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class EzGreenlet(greenlet.greenlet):
 
 
 class Done:
-    """What a code greenlet hands its driver when the code has finished (as opposed to an
-    awaitable it waits for): ``ok`` and the value, or the exception it raised."""
+    """What a :class:`KeptRunner`'s greenlet hands its driver when a call has finished (as
+    opposed to an awaitable it waits for): ``ok`` and the value, or the exception raised."""
 
     __slots__ = ("ok", "value")
 
@@ -50,16 +51,6 @@ class Done:
         if self.ok:
             return self.value
         raise self.value
-
-
-def _run_one(fn: Callable[..., Any], args: tuple[Any, ...]) -> Done:
-    # The body of call_async's greenlet: its end (a Done) goes back to the driver.
-    try:
-        return Done(True, fn(*args))
-    except greenlet.GreenletExit:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - handed to the driver, which raises it
-        return Done(False, exc)
 
 
 def _run_many(job: tuple[Callable[[Any], Any], Any]) -> None:
@@ -96,17 +87,19 @@ def await_(awaitable: Awaitable[T]) -> T:
     return current.driver.switch(awaitable)  # type: ignore[no-any-return]
 
 
-async def drive(context: greenlet.greenlet, out: Any) -> Done:
-    """The driver loop: ``out`` is what ``context`` switched back with; await each awaitable
-    it hands over and switch the outcome back in, until it hands back a :class:`Done`."""
-    while type(out) is not Done:
+async def drive(context: greenlet.greenlet, out: Any) -> Any:
+    """The driver loop: ``out`` is what ``context`` switched back with. Await each awaitable
+    it hands over and switch the outcome back in, until it ends: returns what the greenlet
+    returned (``call_async``) or the :class:`Done` it handed back (a :class:`KeptRunner`'s
+    greenlet, which never ends); an exception the greenlet raises propagates."""
+    while type(out) is not Done and not context.dead:
         try:
             value = await out
         except BaseException:
             out = context.throw(*sys.exc_info())
         else:
             out = context.switch(value)
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 async def call_async(fn: Callable[..., T], *args: Any) -> T:
@@ -115,9 +108,11 @@ async def call_async(fn: Callable[..., T], *args: Any) -> T:
     Returns its result or raises its exception. If ``fn`` is already running inside EasyLang
     code's greenlet this still works: a fresh greenlet is made for it.
     """
-    context = EzGreenlet(_run_one, greenlet.getcurrent())
-    done = await drive(context, context.switch(fn, args))
-    return done.result()  # type: ignore[no-any-return]
+    context = EzGreenlet(fn, greenlet.getcurrent())
+    out = context.switch(*args)
+    if context.dead:  # most calls never pause: no driver coroutine for them
+        return out  # type: ignore[no-any-return]
+    return await drive(context, out)  # type: ignore[no-any-return]
 
 
 class KeptRunner:
