@@ -71,16 +71,69 @@ async def test_broadcast_eval_while_a_shard_dies_fails_within_the_timeout(
 ) -> None:
     manager, _ = make_manager(total_shards=2)
     await manager.spawn()
+    shard = manager.shards[1]
+    old_pid = shard.pid
     call = asyncio.ensure_future(manager.broadcast_eval("wait(3)\nreturn 1", timeout=10))
     await asyncio.sleep(0.3)
     started = time.monotonic()
-    os.kill(manager.shards[1].pid, signal.SIGKILL)
+    os.kill(old_pid, signal.SIGKILL)
     with pytest.raises(EzError) as info:
         await asyncio.wait_for(call, 10)
     assert time.monotonic() - started < 2
     assert info.value.kind == "ShardingError"
-    assert "shard 1 died during eval" in info.value.message
-    await wait_until(lambda: manager.shards[1].status == "ready", 20, "shard 1 respawned")
+    assert "shard 1 exited (killed by SIGKILL) during broadcast_eval" in info.value.message
+    # A new process, not the old one's stale status: the pid and the restart count changed.
+    await wait_until(
+        lambda: shard.status == "ready" and shard.pid != old_pid, 20, "shard 1 respawned"
+    )
+    assert shard.restarts == 1
+
+
+@pytest.mark.parametrize(
+    ("bot", "how"),
+    [(HERE / "bots" / "pybot.py", "killed by SIGTERM"), (EZBOT, "exit code 0")],
+    ids=["discord.py", "easylang"],
+)
+async def test_a_shard_stopped_by_sigterm_during_an_eval_says_it_exited_during_it(
+    sandbox: Sandbox, make_manager, bot: Path, how: str
+) -> None:
+    # An EasyLang shard catches SIGTERM, cancels the eval and exits 0; a discord.py bot dies
+    # of the signal. Either way the caller learns the shard exited, not that "the call was
+    # cancelled".
+    manager, _ = make_manager(bot, total_shards=2, respawn=False)
+    await manager.spawn()
+    call = asyncio.ensure_future(manager.broadcast_eval("wait(3)\nreturn 1", timeout=10))
+    await asyncio.sleep(0.3)
+    os.kill(manager.shards[1].pid, signal.SIGTERM)
+    with pytest.raises(EzError) as info:
+        await asyncio.wait_for(call, 10)
+    assert info.value.kind == "ShardingError"
+    assert info.value.message == f"shard 1 exited ({how}) during broadcast_eval"
+    assert manager.shards[1].status == "dead"
+
+
+async def test_a_shard_is_not_ready_from_the_moment_it_dies(sandbox: Sandbox, make_manager) -> None:
+    manager, _ = make_manager(total_shards=2, respawn=False)
+    await manager.spawn()
+    shard = manager.shards[0]
+    os.kill(shard.pid, signal.SIGKILL)
+    # Call it again and again from the moment of the kill: the first failure must already
+    # see a dead shard, never one whose status still says ready.
+    with pytest.raises(EzError) as info:
+        for _ in range(500):  # bounded: the kill lands within milliseconds
+            await manager.broadcast_eval("return 1", shard=0)
+            await asyncio.sleep(0.01)
+    message = info.value.message
+    assert info.value.kind == "ShardingError" and "status ready" not in message
+    assert re.fullmatch(
+        r"shard 0 exited \(killed by SIGKILL\) during broadcast_eval"
+        r"|broadcast_eval: shard 0 is not running \(status dead; last exit: killed by SIGKILL\)",
+        message,
+    ), message
+    assert shard.status == "dead"
+    stats = await manager.stats()
+    assert stats[0]["status"] == "dead" and stats[0]["ready"] is False
+    assert stats[1]["status"] == "ready" and stats[1]["ready"] is True
 
 
 async def test_an_easylang_bot_is_managed_and_calls_other_shards_through_the_manager(

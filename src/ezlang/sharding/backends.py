@@ -2,10 +2,10 @@
 
 Single host (the default): :class:`~ezlang.sharding.identify.LocalIdentifyQueue`,
 :class:`LocalShardDirectory` and no remote caller. With the ``redis`` option (or
-``$EZLANG_REDIS_URL``) the Redis implementations from ``ezlang.sharding.redis_backend`` are
-used; that module (and redis-py) is imported only then.
+``$EZLANG_REDIS_URL``) the Redis implementations from :mod:`ezlang.sharding.redis` are used; that
+package (and redis-py) is imported only then.
 
-Contract for a multi-host backend (``redis_backend.make_backends``)::
+Contract for a multi-host backend (``ezlang.sharding.redis.factory.make_backends``)::
 
     async def make_backends(options: ShardOptions, gateway: GatewayFacts) -> Backends
 
@@ -77,8 +77,12 @@ class LocalShardDirectory:
         for shard_id in shard_ids:
             self._entries[shard_id] = {"host": self.host, "status": "starting"}
 
-    async def update(self, shard_id: int, info: dict[str, Any]) -> None:
+    def note(self, shard_id: int, info: dict[str, Any]) -> None:
+        """:meth:`update` without the coroutine (the manager calls it on every status change)."""
         self._entries.setdefault(shard_id, {"host": self.host}).update(info)
+
+    async def update(self, shard_id: int, info: dict[str, Any]) -> None:
+        self.note(shard_id, info)
 
     async def release(self, shard_ids: list[int]) -> None:
         for shard_id in shard_ids:

@@ -8,11 +8,20 @@
 
 The manager depends only on these protocols; nothing Redis-specific lives in the single-host
 code path.
+
+* :class:`ShardHost` — what a :class:`~ezlang.sharding.process.ShardProcess` needs from the
+  manager that owns it (configuration, the identify queue, and the three things a shard tells
+  or asks its manager). The manager implements it; the process never reaches past it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ezlang.sharding.options import ShardOptions
+    from ezlang.sharding.progress import Reporter
+    from ezlang.sharding.zygote import Zygote
 
 
 @runtime_checkable
@@ -61,4 +70,54 @@ class ShardDirectory(Protocol):
 
         A shard whose owner's heartbeat expired shows ``status: "unreachable"``.
         """
+        ...
+
+
+class ShardHost(Protocol):
+    """The manager as one of its :class:`~ezlang.sharding.process.ShardProcess` objects sees it."""
+
+    @property
+    def options(self) -> ShardOptions:
+        """The manager's validated options (timeouts, restart policy, the bot file)."""
+        ...
+
+    @property
+    def reporter(self) -> Reporter:
+        """Where shard output and supervision notices go."""
+        ...
+
+    @property
+    def total_shards(self) -> int:
+        """The bot's shard count (all hosts)."""
+        ...
+
+    @property
+    def zygote(self) -> Zygote | None:
+        """The fork server to start shards from, if there is one."""
+        ...
+
+    @property
+    def identify_queue(self) -> IdentifyQueue | None:
+        """The queue every IDENTIFY waits in (set before any shard starts)."""
+        ...
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the bot token hidden."""
+        ...
+
+    def shard_config(self, shard_id: int) -> dict[str, Any]:
+        """The answer to a starting shard's ``hello``: its id, the count, token, URLs, timings."""
+        ...
+
+    def shard_status_changed(self, shard_id: int, status: str, pid: int | None) -> None:
+        """Shard ``shard_id`` is now ``status`` (one of ``process.STATUSES``)."""
+        ...
+
+    def shard_missed_spawn_timeout(self, shard_id: int) -> None:
+        """Shard ``shard_id`` was killed for not becoming READY within ``spawn_timeout``."""
+        ...
+
+    async def route(self, from_shard: int, data: Any) -> Any:
+        """Run a cross-shard call (``broadcast_eval``, ``fetch_client_values``, ``stats``) that
+        bot code made inside shard ``from_shard``."""
         ...

@@ -10,29 +10,29 @@ Python API (the EasyLang builtins are thin wrappers around it)::
     await m.stats()
     await m.stop()
 
-Structure: every cross-shard operation goes through ONE method, :meth:`ShardManager.call_shard`,
-which reaches a single shard (a local child through its IPC channel, or — with a multi-host
-backend — a shard of another host through ``remote``); the aggregating operations
-(``broadcast_eval``, ``fetch_client_values``, ``stats``) only fan out over it and order the
-results. The identify queue and the shard directory are injected objects implementing
-:mod:`ezlang.sharding.interfaces` (local ones by default, see :mod:`ezlang.sharding.backends`).
+Structure: the aggregating operations (``broadcast_eval``, ``fetch_client_values``, ``stats``)
+all go through ONE fan-out (:func:`ezlang.sharding.fanout.fan_out`), which asks local children
+through their IPC channels and, with a multi-host backend, shards of other hosts through
+``remote``; :meth:`ShardManager.call_shard` is the single-shard entry other hosts use. The
+manager is the :class:`~ezlang.sharding.interfaces.ShardHost` of its
+:class:`~ezlang.sharding.process.ShardProcess` objects. The identify queue and the shard
+directory are injected objects implementing :mod:`ezlang.sharding.interfaces` (local ones by
+default, see :mod:`ezlang.sharding.backends`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import math
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding import ipc
 from ezlang.sharding.backends import (
     Backends,
     GatewayFacts,
@@ -40,23 +40,24 @@ from ezlang.sharding.backends import (
     RemoteCaller,
     make_backends,
 )
+from ezlang.sharding.fanout import FanOut, fan_out
 from ezlang.sharding.gateway import api_base, fetch_gateway_bot
 from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.interfaces import IdentifyQueue, ShardDirectory
 from ezlang.sharding.options import ShardOptions, parse_options
-from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess
+from ezlang.sharding.process import SCRUBBED_ENV, ShardCallError, ShardProcess
 from ezlang.sharding.progress import Reporter
 from ezlang.sharding.zygote import Zygote
 
 #: Set to 0 to start every shard as a fresh interpreter instead of forking it from a zygote.
 ZYGOTE_ENV = "EZLANG_SHARD_ZYGOTE"
 
-#: Operations ``call_shard`` handles in the manager that owns the shard (not in the child).
-MANAGER_OPS = ("stats", "respawn")
 #: Operations a shard may ask its manager to run for it (cross-shard calls from bot code).
 ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats")
 #: Seconds ``stats`` waits for a shard before reporting it unreachable.
 STATS_TIMEOUT = 2.0
+#: The user-facing name of each shard operation, for errors (``call_shard`` from other hosts).
+OP_NAMES = {"eval": "broadcast_eval", "fetch": "fetch_client_values", "stats": "get_shard_stats"}
 
 
 def _sharding_error(message: str) -> EzError:
@@ -77,37 +78,6 @@ def check_bot_syntax(path: Path) -> None:
     from ezlang.lang import compile_file
 
     compile_file(str(path))
-
-
-class _Gather:
-    """The replies of one fan-out, filled in by the IPC reader's callbacks."""
-
-    __slots__ = ("results", "errors", "answered", "missing", "waiter", "fail_fast")
-
-    def __init__(self, ids: list[int], waiter: asyncio.Future[None], fail_fast: bool) -> None:
-        self.results: list[Any] = [None] * len(ids)
-        self.errors: dict[int, BaseException] = {}  # index -> the error of that shard
-        self.answered = [False] * len(ids)
-        self.missing = len(ids)
-        self.waiter = waiter
-        self.fail_fast = fail_fast
-
-    def on_reply(self, index: int, ok: bool, value: Any) -> None:
-        if self.answered[index]:
-            return
-        self.answered[index] = True
-        self.missing -= 1
-        if ok:
-            self.results[index] = value
-        else:
-            self.errors[index] = value
-        if (self.missing == 0 or (self.fail_fast and not ok)) and not self.waiter.done():
-            self.waiter.set_result(None)
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class ShardManager:
@@ -179,37 +149,40 @@ class ShardManager:
         return out
 
     def _spawn_bg(self, coro: Any) -> None:
+        # Owned by the manager: stop() cancels and awaits whatever is still running.
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _status_changed(self, shard: ShardProcess) -> None:
-        self._changed.set()
-        self.reporter.shard_status(shard.id, shard.status, shard.pid)
-        if self.directory is not None:
-            info = {"status": shard.status, "pid": shard.pid, "ready": shard.status == "ready"}
-            if isinstance(self.directory, LocalShardDirectory):
-                self.directory._entries.setdefault(shard.id, {"host": self.directory.host}).update(
-                    info
-                )
-            else:
-                self._spawn_bg(self._publish(shard.id, info))
-
     async def _publish(self, shard_id: int, info: dict[str, Any]) -> None:
-        with contextlib.suppress(Exception):  # a directory hiccup must not hurt local shards
-            assert self.directory is not None
+        assert self.directory is not None
+        try:
             await self.directory.update(shard_id, info)
+        except Exception as exc:  # a directory hiccup must not hurt local shards: say it, go on
+            self.reporter.problem(f"could not publish shard {shard_id}'s status: {exc!r}")
 
     async def _wait_change(self, timeout: float) -> None:
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 
-    # --- hooks used by ShardProcess ------------------------------------------------------------------
+    # --- the ShardHost interface (what the ShardProcess objects call) ------------------------------
 
-    def _hello(self, shard: ShardProcess) -> dict[str, Any]:
+    def shard_status_changed(self, shard_id: int, status: str, pid: int | None) -> None:
+        """Note a shard's new status: wake waiters, print it, publish it to the directory."""
+        self._changed.set()
+        self.reporter.shard_status(shard_id, status, pid)
+        if self.directory is not None:
+            info = {"status": status, "pid": pid, "ready": status == "ready"}
+            if isinstance(self.directory, LocalShardDirectory):
+                self.directory.note(shard_id, info)  # a dict update: no task needed
+            else:
+                self._spawn_bg(self._publish(shard_id, info))
+
+    def shard_config(self, shard_id: int) -> dict[str, Any]:
+        """What shard ``shard_id`` gets in answer to its ``hello`` (token included)."""
         return {
-            "shard_id": shard.id,
+            "shard_id": shard_id,
             "shard_count": self.total_shards,
             "token": self._token,
             "api": self._api,
@@ -220,13 +193,14 @@ class ShardManager:
             "eval_timeout": self.options.eval_timeout,
         }
 
-    def _spawn_timeout(self, shard: ShardProcess) -> None:
+    def shard_missed_spawn_timeout(self, shard_id: int) -> None:
+        """A shard was killed for missing ``spawn_timeout``: during spawn, that fails it."""
         if not self._in_spawn:
             return  # after spawn_shards() returned, a slow start is just a crash to retry
-        self._spawn_timed_out.add(shard.id)
+        self._spawn_timed_out.add(shard_id)
         self._changed.set()
 
-    async def _route(self, from_shard: int, data: Any) -> Any:
+    async def route(self, from_shard: int, data: Any) -> Any:
         """Run a cross-shard operation that bot code called inside shard ``from_shard``."""
         if not isinstance(data, dict) or data.get("op") not in ROUTABLE:
             raise _sharding_error(f"shard {from_shard} asked for an unknown operation")
@@ -252,13 +226,13 @@ class ShardManager:
         gw = await fetch_gateway_bot(self._api, self._token)
         self._api_is_sandbox = gw.sandbox
         opts = self.options
-        total = opts.total_shards or gw.recommended_shards
+        total = opts.total_shards or gw.shards
         # Never faster than the API allows, whatever the options say.
         mc = min(opts.max_concurrency or gw.max_concurrency, gw.max_concurrency)
         window = max(opts.identify_window or gw.identify_window, gw.identify_window)
         return GatewayFacts(
             url=gw.url,
-            recommended_shards=gw.recommended_shards,
+            recommended_shards=gw.shards,
             total_shards=total,
             max_concurrency=mc,
             identify_window=window,
@@ -294,7 +268,8 @@ class ShardManager:
             gateway = await self._prepare()
         except BaseException:
             zygote_start.cancel()
-            with contextlib.suppress(BaseException):
+            # Zygote.start() returns None on its own failures; only the cancellation comes back.
+            with contextlib.suppress(asyncio.CancelledError):
                 await zygote_start
             raise
         self.zygote = await zygote_start
@@ -388,7 +363,7 @@ class ShardManager:
             bad: dict[int, str] = {}
             for s in waiting:
                 if s.status == "failed" or s.terminal:
-                    bad[s.id] = s.failure or s._exit_summary(
+                    bad[s.id] = s.failure or s.exit_summary(
                         s.last_exit["code"] if s.last_exit else None
                     )
                 elif s.id in self._spawn_timed_out:
@@ -397,11 +372,7 @@ class ShardManager:
                 lines = []
                 for shard_id in sorted(bad):
                     s = self.shards[shard_id]
-                    detail = bad[shard_id]
-                    close_code = (s.last_exit or {}).get("close_code")
-                    if close_code and str(close_code) not in detail:
-                        detail += f" [close code {close_code}]"
-                    lines.append(f"  shard {shard_id} ({s.status}): {detail}")
+                    lines.append(f"  shard {shard_id} ({s.status}): {bad[shard_id]}")
                 ready = len(self.shards) - len(bad)
                 still = [i for i in bad if not self.shards[i].terminal]
                 tail = (
@@ -415,7 +386,7 @@ class ShardManager:
                 )
             await self._wait_change(0.25)
 
-    # --- the one path to a single shard ------------------------------------------------------------
+    # --- one shard (other hosts' calls, respawn) ------------------------------------------------------
 
     async def call_shard(
         self, shard_id: int, op: str, payload: Any = None, timeout: float | None = None
@@ -423,7 +394,8 @@ class ShardManager:
         """Run ``op`` on shard ``shard_id`` (local child, or another host's through ``remote``).
 
         ``stats`` and ``respawn`` are answered by the shard's own manager; ``eval`` and
-        ``fetch`` by the shard process. Errors name the shard.
+        ``fetch`` by the shard process. Errors name the shard. This is how other hosts reach
+        this host's shards; this host's own aggregating operations use :meth:`_fan_out`.
         """
         shard = self.shards.get(shard_id)
         if shard is None:
@@ -434,7 +406,7 @@ class ShardManager:
             return await self._shard_stats(shard, timeout or STATS_TIMEOUT)
         if op == "respawn":
             return await self._respawn_local(shard)
-        return await shard.call(op, payload, timeout)
+        return await shard.call(OP_NAMES.get(op, op), op, payload, timeout)
 
     def _unknown_shard(self, shard_id: Any) -> EzError:
         ids = self._all_ids()
@@ -474,88 +446,65 @@ class ShardManager:
             )
         return float(value)
 
-    # --- aggregating operations ---------------------------------------------------------------------
+    # --- aggregating operations: one fan-out ---------------------------------------------------------
 
-    async def _fan_out(self, what: str, op: str, payload: Any, timeout: float | None) -> list[Any]:
-        ids = self._all_ids()
-        if self.remote is None:
-            return await self._fan_out_local(what, op, payload, timeout, ids)
-        tasks = [asyncio.ensure_future(self.call_shard(i, op, payload, timeout)) for i in ids]
-        try:
-            # Fail fast: the first shard that fails or dies decides, the others are cancelled.
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        finally:
-            for task in tasks:
-                if not task.done():
-                    task.cancel()
-        for shard_id, task in zip(ids, tasks, strict=True):
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise self._name_shard(what, shard_id, task.exception())  # type: ignore[arg-type]
-        return [task.result() for task in tasks]
+    async def _fan_out(
+        self,
+        what: str,
+        op: str,
+        payload: Any,
+        timeout: float,
+        *,
+        fail_fast: bool,
+        ids: list[int] | None = None,
+    ) -> FanOut:
+        """Ask every shard (or ``ids``), local or on another host, at once: see :func:`fan_out`."""
+        return await fan_out(
+            self._all_ids() if ids is None else ids,
+            what,
+            op,
+            payload,
+            timeout,
+            local=self.shards,
+            remote=self.remote,
+            fail_fast=fail_fast,
+        )
 
-    async def _gather_local(
-        self, op: str, payload: Any, timeout: float, ids: list[int], *, fail_fast: bool
-    ) -> _Gather:
-        """Ask every local shard in ``ids`` at once and collect the replies.
+    async def _shard_failure(
+        self, what: str, fan: FanOut, index: int, timeout: float
+    ) -> BaseException:
+        """Why shard ``fan.ids[index]`` has no result: a dead or silent shard says what happened."""
+        shard_id = fan.ids[index]
+        error = fan.errors.get(index)
+        shard = self.shards.get(shard_id)
+        if shard is not None:
+            return await shard.call_error(what, error or TimeoutError(), timeout)
+        if error is None:  # another host's shard, still silent at the deadline
+            return EzError(
+                "TimeoutError", f"shard {shard_id} did not answer {what} within {timeout:g} s"
+            )
+        return error
 
-        The hot path of broadcast_eval: the payload is encoded once, each shard gets one
-        write, and the replies are stored by the IPC reader's callback as they arrive — no
-        future, task or timer per shard, one wake-up of the caller when the last reply (or,
-        with ``fail_fast``, the first error) is in, or when ``timeout`` expires.
-        """
-        loop = asyncio.get_running_loop()
-        gather = _Gather(ids, loop.create_future(), fail_fast)
-        data_json = ipc.dumps(payload)
-        sent: list[tuple[ipc.Channel, int]] = []
-        try:
-            for index, shard_id in enumerate(ids):
-                try:
-                    channel = self.shards[shard_id].running_channel()
-                    rid = channel.send_request(
-                        op, data_json, functools.partial(gather.on_reply, index)
-                    )
-                except (EzError, ipc.ChannelClosed) as exc:
-                    gather.on_reply(index, False, exc)
-                    if fail_fast:
-                        break
-                    continue
-                sent.append((channel, rid))
-            waiter = gather.waiter
-            if not waiter.done():
-                timer = loop.call_later(timeout, _wake, waiter)
-                try:
-                    await waiter
-                finally:
-                    timer.cancel()
-        finally:
-            for channel, rid in sent:
-                channel.forget(rid)
-        return gather
-
-    async def _fan_out_local(
-        self, what: str, op: str, payload: Any, timeout: float | None, ids: list[int]
+    async def _call_all(
+        self, what: str, op: str, payload: Any, timeout: float, ids: list[int] | None = None
     ) -> list[Any]:
-        limit = self.options.eval_timeout if timeout is None else timeout
-        gather = await self._gather_local(op, payload, limit, ids, fail_fast=True)
-        if gather.errors:
-            index = min(gather.errors)
-            shard_id = ids[index]
-            error = await self.shards[shard_id].call_error(op, gather.errors[index], limit)
-            raise self._name_shard(what, shard_id, error)
-        if gather.missing:
-            shard_id = ids[gather.answered.index(False)]
-            error = await self.shards[shard_id].call_error(op, TimeoutError(), limit)
-            raise self._name_shard(what, shard_id, error)
-        return gather.results
+        """The results of ``op`` on every shard (or ``ids``), ordered like the ids; the first
+        shard that fails or does not answer raises an error naming it."""
+        fan = await self._fan_out(what, op, payload, timeout, fail_fast=True, ids=ids)
+        index = fan.first_failure()
+        if index is None:
+            return fan.results
+        error = await self._shard_failure(what, fan, index, timeout)
+        raise self._name_shard(what, fan.ids[index], error)
 
     @staticmethod
     def _name_shard(what: str, shard_id: int, exc: BaseException) -> EzError:
+        if isinstance(exc, ShardCallError) and exc.shard_id == shard_id:
+            return exc  # the shard itself failed: its message already names it and ``what``
         if not isinstance(exc, EzError):
             return _sharding_error(
                 f"{what} failed on shard {shard_id}: {type(exc).__name__}: {exc}"
             )
-        if exc.message.startswith(f"shard {shard_id} "):
-            return EzError(exc.kind, f"{what}: {exc.message}")
         return EzError(exc.kind, f"{what} failed on shard {shard_id}: {exc.message}")
 
     async def broadcast_eval(
@@ -577,15 +526,13 @@ class ShardManager:
         # The child enforces the limit itself; the manager's own limit is a little longer so
         # the child's clearer message wins, while a frozen child still cannot hang the call.
         call_limit = limit + 0.25
-        if shard is not None:
-            shard_id = self._shard_arg(shard, "broadcast_eval")
-            if shard_id not in self._all_ids():
-                raise self._unknown_shard(shard_id)
-            try:
-                return await self.call_shard(shard_id, "eval", payload, call_limit)
-            except Exception as exc:
-                raise self._name_shard("broadcast_eval", shard_id, exc) from None
-        return await self._fan_out("broadcast_eval", "eval", payload, call_limit)
+        if shard is None:
+            return await self._call_all("broadcast_eval", "eval", payload, call_limit)
+        shard_id = self._shard_arg(shard, "broadcast_eval")
+        if shard_id not in self._all_ids():
+            raise self._unknown_shard(shard_id)
+        results = await self._call_all("broadcast_eval", "eval", payload, call_limit, [shard_id])
+        return results[0]
 
     async def fetch_client_values(self, path: str) -> list[Any]:
         """The value of the client view's dotted ``path`` in every shard, ordered by shard id."""
@@ -596,19 +543,26 @@ class ShardManager:
         if not path.strip():
             raise EzError("ValueError", "fetch_client_values: the property must not be empty")
         self._require_spawned("fetch_client_values")
-        try:
-            return await self._fan_out(
-                "fetch_client_values", "fetch", {"path": path}, self.options.eval_timeout
-            )
-        except EzError as exc:
-            if exc.kind == "ValueError" and "unknown property" in exc.message:
-                # The same on every shard: say it once, without a shard number.
-                raise EzError("ValueError", exc.message.split(": ", 1)[-1]) from None
-            raise
+        what = "fetch_client_values"
+        limit = self.options.eval_timeout
+        fan = await self._fan_out(what, "fetch", {"path": path}, limit, fail_fast=True)
+        index = fan.first_failure()
+        if index is None:
+            return fan.results
+        error = await self._shard_failure(what, fan, index, limit)
+        if (
+            isinstance(error, EzError)
+            and error.kind == "ValueError"
+            and not isinstance(error, ShardCallError)
+        ):
+            # A shard's fetch fails with ValueError only for a bad path, and the path is the
+            # same on every shard: say it once, without a shard number.
+            raise EzError("ValueError", error.message) from None
+        raise self._name_shard(what, fan.ids[index], error)
 
     async def _shard_stats(self, shard: ShardProcess, timeout: float) -> dict[str, Any]:
         try:
-            child = await shard.call("stats", None, timeout)
+            child = await shard.call("get_shard_stats", "stats", None, timeout)
         except EzError as exc:
             return self._stats_entry(shard, None, exc)
         return self._stats_entry(shard, child, None)
@@ -641,51 +595,46 @@ class ShardManager:
         )
         return out
 
-    async def _stats_local(self, ids: list[int]) -> list[dict[str, Any]]:
-        # The same one-wait fan-out as broadcast_eval, without failing fast: a shard that
-        # fails or is slow gets an error entry, the others are unaffected.
-        gather = await self._gather_local("stats", None, STATS_TIMEOUT, ids, fail_fast=False)
-        out = []
-        for index, shard_id in enumerate(ids):
-            shard = self.shards[shard_id]
-            if gather.answered[index] and index not in gather.errors:
-                out.append(self._stats_entry(shard, gather.results[index], None))
-                continue
-            failure = gather.errors.get(index) or TimeoutError()
-            failure = await shard.call_error("stats", failure, STATS_TIMEOUT)
-            out.append(self._stats_entry(shard, None, failure))
-        return out
-
     async def stats(self) -> list[dict[str, Any]]:
-        """One stats object per shard, gathered in parallel; unreachable shards say so."""
+        """One stats object per shard, gathered in parallel; unreachable shards say so.
+
+        The same fan-out as ``broadcast_eval`` without failing fast: a shard that fails or is
+        slow gets an entry with its ``error``, the others are unaffected.
+        """
         self._require_spawned("get_shard_stats")
-        ids = self._all_ids()
-        if self.remote is None:
-            return await self._stats_local(ids)
-        results = await asyncio.gather(
-            *(self.call_shard(i, "stats", None, STATS_TIMEOUT) for i in ids),
-            return_exceptions=True,
+        what = "get_shard_stats"
+        fan = await self._fan_out(what, "stats", None, STATS_TIMEOUT, fail_fast=False)
+        failures = await asyncio.gather(
+            *(
+                self._shard_failure(what, fan, index, STATS_TIMEOUT)
+                for index in range(len(fan.ids))
+                if index in fan.errors or not fan.answered[index]
+            )
         )
-        out: list[dict[str, Any]] = []
+        failed = iter(failures)
         # Multi-host: every entry says which host runs the shard (remote errors carry `host`).
         here = getattr(self.directory, "host", None) if self.remote is not None else None
-        for shard_id, result in zip(ids, results, strict=True):
-            if isinstance(result, BaseException):
-                message = result.message if isinstance(result, EzError) else str(result)
+        out: list[dict[str, Any]] = []
+        for index, shard_id in enumerate(fan.ids):
+            ok = fan.answered[index] and index not in fan.errors
+            error = None if ok else next(failed)
+            shard = self.shards.get(shard_id)
+            if shard is not None:
+                entry = self._stats_entry(shard, fan.results[index] if ok else None, error)
+                if here is not None:
+                    entry["host"] = here
+            elif ok:
+                entry = fan.results[index]  # built by the manager of the shard's host
+            else:
+                message = error.message if isinstance(error, EzError) else str(error)
                 entry = {
                     "shard_id": shard_id,
                     "ready": False,
                     "status": "unreachable",
                     "error": message,
+                    "host": getattr(error, "host", None),
                 }
-                if here is not None:
-                    local = shard_id in self.shards
-                    entry["host"] = here if local else getattr(result, "host", None)
-                out.append(entry)
-            else:
-                if here is not None:
-                    result.setdefault("host", here)
-                out.append(result)
+            out.append(entry)
         return out
 
     # --- respawn and stop ----------------------------------------------------------------------------
@@ -740,29 +689,30 @@ class ShardManager:
             await asyncio.gather(*(s.stop() for s in self.shards.values()))
             if count:
                 self.reporter.stopped(count, time.monotonic() - started)
-            for task in list(self._background):
+            background = list(self._background)
+            for task in background:
                 task.cancel()
-            with contextlib.suppress(Exception):
-                if self.directory is not None and self.shards:
-                    await self.directory.release(sorted(self.shards))
-            with contextlib.suppress(Exception):
-                if self.remote is not None:
-                    await self.remote.close()
-            with contextlib.suppress(Exception):
-                if self.identify_queue is not None:
-                    await self.identify_queue.close()
+            await asyncio.gather(*background, return_exceptions=True)
+            if self.directory is not None and self.shards:
+                await self._close_part(
+                    "shard directory", self.directory.release(sorted(self.shards))
+                )
+            if self.remote is not None:
+                await self._close_part("multi-host link", self.remote.close())
+            if self.identify_queue is not None:
+                await self._close_part("identify queue", self.identify_queue.close())
             if self.zygote is not None:
-                with contextlib.suppress(Exception):
-                    await self.zygote.close()
+                await self._close_part("shard fork server", self.zygote.close())
         finally:
             self._stopped.set()
             if ShardManager._live is self:
                 ShardManager._live = None
 
-    def kill_all(self) -> None:
-        """SIGKILL every shard process now (last resort when the manager must exit at once)."""
-        for shard in self.shards.values():
-            shard.kill_now()
+    async def _close_part(self, what: str, closing: Awaitable[Any]) -> None:
+        try:
+            await closing
+        except Exception as exc:  # one part failing to close must not keep the others open
+            self.reporter.problem(f"could not close the {what}: {exc!r}")
 
     async def wait_stopped(self) -> None:
         """Return once :meth:`stop` has finished."""
@@ -777,19 +727,19 @@ class ShardManager:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, requested.set)
                 installed.append(sig)
+        spawn = asyncio.ensure_future(self.spawn())
+        stop_wait = asyncio.ensure_future(requested.wait())
         try:
-            spawn = asyncio.ensure_future(self.spawn())
-            stop_wait = asyncio.ensure_future(requested.wait())
             await asyncio.wait({spawn, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
             if spawn.done():
-                spawn.result()
+                spawn.result()  # a failed spawn raises here
                 await stop_wait
-            else:
-                spawn.cancel()
-                with contextlib.suppress(BaseException):
-                    await spawn
-            stop_wait.cancel()
         finally:
+            # Both are ours: end them before stopping. A spawn cut short by the stop request
+            # has nothing left to report.
+            spawn.cancel()
+            stop_wait.cancel()
+            await asyncio.gather(spawn, stop_wait, return_exceptions=True)
             await self.stop()
             for sig in installed:
                 loop.remove_signal_handler(sig)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,6 @@ class ShardOptions:
         if self.shard_list is not None:
             out["shard_list"] = list(self.shard_list)
         return out
-
-    def with_(self, **changes: Any) -> ShardOptions:
-        """A copy with some fields changed (e.g. ``total_shards`` resolved from the API)."""
-        return replace(self, **changes)
 
 
 def _type_name(value: Any) -> str:
@@ -297,11 +293,6 @@ def parse_options(
             raise _type_error("progress", '"auto", true or false', progress)
         kw["progress"] = progress
     return ShardOptions(bot_file=path, **kw)
-
-
-def option_names() -> list[str]:
-    """Names of every option, in documentation order."""
-    return list(OPTION_HELP)
 
 
 assert {f.name for f in fields(ShardOptions)} - {"bot_file"} == set(OPTION_HELP)

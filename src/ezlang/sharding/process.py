@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.agent import (
@@ -28,11 +28,9 @@ from ezlang.sharding.agent import (
     ENV_SHARD_ID,
     EXIT_FATAL,
 )
-from ezlang.sharding.ipc import Channel, ChannelClosed
+from ezlang.sharding.interfaces import ShardHost
+from ezlang.sharding.ipc import CANCELLED, Channel, ChannelClosed, RemoteError
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, RestartPolicy, explain_close_code
-
-if TYPE_CHECKING:
-    from ezlang.sharding.manager import ShardManager
 
 #: Every status a shard can be in (``get_shard_stats``'s ``status``).
 STATUSES = ("starting", "identifying", "ready", "resuming", "reconnecting", "dead", "failed")
@@ -53,13 +51,31 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+#: Seconds a failed call waits for the shard's process to be reaped, so the error can say how
+#: it ended (a shard that cancels a call because it is shutting down exits right after).
+EXIT_GRACE = 2.0
+
+
+class ShardCallError(EzError):
+    """A call failed because of the shard itself, not the code it ran; the message names it.
+
+    ``reason`` says which: ``"exited"`` (the process died or is shutting down during the call),
+    ``"not_running"`` (there was no process to ask) or ``"timeout"`` (no answer in time).
+    """
+
+    def __init__(self, kind: str, message: str, *, shard_id: int, reason: str) -> None:
+        super().__init__(kind, message)
+        self.shard_id = shard_id
+        self.reason = reason
+
+
 class ShardProcess:
     """Supervises one shard id: its current child process, channel, status and history."""
 
-    def __init__(self, manager: ShardManager, shard_id: int) -> None:
-        self.manager = manager
+    def __init__(self, owner: ShardHost, shard_id: int) -> None:
+        self.owner = owner
         self.id = shard_id
-        opts = manager.options
+        opts = owner.options
         self.policy = RestartPolicy(
             max_restarts=opts.max_restarts, restart_window=opts.restart_window
         )
@@ -95,7 +111,13 @@ class ShardProcess:
         if status == self.status:
             return
         self.status = status
-        self.manager._status_changed(self)
+        self.owner.shard_status_changed(self.id, status, self.pid)
+
+    def _gone(self) -> None:
+        # The channel is closed: the child is dead or dying, whatever it said last. Say so at
+        # once, not only once the process is reaped (a call in between must not see "ready").
+        if self.status not in ("dead", "failed"):
+            self.set_status("dead")
 
     @property
     def alive(self) -> bool:
@@ -145,10 +167,19 @@ class ShardProcess:
         self._task = asyncio.get_running_loop().create_task(
             self.supervise(), name=f"ezlang shard {self.id}"
         )
+        self._task.add_done_callback(self._supervisor_ended)
+
+    def _supervisor_ended(self, task: asyncio.Task[None]) -> None:
+        # The supervisor's owner is this object: a bug in it is said once, not left unseen.
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.owner.reporter.problem(
+                f"shard {self.id}: supervision stopped on an internal error: {exc!r}"
+            )
 
     async def supervise(self) -> None:
         """Run the child, restarting it as the policy says, until stopped or given up."""
-        opts = self.manager.options
+        opts = self.owner.options
         while not self._stopping:
             self._restart_requested = False
             try:
@@ -173,8 +204,8 @@ class ShardProcess:
                 return
             if not opts.respawn:
                 self.set_status("dead")
-                self.manager.reporter.problem(
-                    f"shard {self.id} exited ({self._exit_summary(code)}); respawn is off"
+                self.owner.reporter.problem(
+                    f"shard {self.id} exited ({self.exit_summary(code)}); respawn is off"
                 )
                 return
             now = time.monotonic()
@@ -184,26 +215,32 @@ class ShardProcess:
                 self._give_up(
                     f"crashed {self.policy.crashes_in_window} times within "
                     f"{opts.restart_window:g} s (max_restarts {opts.max_restarts}); "
-                    f"last: {self._exit_summary(code)}"
+                    f"last: {self.exit_summary(code)}"
                 )
                 return
             delay = self.policy.next_delay()
-            self.manager.reporter.problem(
-                f"shard {self.id} exited ({self._exit_summary(code)}); restarting in {delay:g} s"
+            self.owner.reporter.problem(
+                f"shard {self.id} exited ({self.exit_summary(code)}); restarting in {delay:g} s"
             )
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
         self.set_status("dead")
 
-    def _exit_summary(self, code: int | None) -> str:
+    def exit_summary(self, code: int | None) -> str:
+        """``exit code 1 [close code 4000]: <the last error line>`` for an exit with ``code``."""
+        close_code = (self._exit_reason or {}).get("close_code")
         error = self.last_error()
-        return describe_exit(code) + (f": {error}" if error else "")
+        return (
+            describe_exit(code)
+            + (f" [close code {close_code}]" if close_code else "")
+            + (f": {error}" if error else "")
+        )
 
     def _give_up(self, why: str) -> None:
         self.failure = why
         self.set_status("failed")
-        self.manager.reporter.problem(f"shard {self.id} failed: {why}")
+        self.owner.reporter.problem(f"shard {self.id} failed: {why}")
 
     async def _launch(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -212,7 +249,7 @@ class ShardProcess:
             {
                 ENV_FD: str(child_sock.fileno()),
                 ENV_SHARD_ID: str(self.id),
-                ENV_SHARD_COUNT: str(self.manager.total_shards),
+                ENV_SHARD_COUNT: str(self.owner.total_shards),
                 ENV_MANAGER_PID: str(os.getpid()),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -246,8 +283,8 @@ class ShardProcess:
 
     async def _start_child(self, child_sock: socket.socket, env: dict[str, str]) -> Any:
         """Fork the shard from the manager's zygote, or exec a fresh interpreter."""
-        opts = self.manager.options
-        zygote = self.manager.zygote
+        opts = self.owner.options
+        zygote = self.owner.zygote
         if zygote is not None and zygote.alive:
             shard_env = {k: env[k] for k in (ENV_SHARD_ID, ENV_SHARD_COUNT)}
             try:
@@ -278,7 +315,7 @@ class ShardProcess:
 
     async def _forward(self, stream: asyncio.StreamReader, is_err: bool) -> None:
         prefix = f"[shard {self.id}] "
-        scrub = self.manager.scrub
+        scrub = self.owner.scrub
         while True:
             try:
                 raw = await stream.readline()
@@ -289,40 +326,62 @@ class ShardProcess:
             line = scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
             if is_err:
                 self._stderr_tail.append(line)
-            self.manager.reporter.child_line(prefix + line, is_err)
+            self.owner.reporter.child_line(prefix + line, is_err)
 
     async def _wait_exit(self) -> int:
         """Wait for the child to exit, killing it on heartbeat or startup timeout."""
         assert self._wait_task is not None and self.proc is not None
-        opts = self.manager.options
+        opts = self.owner.options
         period = min(1.0, opts.heartbeat_timeout / 4, opts.heartbeat_interval)
-        while True:
-            done, _ = await asyncio.wait({self._wait_task}, timeout=period)
-            if done:
-                return self._wait_task.result()
-            now = time.monotonic()
-            queued = self.status == "identifying" and not self._granted
-            if self.last_hb is not None and now - self.last_hb > opts.heartbeat_timeout:
-                self._kill(
-                    f"no heartbeat for {now - self.last_hb:.1f} s (heartbeat_timeout "
-                    f"{opts.heartbeat_timeout:g} s): its event loop is blocked"
+        watched: set[asyncio.Future[Any]] = {self._wait_task}
+        closed: asyncio.Task[Any] | None = None
+        if self.channel is not None:
+            closed = asyncio.create_task(self.channel.closed.wait())
+            watched.add(closed)
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    watched, timeout=period, return_when=asyncio.FIRST_COMPLETED
                 )
-            elif (
-                self.ready_generation != self.generation
-                and not queued  # waiting for the identify queue is not the shard's fault
-                and now - self.attempt_started > opts.spawn_timeout
-            ):
-                self.spawn_timeout_reason = (
-                    f"did not become READY within spawn_timeout ({opts.spawn_timeout:g} s)"
-                    + (f"; last error: {self.last_error()}" if self.last_error() else "")
-                )
-                self._kill(self.spawn_timeout_reason)
-                self.manager._spawn_timeout(self)
+                if self._wait_task in done:
+                    return self._wait_task.result()
+                if closed is not None and closed in done:
+                    watched.discard(closed)
+                    self._gone()
+                self._check_deadlines()
+        finally:
+            if closed is not None and not closed.done():
+                closed.cancel()
+                await asyncio.wait({closed})
+
+    def _check_deadlines(self) -> None:
+        """Kill the child if its heartbeats stopped or it missed ``spawn_timeout``."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        opts = self.owner.options
+        now = time.monotonic()
+        queued = self.status == "identifying" and not self._granted
+        if self.last_hb is not None and now - self.last_hb > opts.heartbeat_timeout:
+            self._kill(
+                f"no heartbeat for {now - self.last_hb:.1f} s (heartbeat_timeout "
+                f"{opts.heartbeat_timeout:g} s): its event loop is blocked"
+            )
+        elif (
+            self.ready_generation != self.generation
+            and not queued  # waiting for the identify queue is not the shard's fault
+            and now - self.attempt_started > opts.spawn_timeout
+        ):
+            self.spawn_timeout_reason = (
+                f"did not become READY within spawn_timeout ({opts.spawn_timeout:g} s)"
+                + (f"; last error: {self.last_error()}" if self.last_error() else "")
+            )
+            self._kill(self.spawn_timeout_reason)
+            self.owner.shard_missed_spawn_timeout(self.id)
 
     def _kill(self, reason: str) -> None:
         if self._kill_reason is None:
             self._kill_reason = reason
-            self.manager.reporter.problem(f"shard {self.id}: {reason}; killing it")
+            self.owner.reporter.problem(f"shard {self.id}: {reason}; killing it")
         if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
@@ -333,6 +392,7 @@ class ShardProcess:
             await asyncio.wait(self._io_tasks, timeout=1.0)
             for task in self._io_tasks:
                 task.cancel()
+            await asyncio.gather(*self._io_tasks, return_exceptions=True)
         if self.channel is not None:
             # Events sent just before exit (exit_reason) are still in the socket: read them.
             with contextlib.suppress(TimeoutError):
@@ -367,7 +427,7 @@ class ShardProcess:
                 self.ready_generation = self.generation
             self.set_status(status)
         elif op == "identify_sent" and isinstance(data, dict):
-            note_sent = getattr(self.manager.identify_queue, "note_sent", None)
+            note_sent = getattr(self.owner.identify_queue, "note_sent", None)
             if note_sent is not None:
                 note_sent(self.id, float(data.get("at", time.monotonic())))
         elif op == "exit_reason" and isinstance(data, dict):
@@ -376,76 +436,93 @@ class ShardProcess:
     async def _on_request(self, op: str, data: Any) -> Any:
         if op == "hello":
             self.last_hb = time.monotonic()
-            return self.manager._hello(self)
+            return self.owner.shard_config(self.id)
         if op == "identify":
             self.set_status("identifying")
             self._granted = False
             self.attempt_started = time.monotonic()
-            queue = self.manager.identify_queue
+            queue = self.owner.identify_queue
             assert queue is not None  # set before any shard starts
             await queue.acquire(self.id)
             self._granted = True
             self.attempt_started = time.monotonic()
             return True
         if op == "route":
-            return await self.manager._route(self.id, data)
+            return await self.owner.route(self.id, data)
         raise EzError("ShardingError", f"unknown request {op!r} from shard {self.id}")
 
     # --- calls into the child ----------------------------------------------------------------
 
-    def running_channel(self) -> Channel:
-        """The channel of the running child; ``ShardingError`` (saying how it ended) if none."""
+    def running_channel(self, what: str) -> Channel:
+        """The channel of the running child.
+
+        Raises a ``not_running`` :class:`ShardCallError` when there is no child, and
+        ``ChannelClosed`` when the child's channel is closed but its exit not yet handled
+        (:meth:`call_error` turns that into how it exited).
+        """
         channel = self.channel
-        if channel is None or channel.is_closed:
-            raise EzError(
+        if channel is None:
+            last = self.last_exit
+            summary = f"; last exit: {self.exit_summary(last['code'])}" if last else ""
+            raise ShardCallError(
                 "ShardingError",
-                f"shard {self.id} is not running (status {self.status})"
-                + (
-                    f"; last exit: {self._exit_summary(self.last_exit['code'])}"
-                    if self.last_exit
-                    else ""
-                ),
+                f"{what}: shard {self.id} is not running (status {self.status}{summary})",
+                shard_id=self.id,
+                reason="not_running",
             )
+        if channel.is_closed:
+            self._gone()
+            raise ChannelClosed(channel.close_reason)
         return channel
 
-    async def call_error(self, op: str, exc: BaseException, timeout: float | None) -> BaseException:
-        """The error to report for a failed call: a dead shard says how it ended."""
-        if isinstance(exc, ChannelClosed):
-            if self._wait_task is not None:
-                await asyncio.wait({self._wait_task}, timeout=0.5)
-            code = self.proc.returncode if self.proc is not None else None
-            if code is None and self.last_exit:
-                code = self.last_exit["code"]
-            return EzError(
-                "ShardingError",
-                f"shard {self.id} died during {op} ({self._exit_summary(code)})",
-            )
+    async def _exit_code(self) -> int | None:
+        """The exit code of the child a call just lost, once it is reaped (``None``: not yet)."""
+        proc, wait_task = self.proc, self._wait_task  # that child's, even if a new one starts
+        if proc is None:
+            return self.last_exit["code"] if self.last_exit else None
+        if wait_task is not None:
+            await asyncio.wait({wait_task}, timeout=EXIT_GRACE)
+        return proc.returncode  # type: ignore[no-any-return]
+
+    async def call_error(
+        self, what: str, exc: BaseException, timeout: float | None
+    ) -> BaseException:
+        """The error to report for a failed call: a dead or silent shard says what happened.
+
+        Decided by the error's type and its IPC ``code`` (never by its text): a closed channel,
+        or a call the shard cancelled because it is shutting down, is the shard exiting during
+        ``what``; a ``TimeoutError`` is a shard that did not answer; anything else (an error
+        of the code the shard ran) is returned as it is.
+        """
+        if isinstance(exc, ShardCallError):
+            return exc
+        cancelled = isinstance(exc, RemoteError) and exc.code == CANCELLED
+        if isinstance(exc, ChannelClosed) or cancelled:
+            code = await self._exit_code()
+            if code is None:
+                if isinstance(exc, ChannelClosed):
+                    self._gone()
+                message = f"shard {self.id} stopped answering during {what}: it is shutting down"
+            else:
+                self._gone()
+                message = f"shard {self.id} exited ({self.exit_summary(code)}) during {what}"
+            return ShardCallError("ShardingError", message, shard_id=self.id, reason="exited")
         if isinstance(exc, TimeoutError):
-            return EzError(
-                "TimeoutError", f"shard {self.id} did not answer {op} within {timeout:g} s"
+            return ShardCallError(
+                "TimeoutError",
+                f"shard {self.id} did not answer {what} within {timeout:g} s",
+                shard_id=self.id,
+                reason="timeout",
             )
         return exc
 
-    async def call(self, op: str, payload: Any, timeout: float | None) -> Any:
-        """One request to this shard's process; never hangs (``timeout``) and names the shard."""
-        channel = self.running_channel()
+    async def call(self, what: str, op: str, payload: Any, timeout: float | None) -> Any:
+        """Request ``op`` of this shard's process for the user's ``what``; never hangs
+        (``timeout``), and a failure of the shard itself is a :class:`ShardCallError`."""
         try:
-            return await channel.request(op, payload, timeout)
-        except ChannelClosed:
-            # Give the process a moment to be reaped so the error can say how it ended.
-            if self._wait_task is not None:
-                await asyncio.wait({self._wait_task}, timeout=0.5)
-            code = self.proc.returncode if self.proc is not None else None
-            if code is None and self.last_exit:
-                code = self.last_exit["code"]
-            raise EzError(
-                "ShardingError",
-                f"shard {self.id} died during {op} ({self._exit_summary(code)})",
-            ) from None
-        except TimeoutError:
-            raise EzError(
-                "TimeoutError", f"shard {self.id} did not answer {op} within {timeout:g} s"
-            ) from None
+            return await self.running_channel(what).request(op, payload, timeout)
+        except (ChannelClosed, TimeoutError, EzError) as exc:
+            raise await self.call_error(what, exc, timeout) from None
 
     # --- stopping ------------------------------------------------------------------------------
 
@@ -455,7 +532,8 @@ class ShardProcess:
         if proc is None or proc.returncode is not None or wait_task is None:
             return
         if channel is not None and not channel.is_closed:
-            with contextlib.suppress(Exception):
+            # No answer (gone already, frozen, or failing) is fine: the wait below decides.
+            with contextlib.suppress(ChannelClosed, TimeoutError, EzError):
                 await channel.request("shutdown", None, timeout=min(grace, 2.0))
         done, _ = await asyncio.wait({wait_task}, timeout=grace)
         if not done:
@@ -468,11 +546,12 @@ class ShardProcess:
         self._stopping = True
         self._wake.set()
         await self.stop_child(grace)
-        if self._task is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(self._task), 10.0)
-            if not self._task.done():
-                self._task.cancel()
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=10.0)
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
         if self.status != "failed":
             self.set_status("dead")
 
@@ -487,9 +566,3 @@ class ShardProcess:
         self._restart_requested = True
         self._wake.set()  # also ends a backoff wait
         await self.stop_child(grace)
-
-    def kill_now(self) -> None:
-        """SIGKILL the child (used when the manager itself must exit at once)."""
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()

@@ -114,7 +114,8 @@ def run_child(
         traceback.print_exc()
         code = 1
     finally:
-        with contextlib.suppress(Exception):
+        # A closed or broken pipe cannot take the last lines; the exit code still tells.
+        with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
@@ -388,6 +389,12 @@ class Zygote:
     async def close(self) -> None:
         """Stop the fork server (its children must already be stopped)."""
         self.alive = False
+        # start() owns the readiness future: once it gave up (timeout, cancelled spawn) nobody
+        # waits for it any more, so it must not fail later with nobody to see the error.
+        if not self._ready.done():
+            self._ready.cancel()
+        elif not self._ready.cancelled():
+            self._ready.exception()  # start() already reported it (it returned None or raised)
         with contextlib.suppress(OSError):
             self.ctl.close()
         if not self._ready.done():
@@ -400,10 +407,11 @@ class Zygote:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
             await self.proc.wait()
-        if self._reader is not None:
-            self._reader.cancel()
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *([self._reader] if self._reader is not None else [])]
+        for task in tasks:
             task.cancel()
+        # Wait for them: nothing of the zygote outlives close().
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _pipe_reader(fd: int) -> asyncio.StreamReader:
