@@ -70,7 +70,10 @@ def _build_parser() -> tuple[_Parser, _Parser]:
         help=f"run against an embedded local Discord with {SANDBOX_GUILDS} guilds",
     )
 
-    check = sub.add_parser("check", help="check files for syntax errors without running them")
+    check = sub.add_parser(
+        "check",
+        help="find syntax errors, undefined names and wrong builtin calls without running",
+    )
     check.add_argument("files", nargs="+", metavar="FILE")
 
     test = sub.add_parser("test", help="run EasyLang test files (*.test.ez, *-test.ez)")
@@ -223,18 +226,29 @@ def _cmd_check(args: argparse.Namespace) -> int:
         problem = _check_source_file(path)
         if problem:
             return _usage_error(problem, "check")
-    from ezlang.lang import compile_file, format_error
+    import ezlang.extensions
+    import ezlang.lang.builtins  # noqa: F401  (the core builtins, for names and arities)
+    from ezlang.lang import format_error
+    from ezlang.lang.check import check_file, format_problem
 
+    ezlang.extensions.install()
     failed = 0
     for path in args.files:
         try:
-            compile_file(path)
+            problems = check_file(path)
         except Exception as exc:
             failed += 1
             text = format_error(exc)
             sys.stderr.write(text if text.endswith("\n") else text + "\n")
-        else:
+            continue
+        if not problems:
             print(f"{path}: ok")
+            continue
+        failed += 1
+        for found in problems:
+            sys.stderr.write(format_problem(found) + "\n")
+        count = len(problems)
+        sys.stderr.write(f"{path}: {count} problem{'' if count == 1 else 's'} found\n")
     return 1 if failed else 0
 
 
