@@ -10,7 +10,8 @@ Subcommands::
     ezlang sandbox ...          (the local Discord; see docs/SANDBOX.md)
     ezlang db ...               (the bot database; see docs/BOTS.md)
 
-``ezlang FILE.ez ...`` is short for ``ezlang run FILE.ez ...``.
+``ezlang FILE.ez ...`` is short for ``ezlang run FILE.ez ...``. A mistyped command
+(``ezlang runn``) is answered with the closest real one.
 
 Exit codes: 0 success, 1 an EasyLang error (printed with its position on stderr), 2 a usage
 error (unknown flag, missing file). Heavy modules (discord.py, the sandbox, prompt_toolkit)
@@ -271,6 +272,24 @@ def _cmd_repl(args: argparse.Namespace) -> int:
     return run_repl(debug=args.debug)
 
 
+COMMANDS = ("run", "check", "test", "repl", "sandbox", "db")
+
+
+def _unknown_command(word: str) -> int:
+    """``ezlang runn``: name the mistake and the closest command (exit 2)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    if close:
+        hint = f"; did you mean '{close[0]}'?"
+    elif Path(word).is_file():
+        hint = f"; to run this file: ezlang run {word}"
+    else:
+        hint = f" (commands: {', '.join(COMMANDS)})"
+    sys.stderr.write(f"ezlang: unknown command '{word}'{hint}\n")
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ezlang``, ``easylang`` and ``python -m ezlang``; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -285,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return db_main(args_list[1:])
     if args_list and args_list[0].endswith((".ez", ".ezlang")):
         args_list.insert(0, "run")
+    elif args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
+        return _unknown_command(args_list[0])
     parser, run_parser = _build_parser()
     try:
         if args_list and args_list[0] == "run":
@@ -297,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_usage(sys.stderr)
-        sys.stderr.write("ezlang: error: a command is required (run, check, test, repl, sandbox)\n")
+        sys.stderr.write(f"ezlang: error: a command is required ({', '.join(COMMANDS)})\n")
         return EXIT_USAGE
     handler = {
         "run": _cmd_run,
