@@ -13,6 +13,11 @@ conversion to an EasyLang object, one task per handler and the EasyLang code.
 
 For the ratio, the same run repeats the measurement with a plain discord.py ``on_message``
 coroutine doing the same comparisons (no EasyLang layer).
+
+``--ready`` measures something else: how long a bot takes from connecting to ``on_ready``
+while the sandbox streams its GUILD_CREATEs with a pause between them
+(``--guild-create-delay``), under discord.py's own rule (``on_ready`` once no guild came for
+``guild_ready_timeout``) and under the runtime's (once every guild READY listed arrived).
 """
 
 from __future__ import annotations
@@ -65,9 +70,10 @@ class Counter:
         self.done = asyncio.Event()
 
 
-def start_sandbox() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start_sandbox(*flags: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ezlang", "sandbox", "--guilds", "1", "--identify-window", "0.5"],
+        [sys.executable, "-m", "ezlang", "sandbox", "--guilds", "1", "--identify-window", "0.5"]
+        + list(flags),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -181,12 +187,101 @@ async def bench_discord_py(info: dict[str, Any], n: int, rounds: int) -> list[fl
     return results
 
 
+# (guilds, milliseconds between GUILD_CREATEs): instant, a Discord-like stream, and a stream
+# with pauses longer than a short timeout (large guilds on a busy Discord).
+READY_CASES = ((100, 0.0), (100, 10.0), (10, 400.0))
+
+
+async def time_to_ready(info: dict[str, Any], rule: str) -> tuple[float, int]:
+    """Seconds from connect to on_ready, and the guilds still missing at on_ready."""
+    import discord
+
+    from ezlang.discord import connect
+    from ezlang.discord.state import make_state
+
+    class RuleClient(discord.Client):
+        def _get_state(self, **options: Any) -> Any:
+            return make_state(self, **options)
+
+    connect.point_discord_py_at(info["api"], info["gateway"])
+    intents = discord.Intents.none()
+    intents.guilds = True
+    if rule == "all guilds arrived":
+        client: discord.Client = RuleClient(intents=intents)
+    else:
+        client = discord.Client(intents=intents, guild_ready_timeout=float(rule.split()[1]))
+    seen: dict[str, Any] = {}
+
+    @client.event
+    async def on_ready() -> None:
+        seen["at"] = time.perf_counter()
+        seen["missing"] = sum(1 for g in client.guilds if g.unavailable)
+
+    await client.login(info["token"])
+    t0 = time.perf_counter()
+    task = asyncio.create_task(client.connect())
+    await asyncio.wait_for(client.wait_until_ready(), 60)
+    await client.close()
+    await task
+    return seen["at"] - t0, seen["missing"]
+
+
+def bench_ready(rounds: int) -> list[str]:
+    rules = ("timeout 2.0", "timeout 0.25", "all guilds arrived")
+    lines = [
+        f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — time to on_ready — "
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        "",
+        f"Sandbox in its own process (`ezlang sandbox --guilds N --guild-create-delay MS --identify-window 0`), a "
+        f"discord.py client in this one; median of {rounds} connections (guilds intent only, no "
+        "chunking). *missing* = guilds still unavailable at on_ready (worst round).",
+        "",
+        "| guilds | GUILD_CREATE pacing | on_ready rule | to on_ready (s) | missing |",
+        "|---:|---:|---|---:|---:|",
+    ]
+    names = {
+        "timeout 2.0": "discord.py: 2 s after the last guild (the runtime before, on Discord)",
+        "timeout 0.25": "discord.py: 0.25 s after the last guild (the runtime before, on a sandbox)",
+        "all guilds arrived": "every guild of READY arrived, 2 s fallback (the runtime now)",
+    }
+    for guilds, pacing in READY_CASES:
+        # Flags parse last-wins, so these replace start_sandbox's; no identify window, as
+        # each round IDENTIFYs again right after the last one (else op 9 and a 5 s retry).
+        proc, info = start_sandbox(
+            "--guilds", str(guilds), "--guild-create-delay", str(pacing), "--identify-window", "0"
+        )
+        try:
+            for rule in rules:
+                runs = [asyncio.run(time_to_ready(info, rule)) for _ in range(rounds)]
+                median = statistics.median(t for t, _ in runs)
+                missing = max(m for _, m in runs)
+                lines.append(
+                    f"| {guilds} | {pacing:g} ms | {names[rule]} | {median:.2f} | {missing} |"
+                )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    lines.append("")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="append a results section here")
+    parser.add_argument(
+        "--ready", action="store_true", help="measure the time to on_ready instead (see above)"
+    )
     args = parser.parse_args()
+    if args.ready:
+        text = "\n".join(bench_ready(args.rounds))
+        print(text)
+        if args.out:
+            with args.out.open("a") as f:
+                f.write(text + "\n")
+        return 0
 
     # Rounds are interleaved (EasyLang, Python handler, discord.py, EasyLang, …), each with a
     # fresh connection, so that load from other processes hits all three alike.
