@@ -152,3 +152,63 @@ def test_repl_on_a_terminal_edits_remembers_and_interrupts(tmp_path):
     history = (tmp_path / ".ezlang_history").read_text()
     assert "+let x = 41" in history
     assert "+func f() {\n+return 7 }" in history  # a multi-line input is one history entry
+
+
+def test_repl_help_prints_the_guide_and_exit_leaves_before_later_input(ez):
+    from ezlang.lang.repl import HELP_TEXT
+
+    res = ez("repl", stdin="let n = 1\nhelp\nn + 1\nexit\nprint(99)\n")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == HELP_TEXT + "\n2\n"
+    assert res.stderr == ""
+    for word in ("quit", "exit()", "quit()", "  exit  "):
+        res = ez("repl", stdin=f"print(1)\n{word}\nprint(2)\n")
+        assert (res.returncode, res.stdout, res.stderr) == (0, "1\n", ""), word
+
+
+def test_completions_offer_defined_names_builtins_keywords_and_object_keys():
+    import ezlang.extensions
+    from ezlang.lang.repl import ReplSession, completions
+    from ezlang.lang.values import ErrorValue
+
+    ezlang.extensions.install()
+    ns = ReplSession().namespace
+    ns.update(
+        counter=1, count_words=None, config={"token": 1, "prefix": "!"}, err=ErrorValue("E", "m")
+    )
+    assert completions("print(cou", ns) == ["count_words", "counter"]
+    assert completions("pri", ns) == ["print"]
+    assert completions("fs_read", ns) == ["fs_read_dir", "fs_read_file"]  # lazy builtins too
+    assert completions("con", ns) == ["config", "const", "contains", "continue"]
+    assert completions("ex", ns) == ["exit"]
+    assert completions("config.p", ns) == ["prefix"]
+    assert completions("x = config.", ns) == ["prefix", "token"]
+    assert completions("err.m", ns) == ["message"]
+    assert completions("counter.", ns) == []  # a number has no keys
+    assert completions("a.config.", ns) == []  # a chain would need evaluating
+    assert completions("print(", ns) == []
+    assert completions("12", ns) == []
+    assert all("$" not in name and not name.startswith("__") for name in completions("_", ns))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_tab_completes_names_on_a_terminal(tmp_path):
+    term = _Pty(str(tmp_path))
+    try:
+        term.expect(b"ez>")
+        term.send(b"let unique_counter = 41\r")
+        term.expect(b"ez>")
+        term.send(b"300 + 33\r")  # its output proves the echo of the line above is done
+        term.expect(b"333")
+        term.expect(b"ez>")
+        term.send(b"unique_cou\t")  # a single match is inserted whole
+        term.expect(b"nter")  # only the completion can print this now
+        term.send(b" + 1\r")
+        term.expect(b"42")
+        term.expect(b"ez>")
+        term.send(b"exit\r")
+        assert term.press_until_exit(b"") == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(term.pid, 9)
+            os.waitpid(term.pid, 0)

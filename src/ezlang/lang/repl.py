@@ -10,6 +10,9 @@
   is ``null`` — so ``print("hi")`` shows ``hi`` once, like Python's prompt.
 * An error prints its positioned message and the prompt carries on; Ctrl-C abandons the
   current input (or interrupts running code), Ctrl-D (end of input) leaves with exit code 0.
+* ``help`` prints a short guide; ``exit`` or ``quit`` (also ``exit()``) leaves. On a terminal,
+  Tab completes the names defined so far, builtins and keywords, and ``name.`` followed by Tab
+  the keys of an object held in a variable (:func:`completions`).
 
 The event loop keeps running while the prompt waits for input, so a bot started from the
 REPL stays connected and its handlers run between prompts.
@@ -29,7 +32,7 @@ from ezlang.lang.asyncbridge import call_async, in_easylang
 from ezlang.lang.context import RunContext
 from ezlang.lang.errors import EzError
 from ezlang.lang.lexer import EOF, NEWLINE, OP, tokenize
-from ezlang.lang.values import to_repr
+from ezlang.lang.values import EzObject, to_repr
 
 PROMPT = "ez> "
 CONTINUATION = "... "
@@ -71,6 +74,69 @@ def needs_more_input(text: str) -> bool:
     return last.kind == "name" and last.value in _CONTINUING_WORDS
 
 
+#: Words the prompt itself understands (checked before the input is compiled).
+EXIT_WORDS = frozenset({"exit", "quit", "exit()", "quit()"})
+HELP_WORDS = frozenset({"help", "help()"})
+
+HELP_TEXT = """\
+Type EasyLang code and press Enter; the value of an expression is shown.
+  let x = 5          variables and functions stay defined until you leave
+  x * 2              shows 10
+  func twice(n) {    an open bracket continues the input on the next line
+    return n * 2
+  }
+Tab completes names and builtins; arrow keys recall earlier input.
+An error shows its message and the prompt carries on; Ctrl-C stops running code.
+exit or quit (or Ctrl-D) leaves. The language: docs/LANGUAGE.md; bots: docs/BOTS.md."""
+
+#: Statement and expression keywords offered by completion.
+KEYWORDS = (
+    "let var const func function return if else while for in break continue try catch "
+    "finally throw import as listen true false null and or not include use python"
+).split()
+
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _trailing_word(text: str) -> str:
+    i = len(text)
+    while i > 0 and text[i - 1] in _WORD_CHARS:
+        i -= 1
+    return text[i:]
+
+
+def completions(text: str, namespace: dict[str, Any]) -> list[str]:
+    """What Tab offers at the end of ``text`` (the input before the cursor), sorted.
+
+    After ``name.`` the keys of the object in the variable ``name``; otherwise the names the
+    session has defined, the builtins, the keywords and the prompt's own words that start with
+    the word being typed. Nothing is evaluated: only variables are looked at.
+    """
+    from ezlang.lang.registry import BUILTINS
+
+    word = _trailing_word(text)
+    before = text[: len(text) - len(word)]
+    if before.endswith("."):
+        owner = _trailing_word(before[:-1])
+        if not owner or before[: len(before) - 1 - len(owner)].endswith("."):
+            return []  # a longer chain (a.b.c): would need evaluating
+        value = namespace.get(owner)
+        if isinstance(value, dict):
+            keys = [k for k in value if isinstance(k, str)]
+        elif isinstance(value, EzObject):
+            keys = value.ez_keys()
+        else:
+            return []
+        return sorted(k for k in keys if k.startswith(word))
+    if not word or word[0].isdigit():
+        return []
+    names = {k for k in namespace if "$" not in k and not k.startswith("__")}
+    names.update(k for k in BUILTINS if "$" not in k)
+    names.update(KEYWORDS)
+    names.update(("help", "exit", "quit"))
+    return sorted(name for name in names if name.startswith(word) and name != word)
+
+
 class _LineReader(Protocol):
     async def read(self, prompt: str) -> str | None:  # None at end of input
         ...
@@ -89,10 +155,18 @@ class _PipeReader:
 class _PromptReader:
     """prompt_toolkit line editing with persistent history."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace: dict[str, Any]) -> None:
         from prompt_toolkit import PromptSession
+        from prompt_toolkit.completion import Completer, Completion
         from prompt_toolkit.history import FileHistory, InMemoryHistory
         from prompt_toolkit.key_binding import KeyBindings
+
+        class NameCompleter(Completer):  # type: ignore[misc]
+            def get_completions(self, document: Any, complete_event: Any) -> Any:
+                text = document.text_before_cursor
+                start = -len(_trailing_word(text))
+                for name in completions(text, namespace):
+                    yield Completion(name, start_position=start)
 
         history: Any
         try:
@@ -115,6 +189,8 @@ class _PromptReader:
 
         self.session: Any = PromptSession(
             history=history,
+            completer=NameCompleter(),
+            complete_while_typing=False,
             multiline=True,
             key_bindings=bindings,
             prompt_continuation=lambda width, line_number, soft_wrap: CONTINUATION,
@@ -176,7 +252,9 @@ async def _repl(reader: _LineReader, session: ReplSession, show_banner: bool) ->
     if show_banner:
         from ezlang import __version__
 
-        print(f"EasyLang {__version__} — type code and press Enter; Ctrl-D to leave.")
+        print(
+            f"EasyLang {__version__} — type code and press Enter; 'help' for a guide, 'exit' to leave."
+        )
     while True:
         lines: list[str] = []
         while True:
@@ -189,7 +267,13 @@ async def _repl(reader: _LineReader, session: ReplSession, show_banner: bool) ->
             if not needs_more_input("\n".join(lines)):
                 break
         text = "\n".join(lines)
-        if not text.strip():
+        word = text.strip()
+        if not word:
+            continue
+        if word in EXIT_WORDS:
+            return 0
+        if word in HELP_WORDS:
+            print(HELP_TEXT)
             continue
         task = asyncio.ensure_future(session.execute(text))
         session.running = task
@@ -213,10 +297,10 @@ async def _repl(reader: _LineReader, session: ReplSession, show_banner: bool) ->
 def run_repl(*, debug: bool = False) -> int:
     """Run the interactive prompt until end of input; returns the exit code (0)."""
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    reader: _LineReader = _PromptReader() if interactive else _PipeReader()
     ctx = RunContext(main_file=None, debug=debug)
     previous = context.set_current(ctx)
     session = ReplSession(debug=debug)
+    reader: _LineReader = _PromptReader(session.namespace) if interactive else _PipeReader()
     old_handler = signal.signal(signal.SIGINT, session.interrupt)
     try:
         return asyncio.run(_repl(reader, session, show_banner=interactive))
