@@ -95,20 +95,41 @@ def test_unterminated_string_points_at_its_start() -> None:
     assert (err.pos.line, err.pos.col) == (1, 9)
 
 
+def test_a_string_may_span_lines_as_in_the_older_easylang() -> None:
+    tokens = tokenize('let s = "one\ntwo"\nx')
+    string = tokens[3]
+    assert (string.kind, string.value) == (STRING, "one\ntwo")
+    assert (string.line, string.col, string.end_line) == (1, 9, 2)
+    assert (tokens[-2].value, tokens[-2].line, tokens[-2].col) == ("x", 3, 1)
+
+
+def test_an_unclosed_quote_names_the_string_that_ran_across_lines() -> None:
+    err = lex_error('print("abc)\nprint("x")\n')
+    assert (err.pos.line, err.pos.col) == (2, 9)
+    assert "the string at 1:7 runs on to line 2" in err.message
+
+
 def test_unterminated_block_comment() -> None:
     err = lex_error("a\n/* never closed")
     assert "unterminated comment" in err.message
     assert (err.pos.line, err.pos.col) == (2, 1)
 
 
-def test_unknown_escape() -> None:
-    err = lex_error(r'"\q"')
-    assert "unknown escape '\\q'" in err.message
-    assert err.pos.col == 2
+def test_unknown_escape_is_the_character_itself() -> None:
+    # The older EasyLang's lexer (and JavaScript) drop the backslash of an unknown escape.
+    assert kinds_values(r'"\q \d \u \x1"') == [(STRING, "q d u x1")]
 
 
-def test_bad_hex_escape() -> None:
-    assert "hex digits" in lex_error(r'"\xZZ"').message
+def test_hex_escapes_decode_and_malformed_ones_read_as_characters() -> None:
+    assert kinds_values(r'"\x41\u00e9\u{1F600}"') == [(STRING, "A\u00e9\U0001f600")]
+    assert kinds_values(r'"\xZZ"') == [(STRING, "xZZ")]
+
+
+def test_strict_equality_operators_get_a_hint() -> None:
+    for op in ("===", "!=="):
+        err = lex_error(f"a {op} b")
+        assert f"EasyLang has no '{op}'" in err.message
+        assert (err.pos.line, err.pos.col) == (1, 3)
 
 
 def test_unexpected_character() -> None:

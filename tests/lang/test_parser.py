@@ -172,7 +172,9 @@ def test_parse_expression_only_accepts_a_lone_expression() -> None:
 
 def test_unclosed_block_names_where_it_was_opened() -> None:
     err = syntax_error("if x {\n  print(1)\n")
-    assert err.message == "expected '}' to close the block opened at 1:6"
+    assert err.message == (
+        "expected '}' to close the block opened at 1:6 (`if x {`), found end of file"
+    )
 
 
 def test_unclosed_paren_names_where_it_was_opened() -> None:
@@ -187,7 +189,10 @@ def test_unclosed_array() -> None:
 
 def test_missing_block_brace() -> None:
     err = syntax_error("while x\n  y()")
-    assert err.message == "expected '{' to start the body of the while loop, found 'y'"
+    assert err.message == (
+        "expected '{' to start the body of the while loop, found 'y'"
+        " (EasyLang needs braces around a body, even a one-line one)"
+    )
     assert (err.pos.line, err.pos.col) == (2, 3)
 
 
@@ -244,3 +249,56 @@ def test_end_of_file_inside_brackets_names_the_unclosed_bracket() -> None:
     )
     err = syntax_error("print(foo(1, [2,\n")
     assert "the '[' opened at 1:14 is never closed" in err.message
+
+
+# ----------------------------------------------------------------------------- wave 2 syntax
+
+
+def test_in_and_not_in_are_comparisons() -> None:
+    (stmt,) = parse("x = a + 1 in b and c not in d").body
+    assert isinstance(stmt, n.Assign)
+    both = stmt.value
+    assert isinstance(both, n.Logical)
+    assert isinstance(both.left, n.Binary) and both.left.op == "in"
+    assert isinstance(both.left.left, n.Binary) and both.left.left.op == "+"
+    assert isinstance(both.right, n.Binary) and both.right.op == "not in"
+
+
+def test_for_in_still_reads_its_loop_variable() -> None:
+    (stmt,) = parse("for k in keys in xs { }").body
+    assert isinstance(stmt, n.For) and stmt.var == "k"
+    assert isinstance(stmt.iterable, n.Binary) and stmt.iterable.op == "in"
+
+
+def test_include_and_use_python_statements() -> None:
+    inc, use, bare = parse(
+        'include "cmds/ping.ez"\nuse python "math" as m\nuse python "os.path"'
+    ).body
+    assert inc == n.Include(1, 1, "cmds/ping.ez")
+    assert use == n.UsePython(2, 1, "math", "m")
+    assert bare == n.UsePython(3, 1, "os.path", "path")
+
+
+def test_include_and_use_stay_ordinary_names_elsewhere() -> None:
+    (a, b) = parse("include = 1\nuse(2)").body
+    assert isinstance(a, n.Assign) and isinstance(b, n.ExprStmt)
+
+
+@pytest.mark.parametrize(
+    ("source", "hint"),
+    [
+        ("if x = 5 {\n}", "to compare, write '=='"),
+        ("while (x = 5) {\n}", "to compare, write '=='"),
+        ("def f(x):\n  return x", "EasyLang uses 'func' to define a function"),
+        ("fn f() { }", "EasyLang uses 'func'"),
+        ("if x { } elif y { }", "EasyLang writes 'else if'"),
+        ("if x:\n  y()", "not after ':'"),
+        ("if a { } else print(1)", "EasyLang needs braces around a body"),
+        ('reply message "hi"', "natural-language statement of the older EasyLang"),
+        ("start bot with token t", "bot_start(token)"),
+        ('send channel "hi"', "send_message(channel"),
+        ("use python math", "expected a module name in quotes after 'use python'"),
+    ],
+)
+def test_syntax_hints(source: str, hint: str) -> None:
+    assert hint in syntax_error(source).message

@@ -12,6 +12,10 @@ Every program runs through the real CLI in its own process (``python -m ezlang r
 ``tests/programs`` as the working directory and ``EZ_CONFORMANCE_ENV=from-env`` in the
 environment. The processes run a few at a time in a session fixture, so the whole suite
 costs a few seconds rather than one interpreter start after another.
+
+The runner takes the folder as a parameter: ``tests/upstream/test_upstream.py`` runs the
+programs written in the older EasyLang's style through the same functions (``discover``,
+``run_all``, ``check``), with ``tests/upstream`` as their working directory.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-PROGRAMS = sorted(p.stem for p in HERE.glob("*.ez"))
+
+
+def discover(folder: Path) -> list[str]:
+    """The programs of a conformance folder: every ``NAME.ez`` directly in it."""
+    return sorted(p.stem for p in folder.glob("*.ez"))
+
+
+PROGRAMS = discover(HERE)
 TIMEOUT = 60
 # Compiled-program cache of these runs: private to the test session, not the user's ~/.cache.
 _CACHE_DIR = tempfile.mkdtemp(prefix="ezlang-programs-cache-")
@@ -51,8 +62,8 @@ class Outcome:
     stderr: str
 
 
-def _run(name: str) -> Outcome:
-    args_file = HERE / f"{name}.args"
+def _run(folder: Path, name: str) -> Outcome:
+    args_file = folder / f"{name}.args"
     extra = args_file.read_text().split() if args_file.exists() else []
     env = dict(
         os.environ,
@@ -64,7 +75,7 @@ def _run(name: str) -> Outcome:
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "ezlang", "run", f"{name}.ez", *extra],
-            cwd=HERE,
+            cwd=folder,
             env=env,
             capture_output=True,
             timeout=TIMEOUT,
@@ -78,20 +89,20 @@ def _run(name: str) -> Outcome:
     )
 
 
-@pytest.fixture(scope="session")
-def outcomes() -> dict[str, Outcome]:
+def run_all(folder: Path, names: list[str]) -> dict[str, Outcome]:
+    """Run the programs ``names`` of ``folder``, a few processes at a time."""
     workers = max(2, min(8, (os.cpu_count() or 2) * 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(zip(PROGRAMS, pool.map(_run, PROGRAMS), strict=True))
+        results = pool.map(lambda name: _run(folder, name), names)
+        return dict(zip(names, results, strict=True))
 
 
-@pytest.mark.parametrize("name", PROGRAMS)
-def test_program(name: str, outcomes: dict[str, Outcome]) -> None:
-    got = outcomes[name]
-    expected_out = (HERE / f"{name}.out").read_text()
-    code_file = HERE / f"{name}.code"
+def check(folder: Path, name: str, got: Outcome) -> None:
+    """Assert that program ``name`` of ``folder`` gave its expected output, code and errors."""
+    expected_out = (folder / f"{name}.out").read_text()
+    code_file = folder / f"{name}.code"
     expected_code = int(code_file.read_text()) if code_file.exists() else 0
-    err_file = HERE / f"{name}.err"
+    err_file = folder / f"{name}.err"
 
     assert "Traceback" not in got.stderr, f"Python traceback leaked:\n{got.stderr}"
     assert got.code == expected_code, f"exit code {got.code}, stderr:\n{got.stderr}"
@@ -102,6 +113,16 @@ def test_program(name: str, outcomes: dict[str, Outcome]) -> None:
                 assert needle in got.stderr, f"{needle!r} not in stderr:\n{got.stderr}"
     else:
         assert got.stderr == "", f"unexpected stderr:\n{got.stderr}"
+
+
+@pytest.fixture(scope="session")
+def outcomes() -> dict[str, Outcome]:
+    return run_all(HERE, PROGRAMS)
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_program(name: str, outcomes: dict[str, Outcome]) -> None:
+    check(HERE, name, outcomes[name])
 
 
 def test_suite_is_large_enough() -> None:

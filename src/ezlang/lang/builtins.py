@@ -529,17 +529,17 @@ def ez_ends_with(s: Any = _MISSING, suffix: Any = _MISSING) -> bool:
 
 
 @_ez("substr")
-def ez_substr(s: Any = _MISSING, start: Any = _MISSING, length: Any = None) -> str:
-    """``substr(s, start, length?)``: ``length`` characters from ``start`` (negative from the end)."""
+def ez_substr(s: Any = _MISSING, start: Any = _MISSING, end: Any = None) -> str:
+    """``substr(s, start, end?)``: the characters from ``start`` up to (not including) ``end``,
+    or to the end of ``s``; the older EasyLang's substr, which was JavaScript's ``substring``:
+    indexes below 0 count as 0, past the end as the end, and ``start > end`` swaps them."""
     text = _str("substr", s, 0, 3)
     n = len(text)
-    begin = _clamp_index(_int("substr", start, 1, 3), n)
-    if length is None:
-        return text[begin:]
-    count = _int("substr", length, 2, 3)
-    if count <= 0:
-        return ""
-    return text[begin : begin + count]
+    begin = min(max(_int("substr", start, 1, 3), 0), n)
+    stop = n if end is None else min(max(_int("substr", end, 2, 3), 0), n)
+    if begin > stop:
+        begin, stop = stop, begin
+    return text[begin:stop]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -647,11 +647,22 @@ def ez_pow(base: Any = _MISSING, exponent: Any = _MISSING) -> int | float:
 
 
 @_ez("random")
-def ez_random() -> float:
-    """A random number from 0 (inclusive) to 1 (exclusive)."""
+def ez_random(low: Any = _MISSING, high: Any = _MISSING) -> int | float:
+    """``random()``: a number from 0 (inclusive) to 1 (exclusive); ``random(1, 6)``: a whole
+    number from ``low`` to ``high``, both included (as the older EasyLang's random)."""
     import random
 
-    return random.random()
+    if low is _MISSING and high is _MISSING:
+        return random.random()
+    if high is _MISSING:
+        raise EzError(
+            "ArgumentError", "random() takes no arguments or two (random(min, max)), got 1"
+        )
+    lo = _int("random", low, 0, 2)
+    hi = _int("random", high, 1, 2)
+    if lo > hi:
+        raise EzError("ValueError", f"random() needs min <= max, got {lo} and {hi}")
+    return random.randint(lo, hi)
 
 
 @_ez("random_int")
@@ -671,9 +682,10 @@ def ez_random_int(a: Any = _MISSING, b: Any = _MISSING) -> int:
 
 
 @_ez("time")
-def ez_time() -> float:
-    """Seconds since 1970 as a fraction (``time()`` is like ``1732590000.123``)."""
-    return _time.time()
+def ez_time() -> int:
+    """Milliseconds since 1970, a whole number, as the older EasyLang's ``time()`` (and
+    JavaScript's ``Date.now()``); the same as ``now()``."""
+    return _time.time_ns() // 1_000_000
 
 
 @_ez("now")

@@ -17,6 +17,9 @@ How EasyLang maps to Python (details and the reasons in docs/GRAMMAR.md):
   both operands have the same type (checked inline); in statements whose right-hand side is
   pure arithmetic it is native outright, inside a ``try`` that recomputes the value with the
   EasyLang helper if Python raises TypeError (``"n=" + 5``) — try blocks are free in 3.11.
+* ``return`` at the top level of a file raises ``$ProgramReturn`` (not an ``Exception``, so no
+  ``catch`` sees it), caught around the file's body: it ends that file quietly.
+* ``include "f.ez"`` runs f.ez's code in the including file's namespace (``modules.include``).
 * Conditions that are comparisons use Python's bool directly; others go through ``$truthy``
   (empty arrays and objects are truthy in EasyLang).
 """
@@ -78,9 +81,13 @@ class FuncScope:
     # Names used inside closures created in the enclosing loops (candidates for boxing).
     loop_captured: frozenset[str] = frozenset()
 
+    #: Added to the fresh names of a file's top level: an included file shares the includer's
+    #: namespace, so its temporaries must not overwrite the includer's.
+    tag: str = ""
+
     def fresh(self, base: str) -> str:
         self.counter += 1
-        return f"{base}${self.counter}"
+        return f"{base}${self.tag}{self.counter}"
 
 
 @dataclass
@@ -130,7 +137,7 @@ def _at(node: Any, line: int, col: int) -> Any:
 def _is_boolean(e: n.Expr) -> bool:
     """True when ``e`` always evaluates to a Python bool (so Python truthiness is exact)."""
     if isinstance(e, n.Binary):
-        return e.op in ("==", "!=", "<", "<=", ">", ">=")
+        return e.op in ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
     if isinstance(e, n.Unary):
         return e.op == "not"
     if isinstance(e, n.Literal):
@@ -220,15 +227,22 @@ def _declared_in(stmts: tuple[n.Stmt, ...]) -> set[str]:
             names.add(s.func.name)
         elif isinstance(s, n.Import) and s.alias:
             names.add(s.alias)
+        elif isinstance(s, n.UsePython):
+            names.add(s.alias)
     return names
 
 
 class Compiler:
     """Compiles one EasyLang module (or snippet) to a Python ``ast.Module``."""
 
-    def __init__(self, filename: str, known_globals: set[str] | None = None) -> None:
+    def __init__(
+        self, filename: str, known_globals: set[str] | None = None, fresh_tag: str = ""
+    ) -> None:
         self.filename = filename
-        self.module_scope = FuncScope(None, True)
+        self.module_scope = FuncScope(None, True, tag=fresh_tag)
+        # In the REPL a top-level `return` stays an error (there is no file for it to end).
+        self.top_return_allowed = not filename.startswith("<repl>")
+        self.has_top_return = False
         self.func = self.module_scope
         self.block = Block(self.func, None, True)
         for name in known_globals or ():
@@ -284,6 +298,8 @@ class Compiler:
             elif isinstance(s, n.FuncDecl) and s.func.name:
                 self.declare(s.func.name, block, node=s)
             elif isinstance(s, n.Import) and s.alias:
+                self.declare(s.alias, block, node=s)
+            elif isinstance(s, n.UsePython):
                 self.declare(s.alias, block, node=s)
         if block.top:
             implicit: list[tuple[str, n.Node]] = []
@@ -341,6 +357,9 @@ class Compiler:
     def compile_module(self, module: n.Module) -> py.Module:
         self.prescan(module.body, self.block)
         body = self.statements(module.body)
+        if self.has_top_return:
+            handler = py.ExceptHandler(type=_load("$ProgramReturn"), name=None, body=[py.Pass()])
+            body = [_at(py.Try(body=body, handlers=[handler], orelse=[], finalbody=[]), 1, 1)]
         mod = py.Module(body=body, type_ignores=[])
         return py.fix_missing_locations(mod)
 
@@ -595,7 +614,15 @@ class Compiler:
 
     def stmt_Return(self, s: n.Return) -> list[py.stmt]:
         if self.func.is_module:
-            raise self.error("'return' outside a function", s)
+            if not self.top_return_allowed:
+                raise self.error("'return' outside a function", s)
+            # The older EasyLang let a file stop early with `return`; the value is evaluated
+            # (for its side effects) and dropped.
+            self.has_top_return = True
+            stop = _at(py.Raise(exc=_call("$ProgramReturn"), cause=None), s.line, s.col)
+            if s.value is None:
+                return [stop]
+            return [py.Expr(value=self.expr(s.value)), stop]
         if s.value is None:
             return [py.Return(value=None)]
         if _has_plus(s.value) and _is_pure(s.value):
@@ -647,6 +674,18 @@ class Compiler:
             return [py.Expr(value=_at(_call("$import_names", *args), s.line, s.col))]
         target = self.resolve_store(s.alias, s)
         call = _at(_call("$import_module", *args), s.line, s.col)
+        return [py.Assign(targets=[target], value=call)]
+
+    def stmt_Include(self, s: n.Include) -> list[py.stmt]:
+        if not self.func.is_module:
+            raise self.error("'include' is only allowed at the top level of a file", s)
+        args = (_call("$globals"), py.Constant(s.path), py.Constant(self.filename))
+        return [py.Expr(value=_at(_call("$include", *args), s.line, s.col))]
+
+    def stmt_UsePython(self, s: n.UsePython) -> list[py.stmt]:
+        # The runtime is the builtin import_python(name); `use python` is its statement form.
+        target = self.resolve_store(s.alias, s)
+        call = _at(_call("import_python", py.Constant(s.module)), s.line, s.col)
         return [py.Assign(targets=[target], value=call)]
 
     def stmt_Listen(self, s: n.Listen) -> list[py.stmt]:
@@ -739,6 +778,11 @@ class Compiler:
             return _at(
                 py.Compare(left=left, ops=[_COMPARE[op]()], comparators=[right]), e.line, e.col
             )
+        if op == "in" or op == "not in":
+            found: py.expr = _call("$in", left, right)
+            if op == "not in":
+                found = py.UnaryOp(op=py.Not(), operand=found)
+            return _at(found, e.line, e.col)
         if op in ("==", "!="):
             test: py.expr = _call("$eq", left, right)
             if op == "!=":

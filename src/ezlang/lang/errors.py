@@ -73,6 +73,11 @@ class EzError(Exception):
         return (_rebuild_error, (self.kind, self.message, self.pos, self.value), state)
 
 
+class ProgramReturn(BaseException):  # noqa: N818 (a signal, not an error)
+    """Raised by ``return`` at the top level of a file and caught around that file's body: the
+    file ends quietly. A ``BaseException`` so that EasyLang's ``catch`` never sees it."""
+
+
 def _rebuild_error(kind: str, message: str, pos: SourcePos | None, value: Any) -> EzError:
     return EzError(kind, message, pos=pos, value=value)
 

@@ -1,5 +1,8 @@
 """EasyLang lexer: source text → tokens with file, line and column.
 
+Strings may span lines, and an unknown escape such as ``"\\d"`` reads as the character after
+the backslash, as the older TypeScript EasyLang's lexer read them (docs/PORTING.md).
+
 Words are all ``NAME`` tokens; the parser decides where a word is a keyword, so keywords are
 reserved only where the grammar needs them (``msg.type``, ``{token: 1}``). Newlines become
 ``NEWLINE`` tokens; the parser ignores them where an expression obviously continues (inside
@@ -135,6 +138,13 @@ class Lexer:
             elif ch == '"' or ch == "'":
                 self.string(ch)
             else:
+                if ch in "=!" and src.startswith("==", self.i + 1):
+                    # JavaScript's strict operators: say what EasyLang writes instead.
+                    op3 = src[self.i : self.i + 3]
+                    raise self.error(
+                        f"EasyLang has no '{op3}': '{op3[:2]}' already compares without "
+                        f"converting types (1 == \"1\" is false); write '{op3[:2]}'"
+                    )
                 m = op_match(src, self.i)
                 if m is None:
                     shown = ch if ch.isprintable() else repr(ch)
@@ -227,9 +237,10 @@ class Lexer:
         chunk_start = self.i
         plain = _PLAIN_DQ if quote == '"' else _PLAIN_SQ
         while True:
-            if self.i >= n or src[self.i] == "\n":
+            if self.i >= n:
                 raise self.error(
-                    f"unterminated string (the {quote} at {line}:{col} is never closed)",
+                    f"unterminated string (the {quote} at {line}:{col} is never closed)"
+                    + self.multiline_hint(),
                     line=line,
                     col=col,
                 )
@@ -246,13 +257,26 @@ class Lexer:
                 parts.append(self.escape())
                 chunk_start = self.i
                 continue
+            # A newline inside quotes is part of the string (the older EasyLang read it so).
             self.i += 1
+            self.line += 1
+            self.line_start = self.i
         text = src[self.line_start + col - 1 : self.i] if self.line == line else quote
         self.add(STRING, "".join(parts), line, col, text)
 
+    def multiline_hint(self) -> str:
+        """Strings may span lines, so a quote missing on one line pairs up with the next
+        string's opening quote: point at the earlier string that ran across lines."""
+        for tok in reversed(self.tokens):
+            if tok.kind == STRING and tok.end_line > tok.line:
+                return (
+                    f"; the string at {tok.line}:{tok.col} runs on to line {tok.end_line}:"
+                    " is its closing quote missing?"
+                )
+        return ""
+
     def escape(self) -> str:
         src, n = self.src, len(self.src)
-        col = self.col()
         if self.i + 1 >= n:
             raise self.error("unterminated string (it ends with a backslash)")
         ch = src[self.i + 1]
@@ -270,21 +294,20 @@ class Lexer:
             else:
                 width = 2 if ch == "x" else 4
                 digits = src[self.i + 2 : self.i + 2 + width]
-            if (
-                not digits
-                or len(digits) > 6
-                or any(c not in "0123456789abcdefABCDEF" for c in digits)
-                or (ch == "x" and len(digits) != 2)
-                or (ch == "u" and width == 4 and len(digits) != 4)
-            ):
-                raise self.error(f"invalid escape '\\{ch}' (expected hex digits)", col=col)
-            code = int(digits, 16)
-            if code > 0x10FFFF:
-                raise self.error(f"invalid escape '\\{ch}': code point too large", col=col)
-            self.i += 2 + width
-            return chr(code)
-        shown = ch if ch.isprintable() else repr(ch)
-        raise self.error(f"unknown escape '\\{shown}' in string", col=col)
+            valid = (
+                bool(digits)
+                and len(digits) <= 6
+                and all(c in "0123456789abcdefABCDEF" for c in digits)
+                and not (ch == "x" and len(digits) != 2)
+                and not (ch == "u" and width == 4 and len(digits) != 4)
+            )
+            if valid and int(digits, 16) <= 0x10FFFF:
+                self.i += 2 + width
+                return chr(int(digits, 16))
+        # Any other escape is the character itself ("\\d" is "d"), as in the older EasyLang
+        # and in JavaScript.
+        self.i += 2
+        return ch
 
 
 def tokenize(source: str, filename: str = "<string>") -> list[Token]:

@@ -1,5 +1,5 @@
 """``import "file.ez"``: resolve relative to the importing file, run each file once per
-program run, detect cycles.
+program run, detect cycles. ``include "file.ez"``: run the file in the including file's scope.
 
 Each run of a :class:`~ezlang.lang.Program` owns an :class:`ImportState` (kept in the module
 namespace under ``$state``), shared by every module that run imports, so a module runs once
@@ -24,6 +24,7 @@ class ImportState:
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     loading: list[str] = field(default_factory=list)
+    including: list[str] = field(default_factory=list)
 
 
 def exports(namespace: dict[str, Any]) -> dict[str, Any]:
@@ -92,3 +93,56 @@ def import_module(namespace: dict[str, Any], path: str, importer: str) -> dict[s
     if obj is None:
         obj = state.objects[full] = exports(module_ns)
     return obj
+
+
+def include(namespace: dict[str, Any], path: str, includer: str) -> None:
+    """``include "path"``: compile the file and run it in ``namespace``, the including file's
+    own: it sees the names defined there so far, and its top-level names become the
+    includer's (the older EasyLang's layout: command files using the main file's helpers).
+    Unlike ``import`` it runs each time it is included; a file including itself is an error."""
+    import hashlib
+
+    from ezlang.lang import _attach_source_line, _compile_tree
+    from ezlang.lang.compiler import Compiler, _declared_in
+    from ezlang.lang.errors import register_source
+    from ezlang.lang.parser import parse
+
+    state = namespace.get(STATE_KEY)
+    if not isinstance(state, ImportState):
+        state = namespace[STATE_KEY] = ImportState()
+    full = _resolve(path, includer)
+    # The files being run right now: the includes in progress and the file including.
+    active = list(state.including)
+    if includer and not includer.startswith("<"):
+        top = os.path.normpath(os.path.abspath(includer))
+        if not active or active[-1] != top:
+            active.append(top)
+    if full in active:
+        chain = active[active.index(full) :] + [full]
+        shown = " → ".join(_display(p) for p in chain)
+        raise EzError("ImportError", f"include cycle: {shown}")
+    if not os.path.isfile(full):
+        raise EzError("ImportError", f'cannot include "{path}": no file {_display(full)}')
+    shown_name = _display(full)
+    try:
+        with open(full, encoding="utf-8") as fh:
+            source = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EzError("ImportError", f"cannot read {shown_name}: {exc}") from None
+    module = None
+    try:
+        module = parse(source, shown_name)
+        # Names the includer has now are the included file's globals (so its functions update
+        # them rather than making locals); names it declares itself are its own to declare.
+        known = set(exports(namespace)) - _declared_in(module.body)
+        tag = hashlib.sha1(full.encode()).hexdigest()[:8] + "_"
+        tree = Compiler(shown_name, known, fresh_tag=tag).compile_module(module)
+        code = _compile_tree(tree, register_source(shown_name, source), module)
+    except EzError as err:
+        raise _attach_source_line(err, source) from None
+    saved = state.including
+    state.including = [*active, full]
+    try:
+        exec(code, namespace)
+    finally:
+        state.including = saved

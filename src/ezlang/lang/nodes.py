@@ -110,7 +110,7 @@ class Unary(Expr):
 
 
 class Binary(Expr):
-    """Arithmetic and comparison: ``+ - * / % == != < <= > >=``."""
+    """Arithmetic and comparison: ``+ - * / % == != < <= > >=`` and ``in`` / ``not in``."""
 
     op: str
     left: Expr
@@ -228,6 +228,19 @@ class Import(Stmt):
 
     path: str
     alias: str | None
+
+
+class Include(Stmt):
+    """``include "path"``: run the file in the including file's scope (each time)."""
+
+    path: str
+
+
+class UsePython(Stmt):
+    """``use python "module" as name``: ``name = import_python("module")``."""
+
+    module: str
+    alias: str
 
 
 class Listen(Stmt):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins as _py
 from typing import Any
 
-from ezlang.lang.errors import EzError
+from ezlang.lang.errors import EzError, ProgramReturn
 from ezlang.lang.registry import BUILTINS
 from ezlang.lang.values import (
     ErrorValue,
@@ -258,6 +258,39 @@ def _import_module(namespace: dict[str, Any], path: str, importer: str) -> dict[
     return import_module(namespace, path, importer)
 
 
+def contains(item: Any, container: Any) -> bool:
+    """``item in container``: a key of an object, an element of an array (by ``==``), a
+    substring of a string."""
+    t = type(container)
+    if t is dict:
+        if type(item) is str:
+            return item in container
+        # {1: "a"} has the key "1", so 1 in {1: "a"} is true, as in JavaScript.
+        return type(item) in (int, float) and format_number(item) in container
+    if t is list:
+        return any(equals(x, item) for x in container)
+    if t is str:
+        if type(item) is not str:
+            raise EzError(
+                "TypeError",
+                f"'in' on a string looks for a string, got {_a(type_name(item))} "
+                f"(write str(x) in s)",
+            )
+        return item in container
+    if isinstance(container, EzObject):
+        return type(item) is str and item in container.ez_keys()
+    raise EzError(
+        "TypeError",
+        f"'in' needs an object, an array or a string on its right, got {_a(type_name(container))}",
+    )
+
+
+def _include(namespace: dict[str, Any], path: str, includer: str) -> None:
+    from ezlang.lang.modules import include
+
+    include(namespace, path, includer)
+
+
 #: Helpers by the name compiled code uses for them.
 HELPERS: dict[str, Any] = {
     "$add": add,
@@ -274,6 +307,9 @@ HELPERS: dict[str, Any] = {
     "$catch": catch,
     "$import_names": _import_names,
     "$import_module": _import_module,
+    "$include": _include,
+    "$in": contains,
+    "$ProgramReturn": ProgramReturn,
     "$type": _py.type,
     "$int": _py.int,
     "$float": _py.float,

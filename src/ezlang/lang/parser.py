@@ -7,8 +7,8 @@ skips code.
     program     = { sep } { statement { sep } } EOF ;
     sep         = NEWLINE | ";" ;
     statement   = let_stmt | func_decl | if_stmt | while_stmt | for_stmt | return_stmt
-                | "break" | "continue" | throw_stmt | try_stmt | import_stmt | listen_stmt
-                | block | simple_stmt ;
+                | "break" | "continue" | throw_stmt | try_stmt | import_stmt | include_stmt
+                | use_stmt | listen_stmt | block | simple_stmt ;
     let_stmt    = ( "let" | "var" | "const" ) NAME [ "=" expression ] ;
     func_decl   = ( "func" | "function" ) NAME params block ;
     params      = "(" [ NAME { "," NAME } [ "," ] ] ")" ;
@@ -16,11 +16,14 @@ skips code.
     while_stmt  = "while" expression block ;
     for_stmt    = "for" ( for_head | "(" for_head ")" ) block ;
     for_head    = [ "let" | "var" | "const" ] NAME "in" expression ;
-    return_stmt = "return" [ expression ] ;          (* the value must start on the same line *)
+    return_stmt = "return" [ expression ] ;          (* the value must start on the same line;
+                                                         at the top level it ends the file *)
     throw_stmt  = "throw" expression ;
     try_stmt    = "try" block [ "catch" [ NAME | "(" NAME ")" ] block ] [ "finally" block ] ;
                                                       (* at least one of catch / finally *)
     import_stmt = "import" STRING [ "as" NAME ] ;
+    include_stmt = "include" STRING ;                 (* runs the file in this file's scope *)
+    use_stmt    = "use" "python" STRING [ "as" NAME ] ;
     listen_stmt = "listen" STRING params block ;
     block       = "{" { sep } { statement { sep } } "}" ;
     simple_stmt = expression [ ( "=" | "+=" | "-=" | "*=" | "/=" | "%=" ) expression ] ;
@@ -29,7 +32,8 @@ skips code.
     or_expr     = and_expr { ( "or" | "||" ) and_expr } ;
     and_expr    = not_expr { ( "and" | "&&" ) not_expr } ;
     not_expr    = "not" not_expr | comparison ;      (* `not a == b` is `not (a == b)` *)
-    comparison  = additive { ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) additive } ;
+    comparison  = additive { ( "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not" "in" )
+                             additive } ;
     additive    = term { ( "+" | "-" ) term } ;
     term        = unary { ( "*" | "/" | "%" ) unary } ;
     unary       = ( "-" | "+" | "!" ) unary | postfix ;   (* `!a == b` is `(!a) == b` *)
@@ -68,13 +72,43 @@ _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 #: Deepest nesting of expressions and blocks; deeper input is a SyntaxError, not a crash.
 MAX_DEPTH = 100
 
+#: Words other languages use to define a function: ``def f(`` gets a hint naming ``func``.
+_OTHER_FUNC_WORDS = frozenset({"def", "fn", "fun", "func_", "lambda", "sub", "proc"})
+
+#: The older EasyLang's natural-language statements (``reply message "hi"``): each first word
+#: with the EasyLang way to write it. They are out of scope; they get a SyntaxError that shows
+#: the function call instead (docs/PORTING.md).
+_NATURAL_STATEMENTS = {
+    "start": "bot_start(token)  (for `start bot with token TOKEN`)",
+    "reply": 'reply(message, "text")',
+    "send": 'send_message(channel, "text")',
+    "react": 'react(message, "👍")',
+    "set": "name = value  (for `set name to value`)",
+    "load": 'use python "module" as name  (for `load python package "module" as name`)',
+    "ban": "a moderation builtin; see docs/PORTING.md",
+    "kick": "a moderation builtin; see docs/PORTING.md",
+    "timeout": "a moderation builtin; see docs/PORTING.md",
+    "add": "a role builtin; see docs/PORTING.md",
+    "remove": "remove(array, index), or a role builtin; see docs/PORTING.md",
+    "create": "a function call; see docs/PORTING.md",
+    "join": "a function call; see docs/PORTING.md",
+    "play": "a function call; see docs/PORTING.md",
+    "register": "a function call; see docs/PORTING.md",
+}
+
+#: Bodies whose missing braces get the hint "EasyLang needs braces".
+_BRACED = tuple(f"the body of the {w}" for w in ("if", "else", "while", "for"))
+
 
 class Parser:
     """Recursive-descent parser over the token list of one source file."""
 
-    def __init__(self, tokens: list[Token], filename: str) -> None:
+    def __init__(self, tokens: list[Token], filename: str, source: str = "") -> None:
         self.tokens = tokens
         self.filename = filename
+        self.lines = source.splitlines()
+        # > 0 while parsing the condition of an if/while: "=" there gets a "did you mean ==" hint.
+        self.in_condition = 0
         self.i = 0
         # While > 0 we are inside ( [ or an object literal: newlines are insignificant.
         self.bracket_depth = 0
@@ -88,7 +122,27 @@ class Parser:
         if tok.kind == EOF and self.open_brackets and "opened at" not in message:
             b = self.open_brackets[-1]
             message += f" (the '{b.value}' opened at {b.line}:{b.col} is never closed)"
+        message += self.string_hint()
         return EzError("SyntaxError", message, pos=SourcePos(self.filename, tok.line, tok.col))
+
+    def string_hint(self) -> str:
+        """A hint when a string just before the error ran across lines: strings may span lines
+        (as in the older EasyLang), so a missing closing quote shows up later, elsewhere."""
+        for prev in self.tokens[max(0, self.i - 3) : self.i + 1]:
+            if prev.kind == STRING and prev.end_line > prev.line:
+                return (
+                    f" (the string starting at {prev.line}:{prev.col} runs on to line "
+                    f"{prev.end_line}: is a closing quote missing?)"
+                )
+        return ""
+
+    def quote_line(self, tok: Token) -> str:
+        """`` (`if x > 3 {`)``: the source line of ``tok``, to show where a block opened."""
+        if 1 <= tok.line <= len(self.lines):
+            text = self.lines[tok.line - 1].strip()
+            if text:
+                return f" (`{text}`)"
+        return ""
 
     def open_bracket(self) -> None:
         """Just consumed ( [ or an object's {: newlines are insignificant until it closes."""
@@ -165,7 +219,12 @@ class Parser:
         where = f"{opener.line}:{opener.col}"
         found = tok.describe()
         thing = what or f"the '{opener.value}'"
-        raise self.error(f"expected '{closer}' to close {thing} opened at {where}, found {found}")
+        hint = ""
+        if self.in_condition and tok.kind == OP and tok.value == "=":
+            hint = "; to compare, write '==' ('=' assigns)"
+        raise self.error(
+            f"expected '{closer}' to close {thing} opened at {where}, found {found}{hint}"
+        )
 
     def enter(self, tok: Token) -> None:
         self.depth += 1
@@ -221,6 +280,14 @@ class Parser:
                 stmt = n.Throw(tok.line, tok.col, self.expression())
             elif word == "import":
                 stmt = self.import_stmt()
+            elif word == "include" and self.peek_next().kind == STRING:
+                stmt = self.include_stmt()
+            elif (
+                word == "use"
+                and self.peek_next().kind == NAME
+                and self.peek_next().value == "python"
+            ):
+                stmt = self.use_stmt()
             elif word == "listen" and self.peek_next().kind == STRING:
                 return self.listen_stmt()
             elif word in ("else", "catch", "finally"):
@@ -228,6 +295,7 @@ class Parser:
                     f"'{word}' without a matching '{'try' if word != 'else' else 'if'}'"
                 )
             else:
+                self.check_foreign_statement(tok)
                 stmt = self.simple_stmt()
         elif tok.kind == OP and tok.value == "{" and not self.starts_object():
             body = self.block("the block")
@@ -236,6 +304,27 @@ class Parser:
             stmt = self.simple_stmt()
         self.end_statement()
         return stmt
+
+    def check_foreign_statement(self, tok: Token) -> None:
+        """Hints for statements from other languages or the older EasyLang's natural-language
+        statements: ``def f(x):``, ``elif x:``, ``reply message "hi"``. Each of these is a word
+        followed on the same line by a word, string or number, which is never EasyLang."""
+        nxt = self.tokens[self.i + 1]
+        if nxt.kind not in (NAME, STRING, NUMBER) or nxt.line != tok.line:
+            return
+        word = str(tok.value)
+        if word in _OTHER_FUNC_WORDS and nxt.kind == NAME:
+            raise self.error(
+                f"EasyLang uses 'func' to define a function: func {nxt.value}(...) {{ ... }}"
+                f" (not '{word}')"
+            )
+        if word == "elif":
+            raise self.error("EasyLang writes 'else if' (not 'elif'): } else if cond { ... }")
+        if word in _NATURAL_STATEMENTS:
+            raise self.error(
+                f"'{word} …' is a natural-language statement of the older EasyLang, which "
+                f"ezlang does not have; write {_NATURAL_STATEMENTS[word]}"
+            )
 
     def starts_object(self) -> bool:
         """At a statement's ``{``: is it an object literal (``{key: …``) rather than a block?"""
@@ -247,7 +336,18 @@ class Parser:
         self.skip_newlines()
         tok = self.peek()
         if not (tok.kind == OP and tok.value == "{"):
-            raise self.error(f"expected '{{' to start {what}, found {tok.describe()}")
+            hint = ""
+            if tok.kind == OP and tok.value == ":":
+                hint = " (EasyLang puts a body in braces, not after ':': if x { ... })"
+            elif (
+                tok.kind == OP
+                and tok.value == "="
+                and what.startswith(("the body of the if", "the body of the while"))
+            ):
+                hint = "; to compare, write '==' ('=' assigns): x == 5"
+            elif what.startswith(_BRACED):
+                hint = " (EasyLang needs braces around a body, even a one-line one)"
+            raise self.error(f"expected '{{' to start {what}, found {tok.describe()}{hint}")
         self.advance()
         self.enter(tok)
         saved, self.bracket_depth = self.bracket_depth, 0
@@ -261,7 +361,9 @@ class Parser:
                 break
             if cur.kind == EOF:
                 raise self.error(
-                    f"expected '}}' to close the block opened at {tok.line}:{tok.col}", cur
+                    f"expected '}}' to close the block opened at {tok.line}:{tok.col}"
+                    f"{self.quote_line(tok)}, found end of file",
+                    cur,
                 )
             body.append(self.statement())
         self.bracket_depth = saved
@@ -311,9 +413,16 @@ class Parser:
         func = self.func_rest(start, str(name.value))
         return n.FuncDecl(start.line, start.col, func)
 
+    def condition(self) -> n.Expr:
+        self.in_condition += 1
+        try:
+            return self.expression()
+        finally:
+            self.in_condition -= 1
+
     def if_stmt(self) -> n.If:
         start = self.advance()
-        cond = self.expression()
+        cond = self.condition()
         then = self.block("the body of the if")
         orelse: tuple[n.Stmt, ...] | None = None
         nxt = self.next_significant()
@@ -328,7 +437,7 @@ class Parser:
 
     def while_stmt(self) -> n.While:
         start = self.advance()
-        cond = self.expression()
+        cond = self.condition()
         body = self.block("the body of the while loop")
         return n.While(start.line, start.col, cond, body)
 
@@ -402,6 +511,33 @@ class Parser:
             self.advance()
             alias = str(self.expect_name("a name after 'as'").value)
         return n.Import(start.line, start.col, str(tok.value), alias)
+
+    def include_stmt(self) -> n.Include:
+        start = self.advance()
+        path = self.advance()
+        return n.Include(start.line, start.col, str(path.value))
+
+    def use_stmt(self) -> n.UsePython:
+        start = self.advance()
+        self.advance()  # python
+        tok = self.peek()
+        if tok.kind != STRING:
+            raise self.error(
+                f"expected a module name in quotes after 'use python', found {tok.describe()}"
+            )
+        self.advance()
+        module = str(tok.value)
+        if self.at_word("as"):
+            self.advance()
+            alias = str(self.expect_name("a name after 'as'").value)
+        else:
+            alias = module.rsplit(".", 1)[-1]
+            if not alias.isidentifier() or alias in RESERVED:
+                raise self.error(
+                    f'write use python "{module}" as NAME: "{alias}" cannot be a variable name',
+                    tok,
+                )
+        return n.UsePython(start.line, start.col, module, alias)
 
     def listen_stmt(self) -> n.Listen:
         start = self.advance()
@@ -481,7 +617,27 @@ class Parser:
                 return left
 
     def comparison(self) -> n.Expr:
-        return self.binary_level(_COMPARE_OPS, "additive")
+        left = self.additive()
+        while True:
+            tok = self.peek()
+            if tok.kind == OP and tok.value in _COMPARE_OPS:
+                op = str(tok.value)
+                self.advance()
+            elif tok.kind == NAME and tok.value == "in":
+                op = "in"
+                self.advance()
+            elif tok.kind == NAME and tok.value == "not" and self.at_in_after_not():
+                op = "not in"
+                self.advance()
+                self.advance()
+            else:
+                return left
+            self.skip_newlines()
+            left = n.Binary(tok.line, tok.col, op, left, self.additive())
+
+    def at_in_after_not(self) -> bool:
+        nxt = self.tokens[self.i + 1]
+        return nxt.kind == NAME and nxt.value == "in"
 
     def additive(self) -> n.Expr:
         return self.binary_level(("+", "-"), "term")
@@ -633,7 +789,7 @@ def parse(source: str, filename: str = "<string>") -> n.Module:
     """Parse a whole file. Raises ``EzError("SyntaxError")`` at the first error."""
     _ensure_stack()
     tokens = tokenize(source, filename)
-    return Parser(tokens, filename).parse_program()
+    return Parser(tokens, filename, source).parse_program()
 
 
 def parse_expression(source: str, filename: str = "<string>") -> n.Expr | None:
