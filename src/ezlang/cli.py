@@ -286,7 +286,8 @@ def _unknown_command(word: str) -> int:
         hint = f"; to run this file: ezlang run {word}"
     else:
         hint = f" (commands: {', '.join(COMMANDS)})"
-    sys.stderr.write(f"ezlang: unknown command '{word}'{hint}\n")
+    _build_parser()[0].print_usage(sys.stderr)
+    sys.stderr.write(f"ezlang: error: unknown command '{word}'{hint}\n")
     return EXIT_USAGE
 
 

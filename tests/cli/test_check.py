@@ -197,3 +197,18 @@ def test_check_reports_every_failing_file_with_its_position(ez, write, tmp_path)
 def test_check_missing_file_is_a_usage_error(ez, tmp_path):
     res = ez("check", str(tmp_path / "nope.ez"))
     assert res.returncode == 2
+
+
+def test_use_python_and_include_bind_names(write):
+    write("lib.ez", "let from_lib = 1\n")
+    main = write(
+        "main.ez",
+        'use python "math"\nuse python "os.path" as p\ninclude "lib.ez"\n'
+        "print(math.pi, p, path, from_lib, os)\n",
+    )
+    from ezlang.lang.check import check_file
+
+    assert [(p.line, p.col, p.message) for p in check_file(str(main))] == [
+        (4, 19, "'path' is not defined (did you mean 'math'?)"),
+        (4, 35, "'os' is not defined"),
+    ]

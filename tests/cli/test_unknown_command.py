@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+USAGE = "usage: ezlang [-h] [--version] COMMAND ...\n"
+
 
 @pytest.mark.parametrize(
     ("word", "suggestion"),
@@ -12,14 +14,18 @@ import pytest
 def test_mistyped_command_suggests_the_closest(ez, word, suggestion):
     res = ez(word, "bot.ez")
     assert (res.returncode, res.stdout) == (2, "")
-    assert res.stderr == f"ezlang: unknown command '{word}'; did you mean '{suggestion}'?\n"
+    assert (
+        res.stderr
+        == USAGE + f"ezlang: error: unknown command '{word}'; did you mean '{suggestion}'?\n"
+    )
 
 
 def test_unknown_word_lists_the_commands(ez):
     res = ez("frobnicate")
     assert (res.returncode, res.stdout) == (2, "")
-    assert res.stderr == (
-        "ezlang: unknown command 'frobnicate' (commands: run, check, test, repl, sandbox, db)\n"
+    assert res.stderr == USAGE + (
+        "ezlang: error: unknown command 'frobnicate' "
+        "(commands: run, check, test, repl, sandbox, db)\n"
     )
 
 
@@ -27,7 +33,9 @@ def test_an_existing_file_without_the_ez_extension_gets_the_run_hint(ez, write, 
     write("bot.txt", 'print("hi")\n')
     res = ez("bot.txt", cwd=tmp_path)
     assert res.returncode == 2
-    assert res.stderr == "ezlang: unknown command 'bot.txt'; to run this file: ezlang run bot.txt\n"
+    assert res.stderr == USAGE + (
+        "ezlang: error: unknown command 'bot.txt'; to run this file: ezlang run bot.txt\n"
+    )
 
 
 def test_a_file_ending_in_ez_still_runs_directly(ez, write, tmp_path):

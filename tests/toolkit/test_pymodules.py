@@ -150,3 +150,16 @@ def test_module_that_fails_to_load_and_bad_names(tmp_path):
     # How the callee is named is the runtime's business; the kind and the reason are ours.
     assert lines[2].startswith("TypeError ")
     assert lines[2].endswith("pi is not a function (it is a number)")
+
+
+def test_use_python_statement_binds_the_module(tmp_path):
+    res = _run(
+        tmp_path,
+        """
+        use python "math"
+        use python "os.path" as p
+        print(math.floor(math.pi), p.basename("/a/b.txt"))
+        """,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "3 b.txt\n"
