@@ -5,7 +5,8 @@ their own). ``bot_start`` logs in (so a bad token fails at the ``bot_start`` lin
 the gateway connection as a task the context keeps alive; SIGINT/SIGTERM run :meth:`stop`,
 which closes the gateway with code 1000.
 
-Events reach EasyLang through :meth:`_EzClientMixin.dispatch`: discord.py's event names are
+Events reach EasyLang through the clients' ``dispatch`` (:mod:`ezlang.discord.clients`):
+discord.py's event names are
 mapped to the discord.js names EasyLang users know, the arguments are converted to plain
 EasyLang values once per event, and every handler runs in its own task through
 ``call_async`` — concurrently, as in JavaScript — so a slow handler never holds up the
@@ -29,7 +30,20 @@ import aiohttp
 import discord
 
 from ezlang.discord import connect, convert, plugin
-from ezlang.discord import state as ez_state
+from ezlang.discord.clients import (
+    EzAutoShardedClient,
+    EzClient,
+    IdentifyGate,
+    running_shard_sockets,
+)
+from ezlang.discord.intents import (  # noqa: F401  (part of this module's interface)
+    DEFAULT_INTENTS,
+    PRIVILEGED_INTENTS,
+    default_intents,
+    parse_intents,
+    privileged_of,
+)
+from ezlang.discord.logs import install_discord_logging
 from ezlang.discord.view import ClientView
 from ezlang.lang import context as context_mod
 from ezlang.lang import format_error, to_ez_error
@@ -53,62 +67,6 @@ EVENTS = (
     "error",
 )
 _EVENT_LOOKUP = {name.lower(): name for name in EVENTS} | {"message": "messageCreate"}
-
-DEFAULT_INTENTS = ("guilds", "guild_messages", "dm_messages", "message_content")
-
-# Spellings a beginner may use (ours, discord.py's, discord.js's GatewayIntentBits), normalised
-# by lowercasing and dropping "_", "-" and spaces → discord.py's Intents flag.
-_INTENT_ALIASES = {
-    "guilds": "guilds",
-    "members": "members",
-    "guildmembers": "members",
-    "moderation": "moderation",
-    "guildmoderation": "moderation",
-    "bans": "moderation",
-    "guildbans": "moderation",
-    "emojis": "emojis_and_stickers",
-    "emojisandstickers": "emojis_and_stickers",
-    "guildemojisandstickers": "emojis_and_stickers",
-    "guildexpressions": "emojis_and_stickers",
-    "expressions": "emojis_and_stickers",
-    "integrations": "integrations",
-    "guildintegrations": "integrations",
-    "webhooks": "webhooks",
-    "guildwebhooks": "webhooks",
-    "invites": "invites",
-    "guildinvites": "invites",
-    "voicestates": "voice_states",
-    "guildvoicestates": "voice_states",
-    "presences": "presences",
-    "guildpresences": "presences",
-    "messages": "messages",
-    "guildmessages": "guild_messages",
-    "dmmessages": "dm_messages",
-    "directmessages": "dm_messages",
-    "dms": "dm_messages",
-    "reactions": "reactions",
-    "guildreactions": "guild_reactions",
-    "guildmessagereactions": "guild_reactions",
-    "dmreactions": "dm_reactions",
-    "directmessagereactions": "dm_reactions",
-    "typing": "typing",
-    "guildtyping": "guild_typing",
-    "guildmessagetyping": "guild_typing",
-    "dmtyping": "dm_typing",
-    "directmessagetyping": "dm_typing",
-    "messagecontent": "message_content",
-    "scheduledevents": "guild_scheduled_events",
-    "guildscheduledevents": "guild_scheduled_events",
-    "automoderation": "auto_moderation",
-    "automod": "auto_moderation",
-    "polls": "polls",
-}
-# Privileged intents and their switch in the developer portal (Bot → Privileged Gateway Intents).
-PRIVILEGED_INTENTS = {
-    "members": "SERVER MEMBERS INTENT",
-    "presences": "PRESENCE INTENT",
-    "message_content": "MESSAGE CONTENT INTENT",
-}
 
 STATUSES = {
     "online": discord.Status.online,
@@ -161,61 +119,6 @@ def _arity(fn: Callable[..., Any]) -> int | None:
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
-def parse_intents(names: Any) -> discord.Intents:
-    """``set_intents([...])``: the full set of intents to ask for, replacing the defaults."""
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list):
-        raise EzError(
-            "TypeError",
-            "set_intents() takes an array of intent names, e.g. "
-            '["guilds", "guild_messages", "message_content"]',
-        )
-    intents = discord.Intents.none()
-    for name in names:
-        if not isinstance(name, str):
-            raise EzError("TypeError", f"intent names are strings, not {to_repr(name)}")
-        key = name.lower().replace("_", "").replace("-", "").replace(" ", "")
-        if key == "default":
-            for flag in DEFAULT_INTENTS:
-                setattr(intents, flag, True)
-            continue
-        if key == "all":
-            intents = intents | discord.Intents.all()
-            continue
-        alias = _INTENT_ALIASES.get(key)
-        if alias is None:
-            known = ", ".join(
-                sorted(
-                    {
-                        *DEFAULT_INTENTS,
-                        "members",
-                        "presences",
-                        "reactions",
-                        "typing",
-                        "voice_states",
-                        "default",
-                        "all",
-                    }
-                )
-            )
-            raise EzError(
-                "ValueError", f"unknown intent {to_repr(name)}; known intents include {known}"
-            )
-        setattr(intents, alias, True)
-    return intents
-
-
-def default_intents() -> discord.Intents:
-    """Guilds, guild messages, direct messages and message content (what a command bot needs)."""
-    return parse_intents(list(DEFAULT_INTENTS))
-
-
-def privileged_of(intents: discord.Intents) -> list[str]:
-    """The privileged intents in ``intents``, by name."""
-    return [name for name in PRIVILEGED_INTENTS if getattr(intents, name)]
-
-
 def rest_error(action: str, exc: discord.HTTPException) -> EzError:
     """A failed REST call as a DiscordError carrying Discord's own message."""
     reason = getattr(exc.response, "reason", "") or ""
@@ -224,138 +127,6 @@ def rest_error(action: str, exc: discord.HTTPException) -> EzError:
     return EzError(
         "DiscordError", f"{action} failed: {exc.status} {reason}: {text}{code}".replace("  ", " ")
     )
-
-
-class IdentifyGate:
-    """Discord's IDENTIFY rate limit inside one process (an unsharded or auto-sharded bot).
-
-    At most ``max_concurrency`` IDENTIFYs per ``window`` seconds, one per bucket
-    ``shard_id % max_concurrency``. A shard process under a manager uses the manager's queue
-    (the plugin) instead.
-    """
-
-    def __init__(self, max_concurrency: int, window: float) -> None:
-        self.max_concurrency = max(1, max_concurrency)
-        self.window = window
-        # Discord times IDENTIFYs when they arrive; one that is delayed on the way (a busy
-        # event loop, the network) would bring the next one too close. Spend a little margin.
-        self.margin = 0.1 + 0.1 * window
-        self._last: dict[int, float] = {}
-        self._lock = asyncio.Lock()
-
-    async def acquire(self, shard_id: int) -> None:
-        bucket = shard_id % self.max_concurrency
-        async with self._lock:
-            last = self._last.get(bucket)
-            if last is not None:
-                delay = last + self.window + self.margin - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            self._last[bucket] = time.monotonic()
-
-
-class _EzClientMixin:
-    """What EasyLang adds to a discord.py client: event mapping and the identify hook."""
-
-    ez_runtime: BotRuntime
-    ez_ready_at: float | None = None
-    #: discord.py events that become shard events, per client kind.
-    _ez_shard_events: dict[str, str] = {}
-
-    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
-        super().dispatch(event, *args, **kwargs)  # type: ignore[misc]
-        route = _ROUTES.get(event)
-        shard_event = self._ez_shard_events.get(event)
-        if route is None and shard_event is None:
-            return
-        # This runs inside discord.py's gateway reader: an exception here would end the
-        # connection, so an event we cannot convert is logged and skipped instead.
-        try:
-            if route is not None:
-                route(self.ez_runtime, self, args)
-            if shard_event is not None:
-                self.ez_runtime.on_shard_event(self, shard_event, args)
-        except Exception:
-            _log.exception("ezlang could not deliver the %s event", event)
-
-    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        await self.ez_runtime.before_identify(shard_id, initial)
-
-
-class EzClient(_EzClientMixin, discord.Client):
-    """One gateway connection: an unsharded bot, or one shard of a managed bot."""
-
-    _ez_shard_events = {"disconnect": "shardDisconnect", "resumed": "shardResume"}
-
-    def _get_state(self, **options: Any) -> Any:
-        # Ready once every guild of READY arrived, not 2 s after the last one (state.py).
-        return ez_state.make_state(self, **options)
-
-
-class EzAutoShardedClient(_EzClientMixin, discord.AutoShardedClient):
-    """Several shards in one process, for a bot that needs sharding but runs without a manager."""
-
-    _ez_shard_events = {
-        "shard_ready": "shardReady",
-        "shard_disconnect": "shardDisconnect",
-        "shard_resumed": "shardResume",
-    }
-
-    def _get_state(self, **options: Any) -> Any:
-        return ez_state.make_state(self, **options)
-
-
-def _route_ready(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    rt.on_ready(client)
-
-
-def _route_message(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageCreate") or rt.wants_history():
-        rt.on_message_dict(convert.message(args[0]))
-
-
-def _route_message_edit(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageUpdate"):
-        raw: discord.RawMessageUpdateEvent = args[0]
-        new = convert.message(raw.message)
-        if raw.cached_message is not None:
-            old: dict[str, Any] | None = convert.message(raw.cached_message)
-        else:
-            old = rt.recent.get(new["id"])
-        if new["id"] in rt.recent:
-            rt.recent[new["id"]] = new
-        rt.emit("messageUpdate", (old, new))
-
-
-def _route_message_delete(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageDelete"):
-        raw: discord.RawMessageDeleteEvent = args[0]
-        remembered = rt.recent.pop(str(raw.message_id), None)
-        if raw.cached_message is not None:
-            value = convert.message(raw.cached_message)
-        elif remembered is not None:
-            value = remembered
-        else:
-            value = convert.partial_message(raw.message_id, raw.channel_id, raw.guild_id)
-        rt.emit("messageDelete", (value,))
-
-
-def _route_guild(event: str) -> Callable[[BotRuntime, Any, tuple[Any, ...]], None]:
-    def route(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-        if rt.handlers.get(event):
-            rt.emit(event, (convert.guild(args[0]),))
-
-    return route
-
-
-_ROUTES: dict[str, Callable[[BotRuntime, Any, tuple[Any, ...]], None]] = {
-    "ready": _route_ready,
-    "message": _route_message,
-    "raw_message_edit": _route_message_edit,
-    "raw_message_delete": _route_message_delete,
-    "guild_join": _route_guild("guildCreate"),
-    "guild_remove": _route_guild("guildDelete"),
-}
 
 
 def _error_value(exc: BaseException, event: str) -> dict[str, Any]:
@@ -712,7 +483,7 @@ class BotRuntime:
             # Sockets no running reader owns (a plain client's, whose reader is stopped now, or
             # a shard's still waiting to IDENTIFY) are closed here with 1000; client.close()
             # would only drop them with its HTTP session. Running shards close themselves.
-            owned = _running_shard_sockets(client)
+            owned = running_shard_sockets(client)
             wrappers = {
                 id(ws.socket): ws for ws in getattr(client._connection, "ez_websockets", ())
             }
@@ -799,15 +570,6 @@ class BotRuntime:
         return client
 
 
-def _running_shard_sockets(client: Any) -> set[int]:
-    """ids of the websockets an AutoShardedClient's launched shards read (they close them)."""
-    if not isinstance(client, EzAutoShardedClient):
-        return set()
-    # discord.py keeps launched shards in a private, name-mangled dict.
-    shards = getattr(client, "_AutoShardedClient__shards", {})
-    return {id(shard.ws.socket) for shard in shards.values() if getattr(shard, "ws", None)}
-
-
 _state: tuple[context_mod.RunContext, BotRuntime] | None = None
 
 
@@ -833,32 +595,3 @@ def current() -> BotRuntime | None:
     except Exception:  # no program is running in this process
         return None
     return _state[1] if _state[0] is ctx else None
-
-
-class _ShortLogFormatter(logging.Formatter):
-    def __init__(self, prefix: str, debug: bool) -> None:
-        super().__init__(prefix + "%(message)s")
-        self.debug = debug
-
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's API
-        # Reconnect warnings carry tracebacks; beginners need the one line, --debug shows all.
-        if self.debug:
-            return super().formatException(ei)
-        exc = ei[1]
-        return f"  ({type(exc).__name__}: {exc})" if exc is not None else ""
-
-
-def install_discord_logging(debug: bool) -> None:
-    """Show discord.py's (and our) warnings as short lines on stderr, unless logging is set up."""
-    if logging.getLogger().handlers:
-        return
-    for name, prefix in (("discord", "discord.py: "), ("ezlang.discord", "ezlang: ")):
-        logger = logging.getLogger(name)
-        if logger.handlers:
-            continue
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_ShortLogFormatter(prefix, debug))
-        logger.addHandler(handler)
-        verbose = debug and os.environ.get("EZLANG_DISCORD_DEBUG")
-        logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
-        logger.propagate = False
