@@ -290,11 +290,12 @@ def ez_push(arr: Any = _MISSING, value: Any = None) -> int:
 
 
 @_ez("append")
-def ez_append(arr: Any = _MISSING, value: Any = None) -> int:
-    """Same as ``push``."""
+def ez_append(arr: Any = _MISSING, value: Any = None) -> list[Any]:
+    """Adds ``v`` at the end of ``arr`` (in place) and returns ``arr``, as the older EasyLang's
+    ``append`` did (so ``items = append(items, v)`` works); ``push`` returns the new length."""
     items = _arr("append", arr, 0, 2)
     items.append(value)
-    return len(items)
+    return items
 
 
 @_ez("pop")

@@ -676,6 +676,16 @@ class Compiler:
         call = _at(_call("$import_module", *args), s.line, s.col)
         return [py.Assign(targets=[target], value=call)]
 
+    def stmt_Delete(self, s: n.Delete) -> list[py.stmt]:
+        target = s.target
+        if isinstance(target, n.Member):
+            key: py.expr = py.Constant(target.name)
+        else:
+            assert isinstance(target, n.Index)
+            key = self.expr(target.index)
+        call = _call("$delete", self.expr(target.obj), key)
+        return [py.Expr(value=_at(call, target.line, target.col))]
+
     def stmt_Include(self, s: n.Include) -> list[py.stmt]:
         if not self.func.is_module:
             raise self.error("'include' is only allowed at the top level of a file", s)

@@ -31,9 +31,10 @@ _OPERATORS = (
     ",", ".", ":", ";",
 )  # fmt: skip
 
+# No \b \f \v: the older EasyLang read "\b" as "b" (so "C:\bots" kept its letters).
 _ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0",
-    "b": "\b", "f": "\f", "v": "\v", "/": "/", "\n": "",
+    "\n": "",
 }  # fmt: skip
 
 

@@ -230,6 +230,12 @@ class Import(Stmt):
     alias: str | None
 
 
+class Delete(Stmt):
+    """``delete obj[key]`` / ``delete obj.key``: remove a key from an object."""
+
+    target: Expr
+
+
 class Include(Stmt):
     """``include "path"``: run the file in the including file's scope (each time)."""
 

@@ -285,6 +285,16 @@ def contains(item: Any, container: Any) -> bool:
     )
 
 
+def delete_key(obj: Any, key: Any) -> None:
+    """``delete obj[key]``: remove the key from an object (a missing key is fine)."""
+    if type(obj) is _dict:
+        obj.pop(_key(key), None)
+    elif type(obj) is _list:
+        raise EzError("TypeError", "delete works on object keys; use remove(array, index)")
+    else:
+        raise EzError("TypeError", f"cannot delete a key of {_a(type_name(obj))}")
+
+
 def _include(namespace: dict[str, Any], path: str, includer: str) -> None:
     from ezlang.lang.modules import include
 
@@ -308,6 +318,7 @@ HELPERS: dict[str, Any] = {
     "$import_names": _import_names,
     "$import_module": _import_module,
     "$include": _include,
+    "$delete": delete_key,
     "$in": contains,
     "$ProgramReturn": ProgramReturn,
     "$type": _py.type,

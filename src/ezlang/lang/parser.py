@@ -8,7 +8,7 @@ skips code.
     sep         = NEWLINE | ";" ;
     statement   = let_stmt | func_decl | if_stmt | while_stmt | for_stmt | return_stmt
                 | "break" | "continue" | throw_stmt | try_stmt | import_stmt | include_stmt
-                | use_stmt | listen_stmt | block | simple_stmt ;
+                | use_stmt | delete_stmt | listen_stmt | block | simple_stmt ;
     let_stmt    = ( "let" | "var" | "const" ) NAME [ "=" expression ] ;
     func_decl   = ( "func" | "function" ) NAME params block ;
     params      = "(" [ NAME { "," NAME } [ "," ] ] ")" ;
@@ -24,6 +24,7 @@ skips code.
     import_stmt = "import" STRING [ "as" NAME ] ;
     include_stmt = "include" STRING ;                 (* runs the file in this file's scope *)
     use_stmt    = "use" "python" STRING [ "as" NAME ] ;
+    delete_stmt = "delete" postfix ;                  (* postfix ends in .key or [key] *)
     listen_stmt = "listen" STRING params block ;
     block       = "{" { sep } { statement { sep } } "}" ;
     simple_stmt = expression [ ( "=" | "+=" | "-=" | "*=" | "/=" | "%=" ) expression ] ;
@@ -280,6 +281,8 @@ class Parser:
                 stmt = n.Throw(tok.line, tok.col, self.expression())
             elif word == "import":
                 stmt = self.import_stmt()
+            elif word == "delete" and self.peek_next().kind == NAME:
+                stmt = self.delete_stmt()
             elif word == "include" and self.peek_next().kind == STRING:
                 stmt = self.include_stmt()
             elif (
@@ -511,6 +514,13 @@ class Parser:
             self.advance()
             alias = str(self.expect_name("a name after 'as'").value)
         return n.Import(start.line, start.col, str(tok.value), alias)
+
+    def delete_stmt(self) -> n.Delete:
+        start = self.advance()
+        target = self.postfix()
+        if not isinstance(target, n.Member | n.Index):
+            raise self.error("delete needs an object key: delete obj[key] or delete obj.key", start)
+        return n.Delete(start.line, start.col, target)
 
     def include_stmt(self) -> n.Include:
         start = self.advance()
