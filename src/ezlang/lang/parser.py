@@ -86,16 +86,11 @@ _NATURAL_STATEMENTS = {
     "react": 'react(message, "👍")',
     "set": "name = value  (for `set name to value`)",
     "load": 'use python "module" as name  (for `load python package "module" as name`)',
-    "ban": "a moderation builtin; see docs/PORTING.md",
-    "kick": "a moderation builtin; see docs/PORTING.md",
-    "timeout": "a moderation builtin; see docs/PORTING.md",
-    "add": "a role builtin; see docs/PORTING.md",
-    "remove": "remove(array, index), or a role builtin; see docs/PORTING.md",
-    "create": "a function call; see docs/PORTING.md",
-    "join": "a function call; see docs/PORTING.md",
-    "play": "a function call; see docs/PORTING.md",
-    "register": "a function call; see docs/PORTING.md",
 }
+#: Natural-language statements whose action ezlang has no builtin for yet.
+_NATURAL_WITHOUT_BUILTIN = frozenset(
+    {"ban", "kick", "timeout", "add", "remove", "create", "join", "play", "register"}
+)
 
 #: Bodies whose missing braces get the hint "EasyLang needs braces".
 _BRACED = tuple(f"the body of the {w}" for w in ("if", "else", "while", "for"))
@@ -325,8 +320,13 @@ class Parser:
             raise self.error("EasyLang writes 'else if' (not 'elif'): } else if cond { ... }")
         if word in _NATURAL_STATEMENTS:
             raise self.error(
-                f"'{word} …' is a natural-language statement of the older EasyLang, which "
-                f"ezlang does not have; write {_NATURAL_STATEMENTS[word]}"
+                f"'{word} …' is a natural-language statement of the older EasyLang; "
+                f"EasyLang writes a function call: {_NATURAL_STATEMENTS[word]}"
+            )
+        if word in _NATURAL_WITHOUT_BUILTIN:
+            raise self.error(
+                f"'{word} …' is a natural-language statement of the older EasyLang; EasyLang "
+                "writes function calls, and has no builtin for this one yet (docs/PORTING.md)"
             )
 
     def starts_object(self) -> bool:
