@@ -21,6 +21,13 @@ DISCORD_BUILTINS = (
     "set_status",
     "set_activity",
     "set_intents",
+    "create_message_collector",
+    "create_reaction_collector",
+    "on_collect",
+    "on_collector_end",
+    "stop_collector",
+    "wait_for_message",
+    "wait_for_reaction",
     "get_client",
     "get_shard_info",
 )
@@ -49,6 +56,28 @@ FILES_BUILTINS = (
 
 PYTHON_BUILTINS = ("import_python",)
 
+TASK_BUILTINS = (
+    "create_loop",
+    "create_scheduled_task",
+    "start_task",
+    "stop_task",
+    "is_task_running",
+    "list_tasks",
+    "get_task_info",
+    "delete_task",
+)
+
+COOLDOWN_BUILTINS = (
+    "add_cooldown",
+    "is_on_cooldown",
+    "get_cooldown_remaining",
+    "reset_cooldown",
+    "reset_all_cooldowns",
+    "clear_all_cooldowns",
+    "get_user_cooldowns",
+    "get_cooldown_stats",
+)
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
@@ -57,3 +86,5 @@ def install() -> None:
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")
     register_lazy(PYTHON_BUILTINS, "ezlang.toolkit.pymodules")
+    register_lazy(TASK_BUILTINS, "ezlang.toolkit.tasks")
+    register_lazy(COOLDOWN_BUILTINS, "ezlang.toolkit.cooldowns")
