@@ -18,6 +18,7 @@ from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
 from ezlang.sharding import agent as agent_mod
 from ezlang.sharding.manager import ShardManager
+from ezlang.sharding.options import timeout_arg
 
 _manager: ShardManager | None = None
 
@@ -107,7 +108,7 @@ async def broadcast_eval(code: Any = None, options: Any = None) -> Any:
     if agent is not None:
         if not isinstance(code, str):
             raise EzError("TypeError", f"broadcast_eval: code must be a string, got {code!r}")
-        limit = ShardManager._timeout_arg(timeout, float(agent.config.get("eval_timeout", 5)))
+        limit = timeout_arg(timeout, float(agent.config.get("eval_timeout", 5)))
         return await agent.route(
             "broadcast_eval", {"code": code, "shard": shard, "timeout": limit}, limit + 2
         )

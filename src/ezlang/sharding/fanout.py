@@ -8,8 +8,8 @@ reader's callback as they arrive — no future, task or timer per shard. Shards 
 outcome lands in the same :class:`FanOut`. The caller wakes once: when the last reply is in,
 when the first error is in (``fail_fast``), or at the deadline.
 
-What the replies mean (ordering, naming the shard, stats entries) is the manager's business;
-this module only collects them.
+What the replies mean (results in order, stats entries) is the manager's business; this
+module collects them, and :func:`name_shard` words a shard's failure the one way.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from ezlang.lang.errors import EzError
 from ezlang.sharding import ipc
 from ezlang.sharding.backends import RemoteCaller
-from ezlang.sharding.process import ShardProcess
+from ezlang.sharding.process import ShardCallError, ShardProcess
 
 #: Extra seconds a fan-out waits for other hosts beyond the call's own timeout, so their own
 #: (more precise) timeout errors arrive before the fan-out gives up on them.
@@ -73,6 +73,17 @@ class FanOut:
         if self.missing:
             return self.answered.index(False)
         return None
+
+
+def name_shard(what: str, shard_id: int, exc: BaseException) -> EzError:
+    """The error to raise for shard ``shard_id``'s failure in ``what``, naming the shard once."""
+    if isinstance(exc, ShardCallError) and exc.shard_id == shard_id:
+        return exc  # the shard itself failed: its message already names it and ``what``
+    if not isinstance(exc, EzError):
+        return EzError(
+            "ShardingError", f"{what} failed on shard {shard_id}: {type(exc).__name__}: {exc}"
+        )
+    return EzError(exc.kind, f"{what} failed on shard {shard_id}: {exc.message}")
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -40,11 +40,17 @@ from ezlang.sharding.backends import (
     RemoteCaller,
     make_backends,
 )
-from ezlang.sharding.fanout import FanOut, fan_out
+from ezlang.sharding.fanout import FanOut, fan_out, name_shard
 from ezlang.sharding.gateway import api_base, fetch_gateway_bot
 from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.interfaces import IdentifyQueue, ShardDirectory
-from ezlang.sharding.options import ShardOptions, parse_options
+from ezlang.sharding.options import (
+    ShardOptions,
+    check_bot_syntax,
+    parse_options,
+    shard_id_arg,
+    timeout_arg,
+)
 from ezlang.sharding.process import SCRUBBED_ENV, ShardCallError, ShardProcess
 from ezlang.sharding.progress import Reporter
 from ezlang.sharding.zygote import Zygote
@@ -62,22 +68,6 @@ OP_NAMES = {"eval": "broadcast_eval", "fetch": "fetch_client_values", "stats": "
 
 def _sharding_error(message: str) -> EzError:
     return EzError("ShardingError", message)
-
-
-def check_bot_syntax(path: Path) -> None:
-    """Raise the bot file's ``SyntaxError`` (an ``EzError`` with its position), if it has one."""
-    if path.suffix == ".py":
-        try:
-            compile(path.read_text(encoding="utf-8"), str(path), "exec")
-        except SyntaxError as exc:
-            raise EzError(
-                "SyntaxError",
-                f"{path.name} line {exc.lineno}: {exc.msg} (the bot file cannot start)",
-            ) from None
-        return
-    from ezlang.lang import compile_file
-
-    compile_file(str(path))
 
 
 class ShardManager:
@@ -403,7 +393,7 @@ class ShardManager:
                 return await self.remote.call(shard_id, op, payload, timeout)
             raise self._unknown_shard(shard_id)
         if op == "stats":
-            return await self._shard_stats(shard, timeout or STATS_TIMEOUT)
+            return (await self._stats_of([shard_id], timeout or STATS_TIMEOUT))[0]
         if op == "respawn":
             return await self._respawn_local(shard)
         return await shard.call(OP_NAMES.get(op, op), op, payload, timeout)
@@ -423,28 +413,6 @@ class ShardManager:
             raise _sharding_error(f"{what}: no shards yet — call spawn_shards() first")
         if self._stopped.is_set():
             raise _sharding_error(f"{what}: the shards were stopped (stop_shards())")
-
-    @staticmethod
-    def _shard_arg(value: Any, what: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise EzError("TypeError", f"{what}: the shard id must be a number, got {value!r}")
-        if isinstance(value, float) and not value.is_integer():
-            raise EzError("ValueError", f"{what}: the shard id must be a whole number")
-        return int(value)
-
-    @staticmethod
-    def _timeout_arg(value: Any, default: float) -> float:
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise EzError(
-                "TypeError", f"option 'timeout' must be a number of seconds, got {value!r}"
-            )
-        if not value > 0 or not math.isfinite(value):
-            raise EzError(
-                "ValueError", f"option 'timeout' must be a positive number, got {value!r}"
-            )
-        return float(value)
 
     # --- aggregating operations: one fan-out ---------------------------------------------------------
 
@@ -495,17 +463,7 @@ class ShardManager:
         if index is None:
             return fan.results
         error = await self._shard_failure(what, fan, index, timeout)
-        raise self._name_shard(what, fan.ids[index], error)
-
-    @staticmethod
-    def _name_shard(what: str, shard_id: int, exc: BaseException) -> EzError:
-        if isinstance(exc, ShardCallError) and exc.shard_id == shard_id:
-            return exc  # the shard itself failed: its message already names it and ``what``
-        if not isinstance(exc, EzError):
-            return _sharding_error(
-                f"{what} failed on shard {shard_id}: {type(exc).__name__}: {exc}"
-            )
-        return EzError(exc.kind, f"{what} failed on shard {shard_id}: {exc.message}")
+        raise name_shard(what, fan.ids[index], error)
 
     async def broadcast_eval(
         self, code: str, shard: int | None = None, timeout: float | None = None
@@ -520,7 +478,7 @@ class ShardManager:
             raise EzError("TypeError", f"broadcast_eval: code must be a string, got {code!r}")
         if not code.strip():
             raise EzError("ValueError", "broadcast_eval: code must not be empty")
-        limit = self._timeout_arg(timeout, self.options.eval_timeout)
+        limit = timeout_arg(timeout, self.options.eval_timeout)
         self._require_spawned("broadcast_eval")
         payload = {"code": code, "timeout": limit}
         # The child enforces the limit itself; the manager's own limit is a little longer so
@@ -528,7 +486,7 @@ class ShardManager:
         call_limit = limit + 0.25
         if shard is None:
             return await self._call_all("broadcast_eval", "eval", payload, call_limit)
-        shard_id = self._shard_arg(shard, "broadcast_eval")
+        shard_id = shard_id_arg(shard, "broadcast_eval")
         if shard_id not in self._all_ids():
             raise self._unknown_shard(shard_id)
         results = await self._call_all("broadcast_eval", "eval", payload, call_limit, [shard_id])
@@ -558,42 +516,7 @@ class ShardManager:
             # A shard's fetch fails with ValueError only for a bad path, and the path is the
             # same on every shard: say it once, without a shard number.
             raise EzError("ValueError", error.message) from None
-        raise self._name_shard(what, fan.ids[index], error)
-
-    async def _shard_stats(self, shard: ShardProcess, timeout: float) -> dict[str, Any]:
-        try:
-            child = await shard.call("get_shard_stats", "stats", None, timeout)
-        except EzError as exc:
-            return self._stats_entry(shard, None, exc)
-        return self._stats_entry(shard, child, None)
-
-    @staticmethod
-    def _stats_entry(
-        shard: ShardProcess, child: dict[str, Any] | None, error: BaseException | None
-    ) -> dict[str, Any]:
-        """The shard's numbers from its process plus the manager's view of it."""
-        snap = shard.snapshot()
-        if child is None:
-            message = error.message if isinstance(error, EzError) else str(error)
-            return {
-                "shard_id": shard.id,
-                "ready": False,
-                "status": snap["status"],
-                "error": message,
-                "pid": snap["pid"],
-                "restarts": snap["restarts"],
-                "last_exit": snap["last_exit"],
-            }
-        out = dict(child)
-        out["shard_id"] = shard.id
-        out["ready"] = bool(child.get("ready")) and snap["status"] == "ready"
-        out.update(
-            status=snap["status"],
-            pid=snap["pid"],
-            restarts=snap["restarts"],
-            last_exit=snap["last_exit"],
-        )
-        return out
+        raise name_shard(what, fan.ids[index], error)
 
     async def stats(self) -> list[dict[str, Any]]:
         """One stats object per shard, gathered in parallel; unreachable shards say so.
@@ -602,11 +525,17 @@ class ShardManager:
         slow gets an entry with its ``error``, the others are unaffected.
         """
         self._require_spawned("get_shard_stats")
+        return await self._stats_of(self._all_ids())
+
+    async def _stats_of(
+        self, ids: list[int], timeout: float = STATS_TIMEOUT
+    ) -> list[dict[str, Any]]:
+        """The stats entries of shards ``ids`` (local or not), in that order."""
         what = "get_shard_stats"
-        fan = await self._fan_out(what, "stats", None, STATS_TIMEOUT, fail_fast=False)
+        fan = await self._fan_out(what, "stats", None, timeout, fail_fast=False, ids=ids)
         failures = await asyncio.gather(
             *(
-                self._shard_failure(what, fan, index, STATS_TIMEOUT)
+                self._shard_failure(what, fan, index, timeout)
                 for index in range(len(fan.ids))
                 if index in fan.errors or not fan.answered[index]
             )
@@ -620,7 +549,7 @@ class ShardManager:
             error = None if ok else next(failed)
             shard = self.shards.get(shard_id)
             if shard is not None:
-                entry = self._stats_entry(shard, fan.results[index] if ok else None, error)
+                entry = shard.stats_entry(fan.results[index] if ok else None, error)
                 if here is not None:
                     entry["host"] = here
             elif ok:
@@ -641,7 +570,7 @@ class ShardManager:
 
     async def respawn_shard(self, shard_id: int) -> bool:
         """Replace shard ``shard_id``'s process; returns True once the new one is READY."""
-        shard_id = self._shard_arg(shard_id, "respawn_shard")
+        shard_id = shard_id_arg(shard_id, "respawn_shard")
         self._require_spawned("respawn_shard")
         if shard_id not in self._all_ids():
             raise self._unknown_shard(shard_id)

@@ -9,6 +9,7 @@ the option. The token is kept out of ``repr`` so it cannot leak into logs or err
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -134,6 +135,42 @@ def _string(name: str, value: Any) -> str:
     if not value.strip():
         raise EzError("ValueError", f"option '{name}' must not be empty")
     return value
+
+
+def check_bot_syntax(path: Path) -> None:
+    """Raise the bot file's ``SyntaxError`` (an ``EzError`` with its position), if it has one."""
+    if path.suffix == ".py":
+        try:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        except SyntaxError as exc:
+            raise EzError(
+                "SyntaxError",
+                f"{path.name} line {exc.lineno}: {exc.msg} (the bot file cannot start)",
+            ) from None
+        return
+    from ezlang.lang import compile_file
+
+    compile_file(str(path))
+
+
+def shard_id_arg(value: Any, what: str) -> int:
+    """A shard id argument of ``what`` (``respawn_shard``, ``broadcast_eval``'s ``shard``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EzError("TypeError", f"{what}: the shard id must be a number, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise EzError("ValueError", f"{what}: the shard id must be a whole number")
+    return int(value)
+
+
+def timeout_arg(value: Any, default: float) -> float:
+    """A call's ``timeout`` option in seconds (``default`` when not given)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EzError("TypeError", f"option 'timeout' must be a number of seconds, got {value!r}")
+    if not value > 0 or not math.isfinite(value):
+        raise EzError("ValueError", f"option 'timeout' must be a positive number, got {value!r}")
+    return float(value)
 
 
 def resolve_bot_file(bot_file: Any, base_dir: Path | None = None) -> Path:

@@ -139,6 +139,25 @@ class ShardProcess:
             "last_exit": dict(self.last_exit) if self.last_exit else None,
         }
 
+    def stats_entry(
+        self, child: dict[str, Any] | None, error: BaseException | None
+    ) -> dict[str, Any]:
+        """A ``get_shard_stats`` entry: the child's own numbers (``child``; ``None`` when the
+        call failed with ``error``) plus the manager's view of the shard."""
+        snap = self.snapshot()
+        mine = {k: snap[k] for k in ("status", "pid", "restarts", "last_exit")}
+        if child is None:
+            message = error.message if isinstance(error, EzError) else str(error)
+            return {
+                "shard_id": self.id,
+                "ready": False,
+                "status": snap["status"],
+                "error": message,
+                **mine,
+            }
+        ready = bool(child.get("ready")) and snap["status"] == "ready"
+        return {**child, "shard_id": self.id, "ready": ready, **mine}
+
     def last_error(self) -> str | None:
         """The most useful line about why the current or last child failed."""
         if self._exit_reason and self._exit_reason.get("error"):
