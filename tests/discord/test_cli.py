@@ -190,8 +190,7 @@ async def test_set_activity_from_easylang_reaches_the_sandbox(
     sandbox: Any, control: Control, ezlang_run: Any
 ) -> None:
     program = """on_ready(func(client) {
-    set_status("idle")
-    set_activity("competing", "the tests")
+    set_status("idle", "competing", "the tests")
     print("set")
 })
 bot_start()

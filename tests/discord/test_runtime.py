@@ -167,7 +167,7 @@ async def test_set_activity_and_status_reach_the_sandbox_presences(
 ) -> None:
     await start_and_wait_ready()
     await ez("set_status", "dnd")
-    await ez("set_activity", "watching", "the sandbox")
+    await ez("set_activity", "the sandbox", "watching")
 
     async def presence() -> dict[str, Any] | None:
         data = await control.get("/presences")
@@ -186,7 +186,7 @@ async def test_set_activity_and_status_reach_the_sandbox_presences(
 async def test_presence_set_before_start_goes_out_with_identify(
     run_ctx: Any, control: Control
 ) -> None:
-    await ez("set_activity", "playing", "chess")
+    await ez("set_activity", "chess")  # type: playing by default
     await start_and_wait_ready()
 
     async def presence() -> bool:

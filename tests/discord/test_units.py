@@ -109,6 +109,7 @@ def test_message_from_payload_is_plain_data() -> None:
         "edited_at": None,
         "mentions": ["50"],
         "embeds": [],
+        "partial": False,
     }
     legacy = convert.message_from_payload(
         {**payload, "author": {"id": "1", "username": "old", "discriminator": "1234"}}

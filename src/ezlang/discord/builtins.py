@@ -12,7 +12,7 @@ from typing import Any
 
 import discord
 
-from ezlang.discord import convert
+from ezlang.discord import collectors, convert
 from ezlang.discord.runtime import BotRuntime, parse_intents, rest_error, runtime
 from ezlang.discord.view import ClientView
 from ezlang.lang.errors import EzError
@@ -91,24 +91,69 @@ def on_ready(fn: Any) -> None:
     runtime().add_handler("ready", fn)
 
 
-def on_message(fn: Any) -> None:
-    """Run ``fn(message)`` for every message the bot can see (its own included)."""
-    runtime().add_handler("messageCreate", fn)
+def on_message(fn: Any, options: Any = None) -> None:
+    """Run ``fn(message)`` for every message the bot can see, except its own unless
+    ``options`` is ``{include_self: true}`` (so a bot cannot answer itself in a loop)."""
+    runtime().add_handler("messageCreate", fn, options)
 
 
-def listen(event: Any, fn: Any) -> None:
+def listen(event: Any, fn: Any, options: Any = None) -> None:
     """Run ``fn`` on ``event`` (``ready``, ``messageCreate``, …); several handlers run in order."""
-    runtime().add_handler(event, fn)
+    runtime().add_handler(event, fn, options)
 
 
-async def send_message(channel: Any, content: Any) -> dict[str, Any]:
-    """Post ``content`` (a string or ``{content, embeds}``) in a channel; returns the message."""
+_SEND_OPTIONS = ("reply_to", "embeds", "embed")
+
+
+def _send_options(
+    options: Any, kwargs: dict[str, Any], channel_id: int, guild_id: int | None
+) -> None:
+    """Apply ``send_message``'s third argument: ``{reply_to, embeds, embed}``."""
+    what = "send_message()"
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise EzError("TypeError", f"{what} options must be an object, not {to_repr(options)}")
+    unknown = sorted(set(options) - set(_SEND_OPTIONS))
+    if unknown:
+        raise EzError(
+            "ValueError",
+            f"{what}: unknown option(s) {', '.join(unknown)}; the options are "
+            "reply_to (a message or its id), embeds and embed",
+        )
+    extra = {k: options[k] for k in ("embeds", "embed") if options.get(k) is not None}
+    if extra:
+        kwargs["embeds"] = kwargs.get("embeds", []) + _message_kwargs(extra, what)["embeds"]
+    target = options.get("reply_to")
+    if target is not None:
+        if isinstance(target, dict):
+            message_id, channel_id, guild_id = _message_ids(target, f"{what} reply_to")
+        else:
+            message_id = convert.snowflake_arg(target, what=f"{what} reply_to")
+        kwargs["reference"] = discord.MessageReference(
+            message_id=message_id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            fail_if_not_exists=False,
+        )
+
+
+async def send_message(channel: Any, content: Any, options: Any = None) -> dict[str, Any]:
+    """Post ``content`` (a string or ``{content, embeds}``) in a channel; returns the message.
+
+    ``options``: ``{reply_to: message or id, embeds: [...], embed: {...}}``.
+    """
     rt = runtime()
     client = rt.require_client("send_message()")
     channel_id = convert.channel_id_of(channel, what="send_message() channel")
     guild = channel.get("guild_id") if isinstance(channel, dict) else None
     guild_id = None if guild is None else convert.snowflake_arg(guild, what="guild_id")
-    kwargs = _message_kwargs(content, "send_message()")
+    has_embeds = isinstance(options, dict) and (options.get("embeds") or options.get("embed"))
+    if content is None and has_embeds:
+        kwargs: dict[str, Any] = {}  # only embeds: the options carry them
+    else:
+        kwargs = _message_kwargs(content, "send_message()")
+    _send_options(options, kwargs, channel_id, guild_id)
     target = client.get_partial_messageable(channel_id, guild_id=guild_id)
     try:
         sent = await target.send(**kwargs)
@@ -148,18 +193,95 @@ async def react(message: Any, emoji: Any) -> None:
         raise rest_error("react()", exc) from None
 
 
-async def set_status(status: Any) -> None:
-    """``online``, ``idle``, ``dnd`` or ``invisible`` (before or after ``bot_start``)."""
+async def set_status(status: Any, activity: Any = None, text: Any = None) -> None:
+    """``set_status(status, activity?, text?)``: ``online``, ``idle``, ``dnd`` or
+    ``invisible``, and optionally the activity type and text in the same call
+    (``set_status("dnd", "watching", "the logs")``); before or after ``bot_start``."""
     rt = runtime()
+    if activity is not None or text is not None:
+        if activity is None or text is None:
+            raise EzError(
+                "ArgumentError",
+                "set_status(status, activity, text) needs both the activity type and its text, "
+                'e.g. set_status("online", "playing", "chess")',
+            )
+        rt.set_activity(text, activity, what="set_status")
     rt.set_status(status)
     await rt.push_presence()
 
 
-async def set_activity(kind: Any, text: Any = None, url: Any = None) -> None:
-    """``set_activity("playing"|"watching"|"listening"|"competing"|"streaming", text)``."""
+async def set_activity(name: Any, kind: Any = None, options: Any = None) -> None:
+    """``set_activity(name, type?, options?)``: the text under the bot's name; type is
+    ``playing`` (default), ``watching``, ``listening``, ``competing`` or ``streaming``
+    (options ``{url}`` for the stream link). ``set_activity(null)`` clears it."""
+    url = None
+    if options is not None:
+        if not isinstance(options, dict) or set(options) - {"url"}:
+            raise EzError(
+                "ValueError",
+                f"set_activity() options are {{url}} (for streaming), not {to_repr(options)}",
+            )
+        url = options.get("url")
     rt = runtime()
-    rt.set_activity(kind, text, url)
+    rt.set_activity(name, kind, url, what="set_activity")
     await rt.push_presence()
+
+
+# ---- collectors ---------------------------------------------------------------------------
+
+
+def create_message_collector(channel_id: Any, options: Any = None) -> str:
+    """Collect the messages of a channel that pass ``options.filter``; returns its id.
+
+    ``options``: ``{filter: func(message), time: seconds, max: count, include_self}``.
+    """
+    what = "create_message_collector()"
+    channel = str(convert.channel_id_of(channel_id, what=f"{what} channel"))
+    return collectors.create(runtime(), "message", channel, options, what).id
+
+
+def create_reaction_collector(message_id: Any, options: Any = None) -> str:
+    """Collect the reactions added to a message that pass ``options.filter``; returns its id.
+
+    ``options``: ``{filter: func(reaction, user), time: seconds, max: count, include_self}``.
+    """
+    what = "create_reaction_collector()"
+    message = collectors.target_message_id(message_id, f"{what} message")
+    return collectors.create(runtime(), "reaction", message, options, what).id
+
+
+def on_collect(collector_id: Any, handler: Any) -> None:
+    """Run ``handler(message)`` / ``handler(reaction, user)`` for everything collected."""
+    collectors.add_collect_handler(runtime(), collector_id, handler)
+
+
+def on_collector_end(collector_id: Any, handler: Any) -> None:
+    """Run ``handler(collected, reason)`` when the collector ends (reason: limit, time, user)."""
+    collectors.add_end_handler(runtime(), collector_id, handler)
+
+
+def stop_collector(collector_id: Any) -> None:
+    """End a collector now (its end handlers get reason ``"user"``)."""
+    rt = runtime()
+    collectors.end(rt, collectors.find(rt, collector_id, "stop_collector()"), "user")
+
+
+async def wait_for_message(filter_fn: Any = None, timeout: Any = None) -> Any:
+    """Pause until a message that passes ``filter_fn(message)`` arrives; null after
+    ``timeout`` seconds. The bot's own messages are left out."""
+    rt = runtime()
+    rt.require_client("wait_for_message()")
+    return await collectors.wait_for(rt, "message", None, filter_fn, timeout, "wait_for_message()")
+
+
+async def wait_for_reaction(message: Any = None, filter_fn: Any = None, timeout: Any = None) -> Any:
+    """Pause until a reaction is added (to ``message``, if given) that passes
+    ``filter_fn(reaction, user)``; null after ``timeout`` seconds."""
+    rt = runtime()
+    what = "wait_for_reaction()"
+    rt.require_client(what)
+    target = None if message is None else collectors.target_message_id(message, f"{what} message")
+    return await collectors.wait_for(rt, "reaction", target, filter_fn, timeout, what)
 
 
 def set_intents(names: Any) -> None:
@@ -216,6 +338,13 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "set_status": set_status,
     "set_activity": set_activity,
     "set_intents": set_intents,
+    "create_message_collector": create_message_collector,
+    "create_reaction_collector": create_reaction_collector,
+    "on_collect": on_collect,
+    "on_collector_end": on_collector_end,
+    "stop_collector": stop_collector,
+    "wait_for_message": wait_for_message,
+    "wait_for_reaction": wait_for_reaction,
     "get_client": get_client,
     "get_shard_info": get_shard_info,
 }

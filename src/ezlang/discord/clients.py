@@ -109,8 +109,13 @@ def _route_ready(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
 
 
 def _route_message(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageCreate") or rt.wants_history():
+    if rt.wants_messages():
         rt.on_message_dict(convert.message(args[0]))
+
+
+def _route_reaction(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
+    if rt.handlers.get("messageReactionAdd") or rt.collectors:
+        rt.on_reaction(convert.reaction(args[0]))
 
 
 def _route_message_edit(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
@@ -152,6 +157,7 @@ _ROUTES: dict[str, Callable[[BotRuntime, Any, tuple[Any, ...]], None]] = {
     "message": _route_message,
     "raw_message_edit": _route_message_edit,
     "raw_message_delete": _route_message_delete,
+    "raw_reaction_add": _route_reaction,
     "guild_join": _route_guild("guildCreate"),
     "guild_remove": _route_guild("guildDelete"),
 }

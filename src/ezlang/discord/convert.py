@@ -12,7 +12,57 @@ from typing import Any
 import discord
 
 from ezlang.lang.errors import EzError
-from ezlang.lang.values import to_repr
+from ezlang.lang.values import EzObject, to_repr
+
+
+class DiscordObject(dict[str, Any], EzObject):
+    """A Discord object as EasyLang sees it: a read-only object of known fields.
+
+    Unlike a user's own objects, a message or user always has the same fields, so reading one
+    it does not have (``msg.contnet``) is a mistake: it raises a TypeError naming the closest
+    field instead of reading as null. It is still a ``dict`` for Python code (and for the trip
+    to a shard manager), and printing, ``keys()``, ``has_key`` and ``json_stringify`` see its
+    fields.
+    """
+
+    #: What the object is, for error messages ("a message has no field ...").
+    what = "Discord object"
+
+    def ez_get(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            pass
+        import difflib
+
+        close = difflib.get_close_matches(name, list(self), n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise EzError(
+            "TypeError",
+            f"{self.what} has no field '{name}'{hint}; its fields are: {', '.join(self)}",
+        )
+
+    def ez_keys(self) -> list[str]:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"<{self.what} {dict.__repr__(self)}>"
+
+
+class MessageObject(DiscordObject):
+    what = "a message"
+
+
+class UserObject(DiscordObject):
+    what = "a user"
+
+
+class GuildObject(DiscordObject):
+    what = "a guild"
+
+
+class ReactionObject(DiscordObject):
+    what = "a reaction"
 
 
 def snowflake(value: int | None) -> str | None:
@@ -27,59 +77,64 @@ def user(u: discord.abc.User | None) -> dict[str, Any] | None:
     discriminator = getattr(u, "discriminator", "0") or "0"
     # New-style Discord usernames have discriminator "0": the tag is just the name (discord.js).
     tag = u.name if discriminator == "0" else f"{u.name}#{discriminator}"
-    return {
-        "id": str(u.id),
-        "username": u.name,
-        "tag": tag,
-        "bot": bool(u.bot),
-        "display_name": u.display_name,
-    }
+    return UserObject(
+        id=str(u.id),
+        username=u.name,
+        tag=tag,
+        bot=bool(u.bot),
+        display_name=u.display_name,
+    )
 
 
 def message(m: discord.Message) -> dict[str, Any]:
     """``{id, content, channel_id, guild_id, author, created_at, created_timestamp, …}``."""
     created = m.created_at
-    return {
-        "id": str(m.id),
-        "content": m.content,
-        "channel_id": str(m.channel.id),
-        "guild_id": None if m.guild is None else str(m.guild.id),
-        # discord.py leaves author unset when the payload's user object is incomplete.
-        "author": user(getattr(m, "author", None)),
-        "created_at": created.isoformat(),
-        "created_timestamp": int(created.timestamp() * 1000),
-        "edited_at": None if m.edited_at is None else m.edited_at.isoformat(),
-        "mentions": [str(u.id) for u in m.mentions],
-        "embeds": [e.to_dict() for e in m.embeds],
-    }
+    return MessageObject(
+        {
+            "id": str(m.id),
+            "content": m.content,
+            "channel_id": str(m.channel.id),
+            "guild_id": None if m.guild is None else str(m.guild.id),
+            # discord.py leaves author unset when the payload's user object is incomplete.
+            "author": user(getattr(m, "author", None)),
+            "created_at": created.isoformat(),
+            "created_timestamp": int(created.timestamp() * 1000),
+            "edited_at": None if m.edited_at is None else m.edited_at.isoformat(),
+            "mentions": [str(u.id) for u in m.mentions],
+            "embeds": [e.to_dict() for e in m.embeds],
+            "partial": False,
+        }
+    )
 
 
 def partial_message(message_id: int, channel_id: int, guild_id: int | None) -> dict[str, Any]:
     """A message discord.py no longer has in its cache: only where it was (e.g. messageDelete)."""
-    return {
-        "id": str(message_id),
-        "content": None,
-        "channel_id": str(channel_id),
-        "guild_id": snowflake(guild_id),
-        "author": None,
-        "created_at": discord.utils.snowflake_time(message_id).isoformat(),
-        "created_timestamp": int(discord.utils.snowflake_time(message_id).timestamp() * 1000),
-        "edited_at": None,
-        "mentions": [],
-        "embeds": [],
-        "partial": True,
-    }
+    return MessageObject(
+        {
+            "id": str(message_id),
+            "content": None,
+            "channel_id": str(channel_id),
+            "guild_id": snowflake(guild_id),
+            "author": None,
+            "created_at": discord.utils.snowflake_time(message_id).isoformat(),
+            "created_timestamp": int(discord.utils.snowflake_time(message_id).timestamp() * 1000),
+            "edited_at": None,
+            "mentions": [],
+            "embeds": [],
+            "partial": True,
+        }
+    )
 
 
 def guild(g: discord.Guild) -> dict[str, Any]:
     """``{id, name, member_count, shard_id, owner_id}`` of a guild."""
-    return {
-        "id": str(g.id),
-        "name": g.name,
-        "member_count": g.member_count,
-        "shard_id": g.shard_id,
-        "owner_id": snowflake(g.owner_id),
-    }
+    return GuildObject(
+        id=str(g.id),
+        name=g.name,
+        member_count=g.member_count,
+        shard_id=g.shard_id,
+        owner_id=snowflake(g.owner_id),
+    )
 
 
 def channel_id_of(value: Any, *, what: str) -> int:
@@ -125,25 +180,49 @@ def message_from_payload(data: dict[str, Any]) -> dict[str, Any]:
     message_id = int(data["id"])
     ms = (message_id >> 22) + _DISCORD_EPOCH_MS
     guild_id = data.get("guild_id")
-    return {
-        "id": str(data["id"]),
-        "content": data.get("content", ""),
-        "channel_id": str(data["channel_id"]),
-        "guild_id": None if guild_id is None else str(guild_id),
-        "author": {
-            "id": str(author["id"]),
-            "username": username,
-            "tag": username if discriminator in ("0", "0000") else f"{username}#{discriminator}",
-            "bot": bool(author.get("bot", False)),
-            "display_name": member.get("nick") or author.get("global_name") or username,
-        },
-        # Discord's own "timestamp" is the creation time in ISO 8601 (as created_at shows it).
-        "created_at": data.get("timestamp") or _iso_utc(ms),
-        "created_timestamp": ms,
-        "edited_at": _normalise_iso(data.get("edited_timestamp")),
-        "mentions": [str(u["id"]) for u in data.get("mentions") or ()],
-        "embeds": list(data.get("embeds") or ()),
-    }
+    return MessageObject(
+        {
+            "id": str(data["id"]),
+            "content": data.get("content", ""),
+            "channel_id": str(data["channel_id"]),
+            "guild_id": None if guild_id is None else str(guild_id),
+            "author": UserObject(
+                id=str(author["id"]),
+                username=username,
+                tag=username if discriminator in ("0", "0000") else f"{username}#{discriminator}",
+                bot=bool(author.get("bot", False)),
+                display_name=member.get("nick") or author.get("global_name") or username,
+            ),
+            # Discord's own "timestamp" is the creation time in ISO 8601 (as created_at shows it).
+            "created_at": data.get("timestamp") or _iso_utc(ms),
+            "created_timestamp": ms,
+            "edited_at": _normalise_iso(data.get("edited_timestamp")),
+            "mentions": [str(u["id"]) for u in data.get("mentions") or ()],
+            "embeds": list(data.get("embeds") or ()),
+            "partial": False,
+        }
+    )
+
+
+def emoji_text(emoji: discord.PartialEmoji) -> str:
+    """An emoji as ``react()`` takes it: ``"👍"``, or ``"<:name:id>"`` for a custom one."""
+    if emoji.id is None:
+        return emoji.name or ""
+    return f"<{'a' if emoji.animated else ''}:{emoji.name}:{emoji.id}>"
+
+
+def reaction(raw: discord.RawReactionActionEvent) -> dict[str, Any]:
+    """``{emoji, message_id, channel_id, guild_id, user_id, user}`` of an added reaction."""
+    member = raw.member
+    return ReactionObject(
+        emoji=emoji_text(raw.emoji),
+        message_id=str(raw.message_id),
+        channel_id=str(raw.channel_id),
+        guild_id=snowflake(raw.guild_id),
+        user_id=str(raw.user_id),
+        # The member comes with guild reactions; a DM reaction has only the user id.
+        user=user(member) if member is not None else None,
+    )
 
 
 def _iso_utc(ms: int) -> str:

@@ -9,7 +9,15 @@ import discord
 from ezlang.lang.errors import EzError
 from ezlang.lang.values import to_repr
 
-DEFAULT_INTENTS = ("guilds", "guild_messages", "dm_messages", "message_content")
+# Reactions are in the defaults for reaction collectors and wait_for_reaction (not privileged).
+DEFAULT_INTENTS = (
+    "guilds",
+    "guild_messages",
+    "dm_messages",
+    "message_content",
+    "guild_reactions",
+    "dm_reactions",
+)
 
 # Spellings a beginner may use (ours, discord.py's, discord.js's GatewayIntentBits), normalised
 # by lowercasing and dropping "_", "-" and spaces → discord.py's Intents flag.

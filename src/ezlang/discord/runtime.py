@@ -64,6 +64,7 @@ EVENTS = (
     "shardReady",
     "shardDisconnect",
     "shardResume",
+    "messageReactionAdd",
     "error",
 )
 _EVENT_LOOKUP = {name.lower(): name for name in EVENTS} | {"message": "messageCreate"}
@@ -98,6 +99,8 @@ class Handler:
 
     fn: Callable[..., Any]
     nargs: int | None
+    #: messageCreate only: whether the bot's own messages reach this handler too.
+    include_self: bool = False
 
 
 def _arity(fn: Callable[..., Any]) -> int | None:
@@ -117,6 +120,28 @@ def _arity(fn: Callable[..., Any]) -> int | None:
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return None
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def handler_options(options: Any, event: str) -> bool:
+    """``include_self`` of a handler's options object (``{include_self: true}``)."""
+    if options is None:
+        return False
+    if not isinstance(options, dict):
+        raise EzError(
+            "TypeError",
+            f"the options of a {event} handler must be an object, not {to_repr(options)}",
+        )
+    unknown = sorted(set(options) - {"include_self"})
+    if unknown:
+        raise EzError(
+            "ValueError",
+            f"unknown handler option(s) {', '.join(unknown)}; the one option is include_self",
+        )
+    if event not in ("messageCreate", "messageReactionAdd") and "include_self" in options:
+        raise EzError(
+            "ValueError", "include_self is an option of messageCreate and messageReactionAdd only"
+        )
+    return bool(options.get("include_self"))
 
 
 def rest_error(action: str, exc: discord.HTTPException) -> EzError:
@@ -152,6 +177,10 @@ class BotRuntime:
         self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.gate = IdentifyGate(1, connect.DEFAULT_IDENTIFY_WINDOW)
         self._shutdown_registered = False
+        self._end_check_registered = False
+        #: Message and reaction collectors, by id (``ezlang.discord.collectors``).
+        self.collectors: dict[str, Any] = {}
+        self.ended_collectors: OrderedDict[str, Any] = OrderedDict()
         self._presence_dirty = False
         self._stopping = False
         # Strong references: a socket whose connecting coroutine was cancelled has no other
@@ -160,8 +189,13 @@ class BotRuntime:
 
     # ---- handlers --------------------------------------------------------------------------
 
-    def add_handler(self, event: Any, fn: Any) -> None:
-        """``listen(event, fn)``: several handlers per event run in registration order."""
+    def add_handler(self, event: Any, fn: Any, options: Any = None) -> None:
+        """``listen(event, fn, options?)``: several handlers per event run in registration order.
+
+        ``options`` may say ``{include_self: true}`` for ``messageCreate``: the bot's own
+        messages then reach the handler too (by default they do not, so that a bot answering
+        every message cannot answer itself in a loop).
+        """
         if not isinstance(event, str):
             raise EzError("TypeError", f"listen() needs an event name string, not {to_repr(event)}")
         name = _EVENT_LOOKUP.get(event.lower())
@@ -171,20 +205,56 @@ class BotRuntime:
             )
         if not callable(fn):
             raise EzError("TypeError", f"the handler for {to_repr(name)} must be a function")
-        self.handlers.setdefault(name, []).append(Handler(fn, _arity(fn)))
+        include_self = handler_options(options, name)
+        self.handlers.setdefault(name, []).append(Handler(fn, _arity(fn), include_self))
+        self.expect_bot_start()
 
-    def emit(self, event: str, args: tuple[Any, ...]) -> None:
-        """Start every handler of ``event``, each in its own task, in registration order."""
+    def expect_bot_start(self) -> None:
+        """Warn at the end of a program that registered handlers but never started the bot."""
+        if self._end_check_registered:
+            return
+        self._end_check_registered = True
+        self.ctx.at_program_end(self._check_started)
+
+    def _check_started(self) -> None:
+        if self.client is None and self.handlers:
+            events = ", ".join(self.handlers)
+            raise EzError(
+                "DiscordError",
+                f"the program registered event handlers ({events}) but never called "
+                "bot_start(), so the bot never connected and no handler ran; add bot_start() "
+                "after registering them",
+            )
+
+    def own_user_id(self) -> str | None:
+        """The bot's own user id (as a string) once logged in."""
+        client = self.client
+        me = None if client is None else client._connection.user
+        return None if me is None else str(me.id)
+
+    def emit(self, event: str, args: tuple[Any, ...], *, own: bool = False) -> None:
+        """Start every handler of ``event``, each in its own task, in registration order.
+
+        ``own``: the event is the bot's own message, which only handlers that opted in see.
+        """
         handlers = self.handlers.get(event)
         if not handlers:
             return
         loop = asyncio.get_running_loop()
         for handler in handlers:
+            if own and not handler.include_self:
+                continue
             n = handler.nargs
             call_args = args if n is None or n >= len(args) else args[:n]
             task = loop.create_task(self._run_handler(handler, event, call_args))
             self.handler_tasks.add(task)
             task.add_done_callback(self.handler_tasks.discard)
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task the runtime owns (cancelled by :meth:`stop`)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.handler_tasks.add(task)
+        task.add_done_callback(self.handler_tasks.discard)
 
     async def _run_handler(self, handler: Handler, event: str, args: tuple[Any, ...]) -> None:
         try:
@@ -210,6 +280,10 @@ class BotRuntime:
         """Whether recent messages must be remembered (for messageUpdate/messageDelete)."""
         return bool(self.handlers.get("messageUpdate") or self.handlers.get("messageDelete"))
 
+    def wants_messages(self) -> bool:
+        """Whether anything listens for new messages (handlers, history, collectors)."""
+        return bool(self.handlers.get("messageCreate") or self.wants_history() or self.collectors)
+
     def on_message_dict(self, message: dict[str, Any]) -> None:
         """A new message as an EasyLang object: remember it if needed, run the handlers."""
         if self.wants_history():
@@ -217,7 +291,22 @@ class BotRuntime:
             recent[message["id"]] = message
             if len(recent) > RECENT_MESSAGES:
                 recent.popitem(last=False)
-        self.emit("messageCreate", (message,))
+        author = message.get("author")
+        own = author is not None and author["id"] == self.own_user_id()
+        self.emit("messageCreate", (message,), own=own)
+        if self.collectors:
+            from ezlang.discord import collectors
+
+            collectors.offer(self, "message", message, own)
+
+    def on_reaction(self, reaction: dict[str, Any]) -> None:
+        """A reaction was added: the messageReactionAdd handlers and reaction collectors."""
+        own = reaction["user_id"] == self.own_user_id()
+        self.emit("messageReactionAdd", (reaction, reaction["user"]), own=own)
+        if self.collectors:
+            from ezlang.discord import collectors
+
+            collectors.offer(self, "reaction", reaction, own)
 
     def install_fast_message_path(self, client: Any) -> None:
         """Turn MESSAGE_CREATE payloads into EasyLang objects without a discord.py Message.
@@ -237,7 +326,7 @@ class BotRuntime:
         def parse_message_create(data: dict[str, Any]) -> None:
             if "on_message" in client.__dict__ or listeners.get("message"):
                 original(data)
-            elif self.handlers.get("messageCreate") or self.wants_history():
+            elif self.wants_messages():
                 try:
                     message = convert.message_from_payload(data)
                 except (KeyError, TypeError, ValueError):
@@ -505,6 +594,10 @@ class BotRuntime:
             done, _ = await asyncio.wait([task], timeout=10.0)
             if not done:
                 task.cancel()
+        if self.collectors:
+            from ezlang.discord import collectors
+
+            collectors.end_all(self)
         current = asyncio.current_task()
         pending = [t for t in self.handler_tasks if t is not current and not t.done()]
         for t in pending:
@@ -522,17 +615,30 @@ class BotRuntime:
             )
         self.status = STATUSES[status.lower()]
 
-    def set_activity(self, kind: Any, text: Any, url: Any = None) -> None:
-        if kind is None:
+    def set_activity(self, text: Any, kind: Any = None, url: Any = None, *, what: str) -> None:
+        """The activity shown under the bot's name: ``text`` of type ``kind`` (playing …)."""
+        if text is None:
             self.activity = None
             return
+        if kind is None:
+            kind = "playing"
         if not isinstance(kind, str) or kind.lower() not in ACTIVITY_TYPES:
+            hint = ""
+            if isinstance(text, str) and text.lower() in ACTIVITY_TYPES:
+                # The order of ezlang before wave 3 (type, text): say the new one.
+                hint = (
+                    f"; the text comes first, then the type: {what}"
+                    f"({to_repr(kind)}, {to_repr(text)})"
+                )
             raise EzError(
                 "ValueError",
-                f"set_activity() type must be one of {', '.join(ACTIVITY_TYPES)}, not {to_repr(kind)}",
+                f"{what}() activity type must be one of {', '.join(ACTIVITY_TYPES)}, "
+                f"not {to_repr(kind)}{hint}",
             )
         if not isinstance(text, str) or not text:
-            raise EzError("TypeError", "set_activity() needs the activity text as a string")
+            raise EzError("TypeError", f"{what}() needs the activity text as a string")
+        if url is not None and not isinstance(url, str):
+            raise EzError("TypeError", f"{what}() stream url must be a string")
         kind = kind.lower()
         if kind == "playing":
             self.activity = discord.Game(name=text)

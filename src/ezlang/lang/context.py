@@ -24,6 +24,9 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     keepalive: set[asyncio.Future[Any]] = field(default_factory=set)
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Checks run when the program ends by itself (not on a signal or an error); one that
+    #: raises reports what the program left undone (exit 1), e.g. handlers but no bot_start().
+    end_checks: list[Callable[[], None]] = field(default_factory=list)
 
     def keep_alive(self, fut: asyncio.Future[Any]) -> None:
         """Keep the process running (after the main script ends) until ``fut`` is done."""
@@ -35,6 +38,10 @@ class RunContext:
         # left the set on completion, a bot whose connection Discord refused would exit 0.
         if fut.cancelled() or fut.exception() is None:
             self.keepalive.discard(fut)
+
+    def at_program_end(self, check: Callable[[], None]) -> None:
+        """Run ``check()`` when the program ends by itself; an EzError it raises means exit 1."""
+        self.end_checks.append(check)
 
     def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run ``await hook()`` when the program is asked to stop (SIGINT/SIGTERM), newest first."""

@@ -133,6 +133,13 @@ async def run_program(
                     if not fut.cancelled() and fut.exception() is not None:
                         _print_error(fut.exception(), ctx.debug)  # type: ignore[arg-type]
                         code = EXIT_ERROR
+            if code == EXIT_OK and not stop.requested:
+                for check in ctx.end_checks:  # e.g. handlers registered but no bot_start()
+                    try:
+                        check()
+                    except Exception as exc:
+                        _print_error(exc, ctx.debug)
+                        code = EXIT_ERROR
             if not main.done():
                 main.cancel()
                 with contextlib.suppress(BaseException):

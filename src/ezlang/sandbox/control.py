@@ -74,6 +74,7 @@ class ControlApi:
         r.add_get(prefix + "/guilds", self._guard(self.guilds))
         r.add_post(prefix + "/messages", self._guard(self.messages))
         r.add_get(prefix + "/channels/{channel_id}/messages", self._guard(self.channel_messages))
+        r.add_post(prefix + "/reactions", self._guard(self.reactions))
         r.add_post(prefix + "/shards/{shard_id}/{action}", self._guard(self.shard_action))
         r.add_post(prefix + "/load", self._guard(self.load))
         r.add_get(prefix + "/presences", self._guard(self.presences))
@@ -108,6 +109,16 @@ class ControlApi:
             raise _BadRequest("channel_id and content are required")
         result = await self.sb.inject_message(
             body["channel_id"], body["content"], body.get("author_id")
+        )
+        return json_response(result)
+
+    async def reactions(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        missing = [k for k in ("channel_id", "message_id", "emoji") if k not in body]
+        if missing:
+            raise _BadRequest(", ".join(missing) + " required")
+        result = self.sb.add_reaction(
+            body["channel_id"], body["message_id"], body["emoji"], body.get("user_id")
         )
         return json_response(result)
 

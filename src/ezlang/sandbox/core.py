@@ -18,6 +18,7 @@ from aiohttp import web
 from .control import ControlApi
 from .gateway import (
     CLOSE_UNKNOWN_ERROR,
+    INTENT_GUILD_MESSAGE_REACTIONS,
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
     INVALID_SESSION,
@@ -314,6 +315,57 @@ class Sandbox:
             "shards": [list(s) for s in shards],
             "delivered": delivered,
         }
+
+    def add_reaction(
+        self,
+        channel_id: int | str,
+        message_id: int | str,
+        emoji: str,
+        user_id: int | str | None = None,
+    ) -> dict[str, Any]:
+        """A user (or the bot, for ``PUT .../reactions/{emoji}/@me``) reacts to a message:
+        MESSAGE_REACTION_ADD goes to the shard(s) of the guild whose intents include
+        GUILD_MESSAGE_REACTIONS. Returns ``{delivered, sessions}``."""
+        cid = _as_int(channel_id, "channel_id")
+        ref = self.world.channel(cid)
+        if ref is None or not self.world.is_text_channel(cid):
+            raise SandboxError(f"unknown text channel {channel_id}")
+        message = self.find_message(cid, str(message_id))
+        if message is None:
+            raise SandboxError(f"unknown message {message_id} in channel {channel_id}")
+        if user_id is None:
+            uid = self.world.member_ids(ref.guild_index)[0]
+        else:
+            uid = _as_int(user_id, "user_id")
+        user = self.world.user(uid)
+        if user is None:
+            raise SandboxError(f"unknown user {user_id}")
+        if not isinstance(emoji, str) or not emoji:
+            raise SandboxError("emoji must be a non-empty string")
+        name, eid = emoji, None
+        if ":" in emoji:  # a custom emoji: "name:id" as in the REST path, or "<:name:id>"
+            parts = [p for p in emoji.strip("<>").split(":") if p]
+            name, eid = parts[-2] if len(parts) >= 2 else parts[0], parts[-1]
+        self.reactions.append(
+            {"channel_id": str(cid), "message_id": str(message_id), "emoji": emoji,
+             "user_id": str(uid)}
+        )  # fmt: skip
+        payload: dict[str, Any] = {
+            "user_id": str(uid),
+            "channel_id": str(cid),
+            "message_id": str(message_id),
+            "guild_id": str(ref.guild_id),
+            "emoji": {"id": eid, "name": name},
+            "burst": False,
+            "type": 0,
+            "message_author_id": message["author"]["id"],
+        }
+        member = self.world.member(ref.guild_index, uid)
+        if member is not None:
+            payload["member"] = member
+        return self.gateway.dispatch_guild_event(
+            ref.guild_id, "MESSAGE_REACTION_ADD", payload, INTENT_GUILD_MESSAGE_REACTIONS
+        )
 
     def record_bot_message(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
         """Record a message the bot POSTed; returns the message object (and dispatches it)."""

@@ -105,6 +105,7 @@ INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_MESSAGE_CONTENT = 1 << 15
+INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
 VALID_INTENTS = sum(1 << b for b in (*range(0, 17), 20, 21, 24, 25))
 PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
 
@@ -853,6 +854,19 @@ class Gateway:
             reached += 1
             delivered = session.push("MESSAGE_CREATE", text) or delivered
         return reached, delivered
+
+    def dispatch_guild_event(
+        self, guild_id: int, event: str, payload: dict[str, Any], intent: int
+    ) -> dict[str, Any]:
+        """Send ``event`` to the sessions owning ``guild_id`` that asked for ``intent``."""
+        text = dumps(payload)
+        reached = 0
+        delivered = False
+        for session in self.sessions_for_guild(guild_id):
+            if session.intents & intent:
+                reached += 1
+                delivered = session.push(event, text) or delivered
+        return {"sessions": reached, "delivered": delivered}
 
     def live_sessions(self) -> list[Session]:
         """Sessions with a healthy connection, in shard order."""

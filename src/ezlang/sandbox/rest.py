@@ -359,12 +359,12 @@ class RestApi:
             return error(404, "Unknown Channel", 10003)
         if self.sb.find_message(cid, request.match_info["message_id"]) is None:
             return error(404, "Unknown Message", 10008)
-        self.sb.reactions.append(
-            {
-                "channel_id": str(cid),
-                "message_id": request.match_info["message_id"],
-                "emoji": request.match_info["emoji"],
-            }
+        # Discord tells the guild's shards about the bot's own reaction too.
+        self.sb.add_reaction(
+            cid,
+            request.match_info["message_id"],
+            request.match_info["emoji"],
+            self.sb.world.bot_id,
         )
         return web.Response(status=204)
 
