@@ -51,8 +51,6 @@ class GatewayInfo:
     identify_window: float
     remaining: int
     reset_after_ms: int
-    #: The API marked itself as a local sandbox (it sends ``x_identify_window``).
-    sandbox: bool = False
 
 
 def api_base(options: Mapping[str, Any] | None = None) -> str:
@@ -130,7 +128,6 @@ async def fetch_gateway(
             identify_window=float(data.get("x_identify_window") or DEFAULT_IDENTIFY_WINDOW),
             remaining=int(limit.get("remaining", 1)),
             reset_after_ms=int(limit.get("reset_after") or 0),
-            sandbox="x_identify_window" in data,
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise EzError(kind, f"{api} does not look like a Discord API (GET /gateway/bot)") from None

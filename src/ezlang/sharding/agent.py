@@ -663,7 +663,6 @@ async def ez_setup(ctx: Any) -> AsyncIterator[ShardAgent]:
         # What the manager's GET /gateway/bot said: bot_start() connects there without
         # asking again (one REST call less per shard start).
         ctx.options["gateway"] = agent.gateway
-        ctx.options["gateway_sandbox"] = bool(agent.config.get("sandbox"))
     ctx.options["shard_id"] = agent.shard_id
     ctx.options["shard_count"] = agent.shard_count
     agent.point_discord_py()

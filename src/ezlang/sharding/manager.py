@@ -109,7 +109,6 @@ class ShardManager:
         self.reporter = reporter or Reporter(self.options.progress)
         self.gateway: GatewayFacts | None = None
         self._token = self.options.token
-        self._api_is_sandbox = False  # what GET /gateway/bot said (x_identify_window)
         self._changed = asyncio.Event()
         self._spawned = False
         self._stopping = False
@@ -178,7 +177,6 @@ class ShardManager:
             "api": self._api,
             "gateway": self.gateway.url if self.gateway else None,
             # With the gateway URL, the shard needs no GET /gateway/bot of its own.
-            "sandbox": self._api_is_sandbox,
             "heartbeat_interval": self.options.heartbeat_interval,
             "eval_timeout": self.options.eval_timeout,
         }
@@ -214,7 +212,6 @@ class ShardManager:
 
     async def _fetch_gateway(self) -> GatewayFacts:
         gw = await fetch_gateway_bot(self._api, self._token)
-        self._api_is_sandbox = gw.sandbox
         opts = self.options
         total = opts.total_shards or gw.shards
         # Never faster than the API allows, whatever the options say.
