@@ -70,6 +70,11 @@ def _build_parser() -> tuple[_Parser, _Parser]:
         action="store_true",
         help=f"run against an embedded local Discord with {SANDBOX_GUILDS} guilds",
     )
+    run.add_argument(
+        "--log",
+        action="store_true",
+        help="with --sandbox: log connections, IDENTIFYs, messages in and out on stderr",
+    )
 
     check = sub.add_parser(
         "check",
@@ -96,7 +101,7 @@ def _build_parser() -> tuple[_Parser, _Parser]:
 
 
 _USAGE = {
-    "run": "usage: ezlang run FILE [--debug] [--api URL] [--sandbox] [NAME=value ...]",
+    "run": "usage: ezlang run FILE [--debug] [--api URL] [--sandbox [--log]] [NAME=value ...]",
     "check": "usage: ezlang check FILE...",
     "test": "usage: ezlang test PATH... [--timeout SECONDS] [--debug]",
 }
@@ -164,31 +169,25 @@ def _check_source_file(path: str) -> str | None:
     return None
 
 
-def _first_channel(sb: Any) -> str:
-    """The id of the first text channel of the sandbox's first guild (for the hint line)."""
-    try:
-        world = sb.world
-        return str(world.text_channel_ids(world.guild_id(0))[0])
-    except Exception:  # the hint is a convenience; never fail the run over it
-        return "CHANNEL_ID"
-
-
 def _sandbox_setup(ctx: Any) -> contextlib.AbstractAsyncContextManager[Any]:
     """An embedded sandbox around the program, started in the program's own event loop."""
 
     @contextlib.asynccontextmanager
     async def cm() -> AsyncIterator[None]:
         from ezlang.sandbox import Sandbox  # only --sandbox pays for the import
+        from ezlang.sandbox.cli import how_to_talk
 
-        async with Sandbox(guilds=SANDBOX_GUILDS, max_concurrency=1, identify_window=1.0) as sb:
+        log = sys.stderr if ctx.options.pop("sandbox_log", False) else None
+        async with Sandbox(
+            guilds=SANDBOX_GUILDS, max_concurrency=1, identify_window=1.0, log=log
+        ) as sb:
             ctx.options["api"] = sb.api_url
             ctx.options["token"] = sb.token
             ctx.options["sandbox_control"] = sb.control_url
-            sys.stderr.write(
-                f"sandbox: Discord sandbox with {SANDBOX_GUILDS} guilds; inject messages with: "
-                f"curl -X POST {sb.control_url}/messages "
-                f'-d \'{{"channel_id": {_first_channel(sb)}, "content": "!ping"}}\'\n'
-            )
+            more = "" if log else " (--log shows every message in and out)"
+            sys.stderr.write(f"sandbox: Discord sandbox with {SANDBOX_GUILDS} guilds{more}\n")
+            for line in how_to_talk(sb):
+                sys.stderr.write(f"sandbox: {line}\n")
             sys.stderr.flush()
             yield
 
@@ -213,6 +212,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.api:
         options["api"] = args.api
+    if args.log and not args.sandbox:
+        return _usage_error("--log works with --sandbox (it logs the embedded sandbox)", "run")
+    if args.log:
+        options["sandbox_log"] = True
     return run_file(
         args.file,
         arguments=assignments,

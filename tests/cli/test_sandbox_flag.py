@@ -27,8 +27,8 @@ bot_start()
 """
 
 HINT = re.compile(
-    r"sandbox: Discord sandbox with 5000 guilds; inject messages with: "
-    r"curl -X POST (?P<control>http://\S+)/messages -d '\{\"channel_id\": (?P<channel>\d+), "
+    r"sandbox: send a message: +"
+    r"curl -X POST (?P<control>http://\S+)/messages -d '\{\"channel_id\": \"(?P<channel>\d+)\", "
 )
 
 
@@ -65,8 +65,11 @@ def test_sandbox_bot_replies_and_stops_cleanly(tmp_path):
     )
     try:
         deadline = time.monotonic() + 150
+        assert _readline(proc.stderr, deadline).startswith("sandbox: Discord sandbox with 5000")
         hint = HINT.match(_readline(proc.stderr, deadline))
-        assert hint, "the sandbox hint line comes first on stderr"
+        assert hint, "the sandbox hint lines come first on stderr"
+        replies_hint = _readline(proc.stderr, deadline)
+        assert replies_hint.startswith("sandbox: see the bot's replies: curl " + hint["control"])
         control, channel = hint["control"], int(hint["channel"])
         line = _readline(proc.stdout, deadline)
         assert line.strip() == "ready 5000"

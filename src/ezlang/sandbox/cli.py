@@ -2,8 +2,10 @@
 
 The first stdout line is exactly ``SANDBOX_READY {json}`` (keys ``api``, ``gateway``,
 ``control``, ``token``) so scripts and other processes can wait for it and read the
-URLs; a human summary follows. Runs until SIGINT/SIGTERM, then exits 0. Bad flag
-values print a clear error and exit 2.
+URLs; a human summary follows (with how to send a message and see the bot's replies). The
+activity log (connections, IDENTIFYs with their shard, messages in and out, reactions,
+closes) goes to stderr, on by default when stderr is a terminal (``--log``/``--no-log``).
+Runs until SIGINT/SIGTERM, then exits 0. Bad flag values print a clear error and exit 2.
 """
 
 from __future__ import annotations
@@ -111,10 +113,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-rest-rate-limits", action="store_true", help="disable per-route REST rate limits"
     )
+    p.add_argument(
+        "--log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="log connections, IDENTIFYs, messages in and out on stderr "
+        "(default: on when stderr is a terminal)",
+    )
     return p
 
 
-def _summary(sb: Sandbox, out: TextIO) -> None:
+def first_text_channel(sb: Sandbox) -> str:
+    """The id of the first text channel of the first guild (for the hint lines)."""
+    world = sb.world
+    if world.guild_count == 0:
+        return "CHANNEL_ID"
+    return str(world.text_channel_ids(world.guild_id(0))[0])
+
+
+def how_to_talk(sb: Sandbox) -> list[str]:
+    """The two commands a user needs: send a message as a user, read the bot's replies."""
+    channel = first_text_channel(sb)
+    return [
+        f"send a message:        curl -X POST {sb.control_url}/messages "
+        f'-d \'{{"channel_id": "{channel}", "content": "!ping"}}\'',
+        f"see the bot's replies: curl {sb.control_url}/channels/{channel}/messages",
+    ]
+
+
+def _summary(sb: Sandbox, out: TextIO, logging: bool) -> None:
     w = sb.world
     print(f"ezlang sandbox - a local Discord on {sb.api_url.rsplit('/api', 1)[0]}", file=out)
     print(f"  world        {w.guild_count} guilds (seed {sb.seed})", file=out)
@@ -140,10 +167,14 @@ def _summary(sb: Sandbox, out: TextIO) -> None:
     print(f"    intents    privileged intents {priv}", file=out)
     rl = "on" if sb.rest_limiter.enabled else "off"
     print(f"    REST       per-route rate limits {rl} (messages: 5 per 5s per channel)", file=out)
+    print(f"  log          {'on (stderr)' if logging else 'off (--log to turn it on)'}", file=out)
+    for line in how_to_talk(sb):
+        print(f"  {line}", file=out)
     print("  Ctrl-C to stop.", file=out)
 
 
 async def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    logging = args.log if args.log is not None else sys.stderr.isatty()
     sb = Sandbox(
         guilds=args.guilds,
         max_concurrency=args.max_concurrency,
@@ -156,6 +187,7 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         heartbeat_interval=args.heartbeat_interval,
         rest_rate_limits=not args.no_rest_rate_limits,
         guild_create_delay=args.guild_create_delay / 1000.0,
+        log=sys.stderr if logging else None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -177,7 +209,7 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
             "token": sb.token,
         }
         out.write("SANDBOX_READY " + json.dumps(ready) + "\n")
-        _summary(sb, out)
+        _summary(sb, out, logging)
         out.flush()
         await stop.wait()
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from typing import Any, TextIO
 
 from aiohttp import web
 
@@ -29,6 +29,7 @@ from .gateway import (
     frame,
     supported_compressions,
 )
+from .log import SandboxLog, quote, shard_text
 from .ratelimit import IdentifyLimiter, RestLimiter
 from .rest import RestApi, error
 from .world import World, dumps
@@ -63,7 +64,10 @@ class Sandbox:
         session_start_total: int = 1000,
         prewarm: bool = True,
         guild_create_delay: float = 0.0,
+        log: TextIO | None = None,
     ) -> None:
+        """``log``: a stream (stderr) for the activity log, one line per connection, IDENTIFY,
+        message in or out, reaction and close; None (the default) keeps the sandbox quiet."""
         if guilds < 0:
             raise SandboxError("guilds must be 0 or more")
         if max_concurrency < 1:
@@ -97,6 +101,7 @@ class Sandbox:
             url_getter=lambda: self.gateway_url,
             guild_create_delay=guild_create_delay,
         )
+        self.gateway.log = self.log = SandboxLog(log)
         self.commands: list[dict[str, Any]] = []
         self.reactions: list[dict[str, Any]] = []
         self.rest_requests = 0
@@ -304,6 +309,11 @@ class Sandbox:
         sessions = self.gateway.sessions_for_guild(ref.guild_id)
         _, delivered = self.gateway.dispatch_guild_message(payload)
         shards = sorted({s.shard for s in sessions}, key=lambda s: (s[1], s[0]))
+        if self.log.enabled:
+            self.log.line(
+                f"message in: {author['username']} in channel {cid} (guild {ref.guild_id}, "
+                f"{self._where(ref.guild_id)}): {quote(content)}"
+            )
         if shards:
             shard = shards[-1][0]
         else:
@@ -363,6 +373,12 @@ class Sandbox:
         member = self.world.member(ref.guild_index, uid)
         if member is not None:
             payload["member"] = member
+        if self.log.enabled:
+            who = "the bot" if uid == self.world.bot_id else user["username"]
+            self.log.line(
+                f"reaction: {who} added {emoji} to message {message_id} in channel {cid} "
+                f"({self._where(ref.guild_id)})"
+            )
         return self.gateway.dispatch_guild_event(
             ref.guild_id, "MESSAGE_REACTION_ADD", payload, INTENT_GUILD_MESSAGE_REACTIONS
         )
@@ -403,7 +419,24 @@ class Sandbox:
         self._bot_messages.setdefault(channel_id, []).append(msg)
         self._bot_message_event.set()
         self.gateway.dispatch_guild_message(msg)
+        if self.log.enabled:
+            extra = ""
+            if msg.get("message_reference"):
+                extra += f" replying to {msg['message_reference']['message_id']}"
+            if msg["embeds"]:
+                extra += f" with {len(msg['embeds'])} embed(s)"
+            self.log.line(
+                f"message out: the bot in channel {channel_id} (guild {ref.guild_id}){extra}: "
+                f"{quote(msg['content'])}"
+            )
         return msg
+
+    def _where(self, guild_id: int) -> str:
+        """Which shard(s) an event of ``guild_id`` goes to, for the activity log."""
+        shards = sorted({s.shard for s in self.gateway.sessions_for_guild(guild_id)})
+        if not shards:
+            return "no shard connected: it waits for a resume"
+        return "→ " + ", ".join(shard_text(shard) for shard in shards)
 
     def edit_bot_message(
         self, channel_id: int, message_id: str, body: dict[str, Any]
@@ -417,6 +450,11 @@ class Sandbox:
         if "embeds" in body:
             msg["embeds"] = body["embeds"] or []
         msg["edited_timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
+        if self.log.enabled:
+            self.log.line(
+                f"message edited: the bot's {message_id} in channel {channel_id}: "
+                f"{quote(msg['content'])}"
+            )
         for s in self.gateway.sessions_for_guild(int(msg["guild_id"])):
             if s.intents & INTENT_GUILD_MESSAGES:
                 s.push("MESSAGE_UPDATE", dumps(msg))
@@ -433,6 +471,7 @@ class Sandbox:
         if bot_box and msg in bot_box:
             bot_box.remove(msg)
         data = dumps({"id": message_id, "channel_id": str(channel_id), "guild_id": msg["guild_id"]})
+        self.log.line(f"message deleted: {message_id} in channel {channel_id}")
         for s in self.gateway.sessions_for_guild(int(msg["guild_id"])):
             if s.intents & INTENT_GUILD_MESSAGES:
                 s.push("MESSAGE_DELETE", data)

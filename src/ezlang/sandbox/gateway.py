@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .log import SandboxLog, close_text, intents_text, shard_text
 from .ratelimit import IdentifyLimiter
 from .world import World, dumps
 
@@ -274,6 +275,7 @@ class Connection:
         self.window_start = time.monotonic()
         self.close_code: int | None = None  # what the sandbox closed with
         self.peer_close_code: int | None = None  # what the client closed with
+        self.number = 0  # for the activity log (numbered only while logging)
         self.drained = asyncio.Event()
         self.drained.set()
 
@@ -386,6 +388,9 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._msg_id_last = 0
         self.close_log: list[dict[str, Any]] = []
+        #: The activity log (``--log``); silent unless given a stream.
+        self.log = SandboxLog()
+        self._conn_numbers = 0
 
     # ---- snowflakes --------------------------------------------------------------------
 
@@ -425,6 +430,11 @@ class Gateway:
             ws, encoder, transport if isinstance(transport, asyncio.Transport) else None
         )
         self.connections.add(conn)
+        if self.log.enabled:
+            self._conn_numbers += 1
+            conn.number = self._conn_numbers
+            peer = request.remote or "?"
+            self.log.line(f"gateway: connection #{conn.number} opened (from {peer})")
         writer = asyncio.create_task(conn.writer(), name="sandbox-gateway-writer")
         watchdog = asyncio.create_task(self._watchdog(conn), name="sandbox-gateway-watchdog")
         try:
@@ -565,6 +575,10 @@ class Gateway:
             return
         if not self.limiter.try_identify(shard, received_at):
             log.info("IDENTIFY too early for shard %s: op 9", shard)
+            self.log.line(
+                f"{shard_text(shard)}: IDENTIFY too early for its rate-limit bucket → op 9 "
+                "invalid session (the client must wait and identify again)"
+            )
             conn.enqueue(_INVALID_FALSE)
             return
         session = Session(
@@ -576,6 +590,12 @@ class Gateway:
         presence = d.get("presence")
         if isinstance(presence, dict):
             self._record_presence(shard, presence)
+        if self.log.enabled:
+            self.log.line(
+                f"{shard_text(shard)}: IDENTIFY on connection #{conn.number}, intents "
+                f"{intents_text(intents)} → READY with "
+                f"{self.world.count_for_shard(*shard)} guild(s)"
+            )
         await self._send_ready(session)
 
     async def _send_ready(self, session: Session) -> None:
@@ -646,6 +666,9 @@ class Gateway:
         if session is not None and not session.ended and type(seq) is int:
             frames = session.replay_from(seq)
         if session is None or frames is None:
+            if self.log.enabled:
+                who = shard_text(session.shard) if session is not None else "unknown session"
+                self.log.line(f"{who}: RESUME refused (session gone) → op 9 invalid session")
             conn.enqueue(_INVALID_FALSE)
             if session is not None:
                 self.end_session(session)
@@ -660,6 +683,11 @@ class Gateway:
         for text in frames:
             conn.enqueue(text)
         session.push("RESUMED", '{"_trace":["sandbox"]}')
+        if self.log.enabled:
+            self.log.line(
+                f"{shard_text(session.shard)}: RESUMED on connection #{conn.number} "
+                f"({len(frames)} missed event(s) replayed)"
+            )
 
     # ---- sessions ----------------------------------------------------------------------
 
@@ -672,6 +700,12 @@ class Gateway:
 
     def _detach(self, conn: Connection, code: int | None, by: str) -> None:
         session = conn.session
+        if self.log.enabled:
+            shard = shard_text(session.shard) if session is not None else "no shard"
+            self.log.line(
+                f"gateway: connection #{conn.number} ({shard}) closed by the {by} "
+                f"with {close_text(code)}"
+            )
         self.close_log.append(
             {
                 "code": code,
