@@ -10,6 +10,7 @@ EasyLang errors (``TypeError``, ``ValueError``, ``ShardingError``, ``TimeoutErro
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from ezlang.lang.registry import register
 from ezlang.sharding import agent as agent_mod
 from ezlang.sharding.manager import ShardManager
 from ezlang.sharding.options import timeout_arg
+from ezlang.sharding.process import ENV_REDIS_URL
 
 _manager: ShardManager | None = None
 
@@ -67,6 +69,10 @@ def create_shard_manager(bot_file: Any = None, options: Any = None) -> dict[str,
         default_api=ctx.options.get("api"),
     )
     _manager = manager
+    if manager.options.redis:
+        # One Redis for the whole bot: the manager script's own database builtins follow the
+        # option too, as its shards do (they get it in their environment).
+        os.environ[ENV_REDIS_URL] = manager.options.redis
     return manager.info()
 
 

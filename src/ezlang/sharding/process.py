@@ -37,6 +37,7 @@ STATUSES = ("starting", "identifying", "ready", "resuming", "reconnecting", "dea
 
 #: Environment variables never handed to a shard (the token travels over IPC).
 SCRUBBED_ENV = ("DISCORD_TOKEN",)
+ENV_REDIS_URL = "EZLANG_REDIS_URL"
 
 
 def describe_exit(code: int | None) -> str:
@@ -273,6 +274,9 @@ class ShardProcess:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.owner.options.redis:
+            # The bot's own Redis users (the built-in database) follow the manager's option.
+            env[ENV_REDIS_URL] = self.owner.options.redis
         self._exit_reason = None
         self._kill_reason = None
         self._stderr_tail.clear()
@@ -305,7 +309,9 @@ class ShardProcess:
         opts = self.owner.options
         zygote = self.owner.zygote
         if zygote is not None and zygote.alive:
-            shard_env = {k: env[k] for k in (ENV_SHARD_ID, ENV_SHARD_COUNT)}
+            shard_env = {
+                k: env[k] for k in (ENV_SHARD_ID, ENV_SHARD_COUNT, ENV_REDIS_URL) if k in env
+            }
             try:
                 return await zygote.spawn(
                     ["ezlang.sharding.shard_main", str(opts.bot_file)],
