@@ -297,3 +297,28 @@ async def test_an_easylang_bot_failing_at_start_names_its_error_and_position(
     assert "failing.ez:2" in reporter.text()  # the shard's positioned EasyLang error
     assert reporter.text().count("[shard 0] starting") == 2
     assert identifies(sandbox) == []
+
+
+async def test_manager_progress_goes_to_stderr_and_program_output_to_stdout(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "bot.ez").write_text('print("hello from a shard")\nbot_start()\n')
+    (tmp_path / "manager.ez").write_text(
+        'create_shard_manager("bot.ez", {total_shards: 1})\n'
+        "spawn_shards()\n"
+        'print("program output")\n'
+        "stop_shards()\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ezlang", "run", str(tmp_path / "manager.ez"),
+        "--api", sandbox.api_url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DISCORD_TOKEN": sandbox.token},
+    )  # fmt: skip
+    out_b, err_b = await asyncio.wait_for(proc.communicate(), 90)
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 0, err
+    # stdout: what the programs print (the shard's line forwarded with its prefix), nothing else.
+    assert out.splitlines() == ["[shard 0] hello from a shard", "program output"], out
+    assert "[manager] spawning 1 of 1 shards" in err and "[manager] all 1 shards ready" in err
+    assert "Traceback" not in err

@@ -1,6 +1,7 @@
 """What the manager prints: spawn progress, supervision notices, and forwarded shard output.
 
-On a terminal ``spawn_shards()`` shows a rich progress bar (shards ready, the next identify
+Progress and notices go to stderr; forwarded shard output keeps its stream. On a terminal
+``spawn_shards()`` shows a rich progress bar (shards ready, the next identify
 slot); otherwise it prints one plain line per shard, which reads well in logs and CI. Lines
 from shards are forwarded with their ``[shard N]`` prefix by :class:`Reporter.child_line`.
 """
@@ -19,7 +20,9 @@ class Reporter:
     def __init__(self, progress: bool | None = None, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.err = sys.stderr if out is None else out
-        tty = bool(getattr(self.out, "isatty", lambda: False)())
+        # Progress is not program output: it goes to stderr, so `ezlang run manager.ez > out`
+        # keeps only what the program (and its shards) print.
+        tty = bool(getattr(self.err, "isatty", lambda: False)())
         self.fancy = tty if progress is None else (progress and tty)
         self.quiet = progress is False
         self._progress: Any = None
@@ -33,7 +36,7 @@ class Reporter:
     # --- lines ---------------------------------------------------------------------------------
 
     def _emit(self, text: str, out: TextIO) -> None:
-        if self._progress is not None:
+        if self._progress is not None and out is self.err:
             self._progress.console.print(text, markup=False, highlight=False)
             return
         try:
@@ -49,7 +52,7 @@ class Reporter:
     def info(self, message: str) -> None:
         """A manager notice (suppressed with ``progress: false``)."""
         if not self.quiet:
-            self._emit(f"[manager] {message}", self.out)
+            self._emit(f"[manager] {message}", self.err)
 
     def problem(self, message: str) -> None:
         """Something the user must know about (always printed, on stderr)."""
@@ -89,7 +92,9 @@ class Reporter:
                 TimeElapsedColumn(),
                 TextColumn("{task.fields[slot]}"),
                 transient=False,
-                console=Console(file=self.out, force_terminal=True),
+                # The bar lives on stderr; what the program prints stays on stdout.
+                redirect_stdout=False,
+                console=Console(file=self.err, force_terminal=True),
             )
             self._progress.start()
             self._task = self._progress.add_task("spawn", total=self._total, slot="")
