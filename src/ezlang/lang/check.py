@@ -24,13 +24,13 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ezlang.lang import nodes as n
 from ezlang.lang.errors import EzError, source_line
+from ezlang.lang.modules import display_path, resolve_path
 from ezlang.lang.registry import BUILTINS, resolve
 
 
@@ -127,17 +127,6 @@ def _assigned(stmts: tuple[n.Stmt, ...]) -> set[str]:
     return names
 
 
-def _import_path(path: str, importer: str) -> str:
-    """Where ``import "path"`` in ``importer`` finds its file (as ``modules._resolve`` does)."""
-    base = os.path.dirname(os.path.abspath(importer)) if not importer.startswith("<") else "."
-    full = os.path.normpath(os.path.join(base, path))
-    if not os.path.exists(full) and not os.path.splitext(full)[1]:
-        for ext in (".ez", ".ezlang"):
-            if os.path.exists(full + ext):
-                return full + ext
-    return full
-
-
 @dataclass
 class _Imports:
     """Top-level names of imported files, read once each (cycles end the walk)."""
@@ -157,7 +146,7 @@ class _Imports:
     def _read(self, full: str) -> set[str] | str:
         from ezlang.lang.parser import parse
 
-        shown = _display(full)
+        shown = display_path(full)
         try:
             with open(full, encoding="utf-8") as fh:
                 module = parse(fh.read(), shown)
@@ -175,19 +164,11 @@ class _Imports:
         names = _declared(module.body) | _assigned(module.body)
         for s in module.body:
             if _is_import(s):
-                more = self.exports(_import_path(_imported_file(s) or "", full))
+                more = self.exports(resolve_path(_imported_file(s) or "", full))
                 if isinstance(more, str):
                     return more
                 names |= more
         return names
-
-
-def _display(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
 
 
 #: Builtins whose first parameter has a sentinel default yet may be left out.
@@ -245,7 +226,7 @@ class Checker:
             path = _imported_file(s)
             if path is None:
                 continue
-            exported = self.imports.exports(_import_path(path, self.filename))
+            exported = self.imports.exports(resolve_path(path, self.filename))
             if isinstance(exported, str):
                 self.problem(s, "ImportError", f'cannot import "{path}": {exported}')
                 if _is_import(s):
@@ -302,8 +283,9 @@ class Checker:
             return
         if isinstance(e, n.Call) and isinstance(e.callee, n.Name):
             self.call_of(e.callee.name, len(e.args), e.callee, scope)
-        for child in _child_exprs(e):
-            self.expr(child, scope)
+        for child in n.children(e):
+            if isinstance(child, n.Expr):
+                self.expr(child, scope)
 
     # ------------------------------------------------------------------ findings
 
@@ -336,19 +318,6 @@ class Checker:
                 close = difflib.get_close_matches(node.name, sorted(BUILTINS), n=1, cutoff=0.75)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             self.problem(node, "NameError", f"'{node.name}' is not defined{hint}")
-
-
-def _child_exprs(e: n.Expr) -> Iterator[n.Expr]:
-    for name in e._fields:
-        value = getattr(e, name)
-        if isinstance(value, n.Expr):
-            yield value
-        elif isinstance(value, tuple):
-            for item in value:
-                if isinstance(item, n.Expr):
-                    yield item
-                elif isinstance(item, tuple):  # object literal entries (key, value)
-                    yield from (x for x in item if isinstance(x, n.Expr))
 
 
 def check_source(source: str, filename: str) -> list[Problem]:

@@ -188,19 +188,6 @@ def _block_of(stmt: n.Stmt) -> Iterator[tuple[tuple[n.Stmt, ...], tuple[str, ...
             yield stmt.finalbody, ()
 
 
-def _children(node: n.Node) -> Iterator[n.Node]:
-    for name in node._fields:
-        value = getattr(node, name)
-        if isinstance(value, n.Node):
-            yield value
-        elif isinstance(value, tuple):
-            for item in value:
-                if isinstance(item, n.Node):
-                    yield item
-                elif isinstance(item, tuple):
-                    yield from (x for x in item if isinstance(x, n.Node))
-
-
 def _names_in_closures(stmts: tuple[n.Stmt, ...]) -> frozenset[str]:
     """Every name read or assigned inside the functions defined in ``stmts``."""
     found: set[str] = set()
@@ -210,7 +197,7 @@ def _names_in_closures(stmts: tuple[n.Stmt, ...]) -> frozenset[str]:
             inside = True
         elif inside and isinstance(node, n.Name):
             found.add(node.name)
-        for child in _children(node):
+        for child in n.children(node):
             walk(child, inside)
 
     for stmt in stmts:

@@ -32,7 +32,8 @@ def exports(namespace: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in namespace.items() if "$" not in k and not k.startswith("__")}
 
 
-def _resolve(path: str, importer: str) -> str:
+def resolve_path(path: str, importer: str) -> str:
+    """The file ``import "path"`` / ``include "path"`` in ``importer`` names."""
     base = os.getcwd()
     if importer and not importer.startswith("<"):
         base = os.path.dirname(os.path.abspath(importer))
@@ -44,7 +45,8 @@ def _resolve(path: str, importer: str) -> str:
     return full
 
 
-def _display(path: str) -> str:
+def display_path(path: str) -> str:
+    """``path`` as errors show it: relative to the working directory when it is below it."""
     try:
         rel = os.path.relpath(path)
     except ValueError:
@@ -59,16 +61,16 @@ def load(namespace: dict[str, Any], path: str, importer: str) -> dict[str, Any]:
     state = namespace.get(STATE_KEY)
     if not isinstance(state, ImportState):
         state = namespace[STATE_KEY] = ImportState()
-    full = _resolve(path, importer)
+    full = resolve_path(path, importer)
     if full in state.modules:
         return state.modules[full]
     if full in state.loading:
         chain = state.loading[state.loading.index(full) :] + [full]
-        shown = " → ".join(_display(p) for p in chain)
+        shown = " → ".join(display_path(p) for p in chain)
         raise EzError("ImportError", f"import cycle: {shown}")
     if not os.path.isfile(full):
-        raise EzError("ImportError", f'cannot import "{path}": no file {_display(full)}')
-    program = compile_file(_display(full))
+        raise EzError("ImportError", f'cannot import "{path}": no file {display_path(full)}')
+    program = compile_file(display_path(full))
     module_ns = new_namespace(state)
     state.loading.append(full)
     try:
@@ -88,7 +90,7 @@ def import_module(namespace: dict[str, Any], path: str, importer: str) -> dict[s
     """``import "path" as name``: the module's top-level names as one object."""
     module_ns = load(namespace, path, importer)
     state: ImportState = namespace[STATE_KEY]
-    full = _resolve(path, importer)
+    full = resolve_path(path, importer)
     obj = state.objects.get(full)
     if obj is None:
         obj = state.objects[full] = exports(module_ns)
@@ -110,7 +112,7 @@ def include(namespace: dict[str, Any], path: str, includer: str) -> None:
     state = namespace.get(STATE_KEY)
     if not isinstance(state, ImportState):
         state = namespace[STATE_KEY] = ImportState()
-    full = _resolve(path, includer)
+    full = resolve_path(path, includer)
     # The files being run right now: the includes in progress and the file including.
     active = list(state.including)
     if includer and not includer.startswith("<"):
@@ -119,11 +121,11 @@ def include(namespace: dict[str, Any], path: str, includer: str) -> None:
             active.append(top)
     if full in active:
         chain = active[active.index(full) :] + [full]
-        shown = " → ".join(_display(p) for p in chain)
+        shown = " → ".join(display_path(p) for p in chain)
         raise EzError("ImportError", f"include cycle: {shown}")
     if not os.path.isfile(full):
-        raise EzError("ImportError", f'cannot include "{path}": no file {_display(full)}')
-    shown_name = _display(full)
+        raise EzError("ImportError", f'cannot include "{path}": no file {display_path(full)}')
+    shown_name = display_path(full)
     try:
         with open(full, encoding="utf-8") as fh:
             source = fh.read()

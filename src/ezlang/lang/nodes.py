@@ -11,6 +11,7 @@ starting ``ezlang run``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar, dataclass_transform
 
 
@@ -259,6 +260,21 @@ class Listen(Stmt):
 class Module(Node):
     body: tuple[Stmt, ...]
     filename: str
+
+
+def children(node: Node) -> Iterator[Node]:
+    """The nodes directly under ``node``: its node fields, and the nodes in its tuple fields
+    (statement lists, arguments, and the ``(key, value)`` entries of object literals)."""
+    for name in node._fields:
+        value = getattr(node, name)
+        if isinstance(value, Node):
+            yield value
+        elif isinstance(value, tuple):
+            for item in value:
+                if isinstance(item, Node):
+                    yield item
+                elif isinstance(item, tuple):
+                    yield from (x for x in item if isinstance(x, Node))
 
 
 def deepest(root: Node) -> Node:
