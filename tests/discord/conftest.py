@@ -115,3 +115,6 @@ async def run_ctx(sandbox: Any) -> AsyncIterator[RunContext]:
         await ctx.run_shutdown_hooks()
         context.set_current(previous)
         plugin.install(None)
+
+
+from .processes import ezlang_run  # noqa: E402,F401  (the fixture, for test_cli*.py)
