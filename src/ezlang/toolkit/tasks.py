@@ -297,6 +297,10 @@ class Scheduler:
             occurrence: str | None = None
             if first and task.run_now:
                 task.next_run = time.time()
+                if task.interval is not None:
+                    # Shards starting in the same interval claim the same (current) occurrence.
+                    number = next_loop_occurrence(task.interval, task.next_run) - 1
+                    occurrence = str(number)
             elif task.kind == "loop" and task.once_per_bot and self._shard is not None:
                 assert task.interval is not None
                 number = next_loop_occurrence(task.interval, time.time())
@@ -325,7 +329,16 @@ class Scheduler:
                     continue
             await self._invoke(task)
 
+    def _stop_first(self) -> None:
+        # Shutdown hooks run newest first. Tasks must stop before what their functions use
+        # (the bot's connection, the database) closes, so keep this hook the newest one.
+        hooks = self.ctx.shutdown_hooks
+        if hooks and hooks[-1] != self.close and self.close in hooks:
+            hooks.remove(self.close)
+            hooks.append(self.close)
+
     async def _invoke(self, task: Task) -> None:
+        self._stop_first()
         task.last_run = time.time()
         task.runs += 1
         try:
@@ -346,6 +359,7 @@ class Scheduler:
         prefix = f"{LEASE_PREFIX}{task.name}:"
         try:
             db = await _database()
+            self._stop_first()  # opening the database may have added its closing hook
             won = await db.incr(prefix + occurrence) == 1
             if won:
                 # Forget old claims (every process has moved past them by now).
