@@ -25,7 +25,8 @@ from ezlang.lang.errors import EzError
 from ezlang.lang.values import to_repr, truthy
 
 if TYPE_CHECKING:
-    from ezlang.discord.runtime import BotRuntime, Handler
+    from ezlang.discord.handlers import Handler
+    from ezlang.discord.runtime import BotRuntime
 
 #: Ended collectors remembered so that a late ``on_collector_end`` still gets the result.
 ENDED_REMEMBERED = 200
@@ -54,7 +55,7 @@ class Collector:
 
 
 def _handler(fn: Any, what: str) -> Handler:
-    from ezlang.discord.runtime import Handler, _arity
+    from ezlang.discord.handlers import Handler, _arity
 
     if not callable(fn):
         raise EzError("TypeError", f"{what} must be a function, not {to_repr(fn)}")

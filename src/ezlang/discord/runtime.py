@@ -16,26 +16,24 @@ gateway or the other handlers. Handler tasks are owned by the runtime and cancel
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import discord
 
-from ezlang.discord import connect, convert, plugin
+from ezlang.discord import connect, convert, plugin, presence
 from ezlang.discord.clients import (
     EzAutoShardedClient,
     EzClient,
     IdentifyGate,
     running_shard_sockets,
 )
+from ezlang.discord.handlers import Handler, _arity, handler_options  # noqa: F401
 from ezlang.discord.intents import (  # noqa: F401  (part of this module's interface)
     DEFAULT_INTENTS,
     PRIVILEGED_INTENTS,
@@ -44,6 +42,11 @@ from ezlang.discord.intents import (  # noqa: F401  (part of this module's inter
     privileged_of,
 )
 from ezlang.discord.logs import install_discord_logging
+from ezlang.discord.presence import (  # noqa: F401  (part of this module's interface)
+    ACTIVITY_TYPES,
+    DEFAULT_STREAM_URL,
+    STATUSES,
+)
 from ezlang.discord.view import ClientView
 from ezlang.lang import context as context_mod
 from ezlang.lang import format_error, to_ez_error
@@ -69,15 +72,6 @@ EVENTS = (
 )
 _EVENT_LOOKUP = {name.lower(): name for name in EVENTS} | {"message": "messageCreate"}
 
-STATUSES = {
-    "online": discord.Status.online,
-    "idle": discord.Status.idle,
-    "dnd": discord.Status.dnd,
-    "invisible": discord.Status.invisible,
-}
-ACTIVITY_TYPES = ("playing", "watching", "listening", "competing", "streaming")
-DEFAULT_STREAM_URL = "https://www.twitch.tv/discord"
-
 #: How many recent messages are remembered for messageUpdate/messageDelete handlers.
 RECENT_MESSAGES = 1000
 
@@ -91,57 +85,6 @@ _FATAL_CLOSE = {
     4012: "Discord refused the connection: invalid API version (close 4012)",
     4013: "Discord refused the connection: invalid intents (close 4013); check set_intents()",
 }
-
-
-@dataclass(slots=True)
-class Handler:
-    """An EasyLang function registered for an event; ``nargs`` is how many arguments it takes."""
-
-    fn: Callable[..., Any]
-    nargs: int | None
-    #: messageCreate only: whether the bot's own messages reach this handler too.
-    include_self: bool = False
-
-
-def _arity(fn: Callable[..., Any]) -> int | None:
-    """How many positional arguments ``fn`` accepts (None: any number).
-
-    EasyLang treats extra arguments as an error, so an event with several arguments (for
-    example ``messageUpdate(old, new)``) passes only as many as the handler declares.
-    """
-    code = getattr(fn, "__code__", None)
-    if code is not None and not code.co_flags & inspect.CO_VARARGS:
-        count = code.co_argcount
-        return count - 1 if inspect.ismethod(fn) else count
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return None
-    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-
-
-def handler_options(options: Any, event: str) -> bool:
-    """``include_self`` of a handler's options object (``{include_self: true}``)."""
-    if options is None:
-        return False
-    if not isinstance(options, dict):
-        raise EzError(
-            "TypeError",
-            f"the options of a {event} handler must be an object, not {to_repr(options)}",
-        )
-    unknown = sorted(set(options) - {"include_self"})
-    if unknown:
-        raise EzError(
-            "ValueError",
-            f"unknown handler option(s) {', '.join(unknown)}; the one option is include_self",
-        )
-    if event not in ("messageCreate", "messageReactionAdd") and "include_self" in options:
-        raise EzError(
-            "ValueError", "include_self is an option of messageCreate and messageReactionAdd only"
-        )
-    return bool(options.get("include_self"))
 
 
 def rest_error(action: str, exc: discord.HTTPException) -> EzError:
@@ -608,44 +551,11 @@ class BotRuntime:
     # ---- presence --------------------------------------------------------------------------
 
     def set_status(self, status: Any) -> None:
-        if not isinstance(status, str) or status.lower() not in STATUSES:
-            raise EzError(
-                "ValueError",
-                f"set_status() takes one of {', '.join(STATUSES)}, not {to_repr(status)}",
-            )
-        self.status = STATUSES[status.lower()]
+        self.status = presence.parse_status(status)
 
     def set_activity(self, text: Any, kind: Any = None, url: Any = None, *, what: str) -> None:
         """The activity shown under the bot's name: ``text`` of type ``kind`` (playing …)."""
-        if text is None:
-            self.activity = None
-            return
-        if kind is None:
-            kind = "playing"
-        if not isinstance(kind, str) or kind.lower() not in ACTIVITY_TYPES:
-            hint = ""
-            if isinstance(text, str) and text.lower() in ACTIVITY_TYPES:
-                # The order of ezlang before wave 3 (type, text): say the new one.
-                hint = (
-                    f"; the text comes first, then the type: {what}"
-                    f"({to_repr(kind)}, {to_repr(text)})"
-                )
-            raise EzError(
-                "ValueError",
-                f"{what}() activity type must be one of {', '.join(ACTIVITY_TYPES)}, "
-                f"not {to_repr(kind)}{hint}",
-            )
-        if not isinstance(text, str) or not text:
-            raise EzError("TypeError", f"{what}() needs the activity text as a string")
-        if url is not None and not isinstance(url, str):
-            raise EzError("TypeError", f"{what}() stream url must be a string")
-        kind = kind.lower()
-        if kind == "playing":
-            self.activity = discord.Game(name=text)
-        elif kind == "streaming":
-            self.activity = discord.Streaming(name=text, url=url or DEFAULT_STREAM_URL)
-        else:
-            self.activity = discord.Activity(type=getattr(discord.ActivityType, kind), name=text)
+        self.activity = presence.make_activity(text, kind, url, what=what)
 
     async def push_presence(self) -> None:
         """Send the presence now if connected; otherwise it goes out at IDENTIFY or READY."""
