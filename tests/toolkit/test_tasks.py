@@ -327,6 +327,9 @@ function once() { db_incr("once:" + str(floor(now() / 2000))) }
 function every() { db_incr("every:" + str(floor(now() / 2000))) }
 create_loop(once, 2, {once_per_bot: true})
 create_loop(every, 2)
+// run_now: every shard claims the current day-long occurrence (they start seconds apart,
+// so, but for a start that straddles midnight UTC, in the same one): one first run.
+create_loop(func() { db_incr("first") }, 86400, {once_per_bot: true, run_now: true, name: "first"})
 bot_start()
 """
 
@@ -343,6 +346,7 @@ for key in db_keys("every:") {{ push(every, db_get(key)) }}
 print(json_stringify(counts))
 print(json_stringify(once))
 print(json_stringify(every))
+print(db_get("first"))
 """
 
 
@@ -367,7 +371,7 @@ async def test_a_once_per_bot_loop_runs_once_per_occurrence_across_shards(
         out, err = await asyncio.wait_for(proc.communicate(), 100)
     stderr = err.decode()
     assert proc.returncode == 0, stderr
-    counts, once, every = (json.loads(line) for line in out.decode().splitlines()[-3:])
+    counts, once, every, first = (json.loads(line) for line in out.decode().splitlines()[-4:])
     assert len(counts) == SHARDS
     # Each occurrence (a two-second bucket of wall-clock time) ran on exactly one shard…
     assert len(once) >= 5 and set(once) == {1}, once
@@ -376,6 +380,7 @@ async def test_a_once_per_bot_loop_runs_once_per_occurrence_across_shards(
     assert sum(skipped for _, skipped in counts) >= 3 * 4, counts
     # …whereas a loop without the option runs in every shard.
     assert max(every) == SHARDS, every
+    assert first == 1  # run_now with once_per_bot: one first run, not one per shard
     assert "Traceback" not in stderr
     assert "error in task" not in stderr
 
