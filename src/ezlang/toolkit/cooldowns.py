@@ -264,7 +264,7 @@ def reset_all_cooldowns(user_id: Any = _MISSING, options: Any = _MISSING) -> int
     return _clear("reset_all_cooldowns", prefix, _options("reset_all_cooldowns", options))
 
 
-def clear_all_cooldowns(options: Any = _MISSING) -> int:
+def clear_all_cooldowns(options: Any = None) -> int:
     """``clear_all_cooldowns()``: end every cooldown of every scope; how many there were."""
     return _clear("clear_all_cooldowns", "", _options("clear_all_cooldowns", options))
 
@@ -291,7 +291,7 @@ def get_user_cooldowns(user_id: Any = _MISSING, options: Any = _MISSING) -> dict
     return {_split(key)[2]: left for key, left in sorted(entries)}
 
 
-def get_cooldown_stats(options: Any = _MISSING) -> dict[str, Any]:
+def get_cooldown_stats(options: Any = None) -> dict[str, Any]:
     """``get_cooldown_stats()``: ``{active, by_command, by_scope, added, checks, hits}``."""
     opts = _options("get_cooldown_stats", options)
     entries = list(_shared_entries("get_cooldown_stats") if _shared(opts) else _local_entries())
