@@ -61,6 +61,18 @@ async def main(args: argparse.Namespace) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     try:
+        return await serve(loop, stop, options)
+    finally:
+        # Python 3.11's loop.close() closes its self-pipe before it removes the signal
+        # handlers: a SIGTERM in between prints "Exception ignored … BrokenPipeError".
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def serve(
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, options: dict[str, Any]
+) -> int:
+    try:
         m = ShardManager(PYBOT, options, reporter=Reporter(progress=False))
         spawned = await m.spawn()
     except EzError as exc:
