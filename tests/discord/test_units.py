@@ -138,3 +138,14 @@ async def test_identify_gate_spaces_identifies_per_bucket() -> None:
     assert time.monotonic() - t0 < 0.1
     await gate.acquire(2)  # bucket 0 again: a full window plus margin later
     assert time.monotonic() - t0 >= 0.2 + gate.margin - 0.01
+
+
+def test_discord_objects_compare_by_content_like_every_object() -> None:
+    from ezlang.lang.values import equals
+
+    a = convert.UserObject({"id": "1", "name": "ann"})
+    b = convert.UserObject({"id": "1", "name": "ann"})
+    assert a is not b and equals(a, b)
+    assert equals(a, {"id": "1", "name": "ann"}) and equals({"id": "1", "name": "ann"}, a)
+    assert not equals(a, convert.UserObject({"id": "2", "name": "ann"}))
+    assert not equals(a, ["id", "name"])

@@ -213,21 +213,29 @@ def equals(a: Any, b: Any) -> bool:
             return bool(a == b)
         if (ta is list or ta is tuple) and (tb is list or tb is tuple):
             return _seq_equals(a, b)
+        if isinstance(a, dict) and isinstance(b, dict):
+            return _map_equals(a, b)  # e.g. a read-only Discord object and a plain object
         return False
     if ta is list or ta is tuple:
         return _seq_equals(a, b)
     if ta is dict:
-        if a is b:
-            return True
-        if len(a) != len(b):
-            return False
-        for key, value in a.items():
-            if key not in b or not equals(value, b[key]):
-                return False
-        return True
+        return _map_equals(a, b)
     if ta is str or ta is int or ta is float or ta is bool or a is None:
         return bool(a == b)
+    if issubclass(ta, dict):  # read-only objects (Discord messages, users…) are objects too
+        return _map_equals(a, b)
     return a is b
+
+
+def _map_equals(a: dict[Any, Any], b: dict[Any, Any]) -> bool:
+    if a is b:
+        return True
+    if len(a) != len(b):
+        return False
+    for key, value in a.items():
+        if key not in b or not equals(value, b[key]):
+            return False
+    return True
 
 
 def _seq_equals(a: Any, b: Any) -> bool:
