@@ -142,8 +142,12 @@ async def run_program(
                         code = EXIT_ERROR
             if not main.done():
                 main.cancel()
-                with contextlib.suppress(BaseException):
+                try:
                     await main
+                except asyncio.CancelledError:
+                    pass
+                except Exception as exc:  # raised while the script unwound (a `finally`)
+                    _print_error(exc, ctx.debug)
             stop.hooks_running = True
             try:
                 await ctx.run_shutdown_hooks()
