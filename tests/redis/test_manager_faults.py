@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -188,5 +190,31 @@ async def test_a_redis_restart_warns_once_and_says_once_that_it_is_back(
         assert len(down) <= 1 and len(back) <= 1, h.stderr_text()
     assert len([line for line in a.stderr if "is unreachable" in line]) == 1
     await asyncio.gather(a.stop(), b.stop())
+    a.assert_no_python_noise()
+    b.assert_no_python_noise()
+
+
+async def test_a_shard_of_another_host_dying_during_an_eval_is_named_once(
+    redis_server, pair: list[ManagerHost]
+) -> None:
+    a, b = pair
+    stats = await b.ask("stats")
+    pid = next(s["pid"] for s in stats if s["shard_id"] == 2)
+    assert pid
+    prefix = await key_prefix(redis_server.url)
+    spy = connect(redis_server.url, socket_timeout=None).pubsub()
+    await spy.subscribe(prefix + "req:host-b")
+    try:
+        call = asyncio.ensure_future(a.ask("eval_one", {"code": "wait(3)\nreturn 1", "shard": 2}))
+        await next_message(spy)  # host-b has the request: shard 2 is running it now
+        os.kill(pid, signal.SIGKILL)
+        # The shard's failure crosses the bus as what it is: host-a names the shard once.
+        with pytest.raises(AssertionError) as info:
+            await call
+    finally:
+        await spy.aclose()
+    assert str(info.value) == (
+        "host-a eval_one: ShardingError: shard 2 exited (killed by SIGKILL) during broadcast_eval"
+    )
     a.assert_no_python_noise()
     b.assert_no_python_noise()

@@ -22,7 +22,8 @@ from typing import Any
 from ezlang.lang.errors import EzError
 from ezlang.sharding import ipc
 from ezlang.sharding.backends import RemoteCaller
-from ezlang.sharding.process import ShardCallError, ShardProcess
+from ezlang.sharding.interfaces import ShardCallError
+from ezlang.sharding.process import ShardProcess
 
 #: Extra seconds a fan-out waits for other hosts beyond the call's own timeout, so their own
 #: (more precise) timeout errors arrive before the fan-out gives up on them.

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ezlang.lang.errors import EzError
+
 if TYPE_CHECKING:
     from ezlang.sharding.options import ShardOptions
     from ezlang.sharding.progress import Reporter
@@ -121,3 +123,16 @@ class ShardHost(Protocol):
         """Run a cross-shard call (``broadcast_eval``, ``fetch_client_values``, ``stats``) that
         bot code made inside shard ``from_shard``."""
         ...
+
+
+class ShardCallError(EzError):
+    """A call failed because of the shard itself, not the code it ran; the message names it.
+
+    ``reason`` says which: ``"exited"`` (the process died or is shutting down during the call),
+    ``"not_running"`` (there was no process to ask) or ``"timeout"`` (no answer in time).
+    """
+
+    def __init__(self, kind: str, message: str, *, shard_id: int, reason: str) -> None:
+        super().__init__(kind, message)
+        self.shard_id = shard_id
+        self.reason = reason

@@ -43,7 +43,7 @@ from ezlang.sharding.backends import (
 from ezlang.sharding.fanout import FanOut, fan_out, name_shard
 from ezlang.sharding.gateway import api_base, fetch_gateway_bot
 from ezlang.sharding.identify import LocalIdentifyQueue
-from ezlang.sharding.interfaces import IdentifyQueue, ShardDirectory
+from ezlang.sharding.interfaces import IdentifyQueue, ShardCallError, ShardDirectory
 from ezlang.sharding.options import (
     ShardOptions,
     check_bot_syntax,
@@ -51,7 +51,7 @@ from ezlang.sharding.options import (
     shard_id_arg,
     timeout_arg,
 )
-from ezlang.sharding.process import SCRUBBED_ENV, ShardCallError, ShardProcess
+from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess
 from ezlang.sharding.progress import Reporter
 from ezlang.sharding.zygote import Zygote
 

@@ -28,7 +28,7 @@ from ezlang.sharding.agent import (
     ENV_SHARD_ID,
     EXIT_FATAL,
 )
-from ezlang.sharding.interfaces import ShardHost
+from ezlang.sharding.interfaces import ShardCallError, ShardHost
 from ezlang.sharding.ipc import CANCELLED, Channel, ChannelClosed, RemoteError
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, RestartPolicy, explain_close_code
 
@@ -55,19 +55,6 @@ def describe_exit(code: int | None) -> str:
 #: Seconds a failed call waits for the shard's process to be reaped, so the error can say how
 #: it ended (a shard that cancels a call because it is shutting down exits right after).
 EXIT_GRACE = 2.0
-
-
-class ShardCallError(EzError):
-    """A call failed because of the shard itself, not the code it ran; the message names it.
-
-    ``reason`` says which: ``"exited"`` (the process died or is shutting down during the call),
-    ``"not_running"`` (there was no process to ask) or ``"timeout"`` (no answer in time).
-    """
-
-    def __init__(self, kind: str, message: str, *, shard_id: int, reason: str) -> None:
-        super().__init__(kind, message)
-        self.shard_id = shard_id
-        self.reason = reason
 
 
 class ShardProcess:

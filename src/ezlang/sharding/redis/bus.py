@@ -31,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ezlang.lang.errors import KINDS, EzError
+from ezlang.sharding.interfaces import ShardCallError
 from ezlang.sharding.redis.connection import (
     REDIS_DOWN_ERRORS,
     RateLimitedWarning,
@@ -261,7 +262,7 @@ class RedisBus:
                 )
                 reply.update(ok=True, result=result)
         except EzError as exc:
-            reply.update(ok=False, kind=exc.kind, message=exc.message)
+            reply.update(_failure(exc))
         except Exception as exc:  # a bug on this host must not leave the caller hanging
             reply.update(ok=False, kind="ShardingError", message=f"host '{self.host}': {exc!r}")
         channel = self.keys.replies(str(req.get("from")))
@@ -311,10 +312,7 @@ class RedisBus:
             if item.get("ok"):
                 out.append(item.get("result"))
             else:
-                kind = item.get("kind")
-                out.append(
-                    EzError(kind if kind in KINDS else "ShardingError", str(item.get("message")))
-                )
+                out.append(_error_of(item))
         return out
 
     async def call(
@@ -375,8 +373,7 @@ class RedisBus:
             return reply.get("result")
         if reply.get("lost"):
             raise HostUnreachable(str(reply.get("message")), host)
-        kind = reply.get("kind")
-        raise EzError(kind if kind in KINDS else "ShardingError", str(reply.get("message")))
+        raise _error_of(reply)
 
     async def _publish_request(
         self, host: str, what: str, data: str, deadline: float | None
@@ -429,10 +426,29 @@ class RedisBus:
             await close_client(self._redis, "bus")
 
 
+def _error_of(reply: dict[str, Any]) -> EzError:
+    """The error a failed reply carries, of the same class and kind as on its host."""
+    kind = reply.get("kind")
+    kind = kind if kind in KINDS else "ShardingError"
+    message = str(reply.get("message"))
+    shard_id, reason = reply.get("shard_id"), reply.get("reason")
+    if isinstance(shard_id, int) and isinstance(reason, str):
+        return ShardCallError(kind, message, shard_id=shard_id, reason=reason)
+    return EzError(kind, message)
+
+
+def _failure(exc: EzError) -> dict[str, Any]:
+    """A failed reply carrying ``exc``; read back by :func:`_error_of`."""
+    out: dict[str, Any] = {"ok": False, "kind": exc.kind, "message": exc.message}
+    if isinstance(exc, ShardCallError):  # the shard itself failed: the caller names it once
+        out.update(shard_id=exc.shard_id, reason=exc.reason)
+    return out
+
+
 def _outcome(shard_id: int, o: Any, host: str) -> dict[str, Any]:
     """One shard's result of a batched request, as JSON-ready data."""
     if isinstance(o, EzError):
-        return {"ok": False, "kind": o.kind, "message": o.message}
+        return _failure(o)
     if isinstance(o, BaseException):
         return {"ok": False, "kind": "ShardingError", "message": f"host '{host}': {o!r}"}
     try:

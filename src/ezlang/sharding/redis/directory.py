@@ -461,6 +461,8 @@ class RedisShardDirectory:
                     "status": "unreachable",
                     "host": info.get("host"),
                     "error": f"Redis unavailable: {why}",
+                    # Unknown, not known dead: callers retry through the bus instead.
+                    "redis_down": True,
                 }
         for shard_id, info in self._local.items():
             out[shard_id] = {**info, "shard_id": shard_id}

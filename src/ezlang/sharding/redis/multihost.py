@@ -418,8 +418,7 @@ class RedisRemoteCaller:
                 raise EzError(
                     "ShardingError", f"shard {shard_id} is not running under this manager"
                 )
-            redis_down = str(entry.get("error", "")).startswith("Redis unavailable")
-            if entry.get("status") == "unreachable" and not redis_down:
+            if entry.get("status") == "unreachable" and not entry.get("redis_down"):
                 raise HostUnreachable(
                     f"shard {shard_id} is on host '{host}', which is unreachable (no heartbeat)",
                     host,
