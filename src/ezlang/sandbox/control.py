@@ -79,6 +79,10 @@ class ControlApi:
         r.add_post(prefix + "/load", self._guard(self.load))
         r.add_get(prefix + "/presences", self._guard(self.presences))
         r.add_post(prefix + "/ratelimit", self._guard(self.ratelimit))
+        from .interaction_api import control_routes  # noqa: PLC0415 - it imports core
+
+        for method, path, handler in control_routes(self.sb):
+            r.add_route(method, prefix + path, self._guard(handler))
 
     def _guard(self, handler: Any) -> Any:
         from .core import SandboxError

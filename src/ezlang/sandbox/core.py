@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
+from .commands import CommandStore
 from .control import ControlApi
 from .gateway import (
     CLOSE_UNKNOWN_ERROR,
@@ -29,6 +30,7 @@ from .gateway import (
     frame,
     supported_compressions,
 )
+from .interactions import InteractionStore
 from .log import SandboxLog, quote, shard_text
 from .ratelimit import IdentifyLimiter, RestLimiter
 from .rest import RestApi, error
@@ -65,6 +67,8 @@ class Sandbox:
         prewarm: bool = True,
         guild_create_delay: float = 0.0,
         log: TextIO | None = None,
+        interaction_timeout: float = 3.0,
+        interaction_token_ttl: float = 900.0,
     ) -> None:
         """``log``: a stream (stderr) for the activity log, one line per connection, IDENTIFY,
         message in or out, reaction and close; None (the default) keeps the sandbox quiet."""
@@ -102,7 +106,13 @@ class Sandbox:
             guild_create_delay=guild_create_delay,
         )
         self.gateway.log = self.log = SandboxLog(log)
-        self.commands: list[dict[str, Any]] = []
+        #: Application commands (global and per guild) and the interactions users started.
+        self.app_commands = CommandStore(self.world.application_id, self.gateway.next_snowflake)
+        self.interactions = InteractionStore(self)
+        if interaction_timeout <= 0 or interaction_token_ttl <= 0:
+            raise SandboxError("interaction_timeout and interaction_token_ttl must be positive")
+        self.interactions.window = interaction_timeout
+        self.interactions.token_ttl = interaction_token_ttl
         self.reactions: list[dict[str, Any]] = []
         self.rest_requests = 0
         self._messages: dict[int, deque[dict[str, Any]]] = {}
@@ -157,6 +167,7 @@ class Sandbox:
             self._prewarm_task.cancel()
             await asyncio.gather(self._prewarm_task, return_exceptions=True)
             self._prewarm_task = None
+        self.interactions.close()
         await self.gateway.close_all()
         await runner.cleanup()
 
@@ -383,8 +394,13 @@ class Sandbox:
             ref.guild_id, "MESSAGE_REACTION_ADD", payload, INTENT_GUILD_MESSAGE_REACTIONS
         )
 
-    def record_bot_message(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        """Record a message the bot POSTed; returns the message object (and dispatches it)."""
+    def record_bot_message(
+        self, channel_id: int, body: dict[str, Any], overrides: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record a message the bot POSTed; returns the message object (and dispatches it).
+
+        ``overrides``: fields set on the message before it is dispatched (an interaction
+        response's ``type``, ``webhook_id``, ``interaction_metadata``, ``flags``)."""
         ref = self.world.channel(channel_id)
         assert ref is not None
         mid = self.gateway.next_snowflake()
@@ -393,6 +409,7 @@ class Sandbox:
         )
         msg["embeds"] = body.get("embeds") or []
         msg["tts"] = bool(body.get("tts", False))
+        msg["components"] = body.get("components") or []
         if body.get("nonce") is not None:
             msg["nonce"] = body["nonce"]
         files = body.get("_files") or []
@@ -415,6 +432,8 @@ class Sandbox:
                 "guild_id": str(ref.guild_id),
             }
             msg["referenced_message"] = self.find_message(channel_id, str(ref_msg["message_id"]))
+        if overrides:
+            msg.update(overrides)
         self._remember(channel_id, msg)
         self._bot_messages.setdefault(channel_id, []).append(msg)
         self._bot_message_event.set()
@@ -449,6 +468,8 @@ class Sandbox:
             msg["content"] = body["content"] or ""
         if "embeds" in body:
             msg["embeds"] = body["embeds"] or []
+        if "components" in body:
+            msg["components"] = body["components"] or []
         msg["edited_timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
         if self.log.enabled:
             self.log.line(
@@ -509,6 +530,14 @@ class Sandbox:
             except TimeoutError:
                 pass
         return self.bot_messages(cid)
+
+    # ---- interactions (a user acting; see interactions.py) ------------------------------
+
+    async def interact(self, **body: Any) -> dict[str, Any]:
+        """A user uses a command, clicks a component or submits a modal (``POST
+        /interactions`` of the control API, same fields); waits up to ``wait`` seconds
+        (3.5) for the bot's first response and returns the interaction's summary."""
+        return await self.interactions.interact(body)
 
     # ---- fault injection ---------------------------------------------------------------
 

@@ -68,8 +68,6 @@ class RestApi:
             ("GET", "/users/{user_id}", self.get_user, DEFAULT_LIMIT),
             ("GET", "/oauth2/applications/@me", self.application, DEFAULT_LIMIT),
             ("GET", "/applications/@me", self.application, DEFAULT_LIMIT),
-            ("GET", "/applications/{app_id}/commands", self.list_commands, DEFAULT_LIMIT),
-            ("PUT", "/applications/{app_id}/commands", self.put_commands, DEFAULT_LIMIT),
             ("GET", "/guilds/{guild_id}", self.get_guild, DEFAULT_LIMIT),
             ("GET", "/guilds/{guild_id}/channels", self.guild_channels, DEFAULT_LIMIT),
             ("GET", "/guilds/{guild_id}/roles", self.guild_roles, DEFAULT_LIMIT),
@@ -88,6 +86,12 @@ class RestApi:
                 (1, 0.25),
             ),
         ]  # fmt: skip
+        from .commands import CommandRoutes  # noqa: PLC0415 - commands.py imports this module
+        from .interaction_api import InteractionRoutes  # noqa: PLC0415
+
+        routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in CommandRoutes(self.sb).routes()]
+        # Interaction callbacks and webhooks authenticate by their token, not the bot's.
+        InteractionRoutes(self.sb).add_routes(app, prefix)
         for method, path, handler, limit in routes:
             r.add_route(method, prefix + path, self._wrap(method, path, handler, limit))
 
@@ -145,33 +149,6 @@ class RestApi:
 
     async def application(self, request: web.Request) -> web.Response:
         return json_response(self.world.application())
-
-    async def list_commands(self, request: web.Request) -> web.Response:
-        return json_response(self.sb.commands)
-
-    async def put_commands(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        if not isinstance(body, list):
-            return error(400, "Invalid Form Body", 50035)
-        out = []
-        for cmd in body:
-            if not isinstance(cmd, dict):
-                return error(400, "Invalid Form Body", 50035)
-            out.append(
-                {
-                    "type": 1,
-                    "description": "",
-                    "options": [],
-                    "default_member_permissions": None,
-                    "nsfw": False,
-                    **cmd,
-                    "id": str(self.sb.gateway.next_snowflake()),
-                    "application_id": str(self.world.application_id),
-                    "version": "1",
-                }
-            )
-        self.sb.commands = out
-        return json_response(out)
 
     async def my_guilds(self, request: web.Request) -> web.Response:
         q = request.query
@@ -321,9 +298,15 @@ class RestApi:
                     }
                 },
             )
+        from .components import message_errors  # noqa: PLC0415 - it imports this module
+
+        errors = message_errors(body)  # embeds and components, as Discord checks them
+        if errors:
+            return error(400, "Invalid Form Body", 50035, errors=errors)
         embeds = body.get("embeds") or []
         attachments = body.get("attachments") or []
-        if not content and not embeds and not attachments and not body.get("sticker_ids"):
+        components = body.get("components") or []
+        if not (content or embeds or attachments or components or body.get("sticker_ids")):
             return error(400, "Cannot send an empty message", 50006)
         msg = self.sb.record_bot_message(cid, body)
         return json_response(msg)

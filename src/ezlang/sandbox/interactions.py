@@ -1,0 +1,734 @@
+"""Interactions as Discord does them: a user acts, INTERACTION_CREATE goes to one shard.
+
+:class:`InteractionStore` builds the payload Discord sends (slash and context-menu
+commands, autocomplete, component clicks, modal submits), with ``member`` in a guild or
+``user`` in a DM, ``app_permissions``, locales, ``token`` and ``resolved`` objects, and
+sends it to the session of the shard that holds the guild (DMs: shard 0). It then keeps
+the interaction's state: the 3-second window for the first response (after it the
+interaction has failed and its token is dead), the 15-minute token, the initial response,
+the ``@original`` message and the follow-ups. The REST side (callbacks, webhooks) is in
+:mod:`.interaction_api`; the user's side of it (what the control API checks before a
+click is allowed) is here.
+
+https://discord.com/developers/docs/interactions/receiving-and-responding
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import commands as C
+from .components import BUTTON, LINK_STYLE, SELECTS, STRING_SELECT, TEXT_INPUT, find_component
+from .log import quote, shard_text
+from .world import dumps
+
+if TYPE_CHECKING:
+    from .core import Sandbox
+    from .gateway import Session
+
+# Interaction types (what the bot receives).
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
+KINDS = {
+    "command": (APPLICATION_COMMAND, C.CHAT_INPUT),
+    "user_command": (APPLICATION_COMMAND, C.USER),
+    "message_command": (APPLICATION_COMMAND, C.MESSAGE),
+    "autocomplete": (AUTOCOMPLETE, C.CHAT_INPUT),
+    "component": (MESSAGE_COMPONENT, 0),
+    "modal": (MODAL_SUBMIT, 0),
+}
+USER_OPT, CHANNEL_OPT, ROLE_OPT, MENTIONABLE_OPT, ATTACHMENT_OPT = 6, 7, 8, 9, 11
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+# Interactions remembered at once (older ones are forgotten; their tokens are long dead).
+MAX_REMEMBERED = 50_000
+
+
+def _error(message: str) -> Exception:
+    from .core import SandboxError
+
+    return SandboxError(message)
+
+
+@dataclass(eq=False)
+class Interaction:
+    """One interaction and everything the bot answered to it."""
+
+    id: int
+    token: str
+    type: int
+    kind: str
+    guild_id: int | None
+    channel_id: int
+    user: dict[str, Any]
+    payload: dict[str, Any]
+    dispatched_at: float  # loop time
+    shard: int
+    delivered: bool
+    name: str | None = None
+    source_message: dict[str, Any] | None = None  # the message of a component (or its modal)
+    state: str = "pending"  # pending | responded | failed
+    response: dict[str, Any] | None = None  # {type, data}
+    responded_at: float | None = None
+    message_id: str | None = None  # created or updated by the initial response
+    original: dict[str, Any] | None = None  # what @original names
+    ephemeral: bool = False
+    followups: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    timer: asyncio.TimerHandle | None = None
+
+    @property
+    def failed(self) -> bool:
+        """No initial response within the window: the user saw "This interaction failed"."""
+        return self.state == "failed"
+
+    def summary(self) -> dict[str, Any]:
+        """What the control API answers about this interaction."""
+        latency = None
+        if self.responded_at is not None:
+            latency = round((self.responded_at - self.dispatched_at) * 1000, 3)
+        return {
+            "id": str(self.id),
+            "token": self.token,
+            "kind": self.kind,
+            "type": self.type,
+            "name": self.name,
+            "guild_id": str(self.guild_id) if self.guild_id is not None else None,
+            "channel_id": str(self.channel_id),
+            "user_id": self.user["id"],
+            "shard": self.shard,
+            "delivered": self.delivered,
+            "state": self.state,
+            "failed": self.failed,
+            "latency_ms": latency,
+            "message_id": self.message_id,
+            "message": self.original,
+            "ephemeral": self.ephemeral,
+            "response": self.response,
+            "followups": list(self.followups),
+        }
+
+
+class InteractionStore:
+    """Every interaction users started, by id and by token; dispatch and the user's rules."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+        self.world = sandbox.world
+        #: Seconds the bot has for its first response (Discord: 3).
+        self.window = 3.0
+        #: Seconds a token stays valid for follow-ups and edits (Discord: 15 minutes).
+        self.token_ttl = 900.0
+        self.by_id: OrderedDict[int, Interaction] = OrderedDict()
+        self.by_token: dict[str, Interaction] = {}
+        #: Messages that live outside channel history: ephemeral ones and DM replies.
+        self.messages: dict[str, dict[str, Any]] = {}
+        #: Modals the bot showed, by (user id, custom_id): what a modal submit answers.
+        self.modals: dict[tuple[str, str], tuple[dict[str, Any], Interaction]] = {}
+        self.failed = 0
+        self.dispatched = 0
+
+    # ---- lookup ------------------------------------------------------------------------
+
+    def get(self, interaction_id: int | str) -> Interaction:
+        """An interaction by id (SandboxError if unknown)."""
+        try:
+            inter = self.by_id.get(int(interaction_id))
+        except (TypeError, ValueError):
+            inter = None
+        if inter is None:
+            raise _error(f"unknown interaction {interaction_id}")
+        return inter
+
+    def find_message(self, channel_id: int, message_id: str) -> dict[str, Any] | None:
+        """A message the user can see in a channel: history, ephemeral or DM."""
+        msg = self.messages.get(message_id)
+        if msg is not None and msg["channel_id"] == str(channel_id):
+            return msg
+        return self.sb.find_message(channel_id, message_id)
+
+    async def wait(
+        self, interaction_id: int | str, followups: int = 0, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Wait until the interaction is answered (or failed) and has ``followups``
+        follow-ups; returns its summary (whatever it is at the deadline)."""
+        inter = self.get(interaction_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while inter.state == "pending" or len(inter.followups) < followups:
+            if inter.state == "failed":
+                break
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            inter.changed.clear()
+            try:
+                await asyncio.wait_for(inter.changed.wait(), left)
+            except TimeoutError:
+                break
+        return inter.summary()
+
+    # ---- the user acts -----------------------------------------------------------------
+
+    async def interact(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Dispatch an interaction and wait (``wait`` s, default 3.5) for the first response."""
+        inter = self.dispatch(body)
+        wait = body.get("wait", 3.5)
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+            raise _error("wait must be a number of seconds, 0 or more")
+        if wait > 0:
+            return await self.wait(inter.id, 0, float(wait))
+        return inter.summary()
+
+    def dispatch(self, body: dict[str, Any]) -> Interaction:
+        """Build an INTERACTION_CREATE from a control-API body and send it to its shard."""
+        kind = body.get("kind", "command")
+        if kind not in KINDS:
+            raise _error(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        itype, ctype = KINDS[kind]
+        world = self.world
+        guild_id: int | None
+        if body.get("dm"):
+            uid = _snowflake(body.get("user_id", world.user_id(0)), "user_id")
+            user = world.user(uid)
+            if user is None or uid == world.bot_id:
+                raise _error(f"unknown user {body.get('user_id')}")
+            guild_id, guild_index, channel_id = None, None, dm_channel_id(uid)
+        else:
+            if "channel_id" not in body:
+                raise _error("channel_id is required (or dm: true)")
+            channel_id = _snowflake(body["channel_id"], "channel_id")
+            ref = world.channel(channel_id)
+            if ref is None or not world.is_text_channel(channel_id):
+                raise _error(f"unknown text channel {body['channel_id']}")
+            guild_id, guild_index = ref.guild_id, ref.guild_index
+            members = world.member_ids(ref.guild_index)
+            uid = _snowflake(body.get("user_id", members[0]), "user_id")
+            if uid not in members:
+                raise _error(f"user {uid} is not a member of guild {guild_id}")
+            user = world.user(uid)
+            assert user is not None
+        iid = self.sb.gateway.next_snowflake()
+        payload: dict[str, Any] = {
+            "id": str(iid),
+            "application_id": str(world.application_id),
+            "type": itype,
+            "token": f"aW50ZXJhY3Rpb24{iid}{secrets.token_urlsafe(24)}",
+            "version": 1,
+            "channel_id": str(channel_id),
+            "locale": body.get("locale") or "en-US",
+            "entitlements": [],
+            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+        }
+        resolved: dict[str, dict[str, Any]] = {}
+        source: dict[str, Any] | None = None
+        name: str | None = None
+        if guild_id is not None:
+            assert guild_index is not None
+            payload.update(
+                guild_id=str(guild_id),
+                guild={"id": str(guild_id), "locale": "en-US", "features": []},
+                guild_locale="en-US",
+                channel=world.channel_object(channel_id),
+                member={
+                    **(world.member(guild_index, uid) or {}),
+                    "permissions": str(self._perms(guild_index, uid)),
+                },
+                app_permissions=str(self._perms(guild_index, world.bot_id)),
+                authorizing_integration_owners={"0": str(guild_id)},
+                context=0,
+            )
+        else:
+            payload.update(
+                channel={"id": str(channel_id), "type": 1, "recipients": [user], "flags": 0,
+                         "last_message_id": None},
+                user=user,
+                app_permissions=str(_DM_PERMISSIONS),
+                authorizing_integration_owners={"0": "0"},
+                context=1,
+            )  # fmt: skip
+        if itype in (APPLICATION_COMMAND, AUTOCOMPLETE):
+            data, name = self._command_data(
+                body, kind, ctype, guild_id, guild_index, channel_id, resolved
+            )
+        elif itype == MESSAGE_COMPONENT:
+            data, source = self._component_data(body, channel_id, guild_id, guild_index, resolved)
+            payload["message"] = source
+            name = data["custom_id"]
+        else:
+            data, source = self._modal_data(body, user)
+            if source is not None:
+                payload["message"] = source
+            name = data["custom_id"]
+        if resolved:
+            data["resolved"] = resolved
+        payload["data"] = data
+        return self._send(payload, kind, itype, guild_id, channel_id, user, name, source)
+
+    def _send(
+        self,
+        payload: dict[str, Any],
+        kind: str,
+        itype: int,
+        guild_id: int | None,
+        channel_id: int,
+        user: dict[str, Any],
+        name: str | None,
+        source: dict[str, Any] | None,
+    ) -> Interaction:
+        gateway = self.sb.gateway
+        if guild_id is not None:
+            sessions = gateway.sessions_for_guild(guild_id)
+        else:
+            sessions = gateway.find_sessions(0, None)
+        # Discord sends an interaction to one session; prefer a live one, the newest.
+        live = [s for s in sessions if s.status == "connected"]
+        pool = live or sessions
+        target: Session | None = pool[-1] if pool else None
+        delivered = False
+        if target is not None:
+            delivered = target.push("INTERACTION_CREATE", dumps(payload))
+            shard = target.shard[0]
+        elif guild_id is not None:
+            shard = self.world.shard_of(guild_id, self.world.recommended_shards())
+        else:
+            shard = 0
+        loop = asyncio.get_running_loop()
+        inter = Interaction(
+            id=int(payload["id"]),
+            token=payload["token"],
+            type=itype,
+            kind=kind,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user=user,
+            payload=payload,
+            dispatched_at=loop.time(),
+            shard=shard,
+            delivered=delivered,
+            name=name,
+            source_message=source,
+        )
+        inter.timer = loop.call_later(self.window, self._window_closed, inter)
+        self.by_id[inter.id] = inter
+        self.by_token[inter.token] = inter
+        while len(self.by_id) > MAX_REMEMBERED:
+            _, old = self.by_id.popitem(last=False)
+            self.by_token.pop(old.token, None)
+            if old.timer is not None:
+                old.timer.cancel()
+        self.dispatched += 1
+        if self.sb.log.enabled:
+            where = shard_text(target.shard) if target is not None else "no shard connected"
+            what = {"command": f"/{name}", "user_command": f"user command {name!r}",
+                    "message_command": f"message command {name!r}",
+                    "autocomplete": f"autocomplete of /{name}"}.get(kind, f"{kind} {name!r}")  # fmt: skip
+            self.sb.log.line(
+                f"interaction in: {user['username']} used {what} in channel {channel_id} "
+                f"(→ {where}), id {inter.id}"
+            )
+        return inter
+
+    def _window_closed(self, inter: Interaction) -> None:
+        inter.timer = None
+        if inter.state != "pending":
+            return
+        inter.state = "failed"
+        self.failed += 1
+        inter.changed.set()
+        if self.sb.log.enabled:
+            self.sb.log.line(
+                f"interaction {inter.id}: no response within {self.window:g} s → "
+                '"This interaction failed"'
+            )
+
+    def close(self) -> None:
+        """Cancel the response-window timers (sandbox shutdown)."""
+        for inter in self.by_id.values():
+            if inter.timer is not None:
+                inter.timer.cancel()
+                inter.timer = None
+
+    # ---- payload pieces ----------------------------------------------------------------
+
+    def _perms(self, guild_index: int, user_id: int) -> int:
+        """A member's guild permissions: @everyone's plus those of its roles."""
+        member = self.world.member(guild_index, user_id)
+        roles = {r["id"]: int(r["permissions"]) for r in self.world.roles(guild_index)}
+        perms = roles[str(self.world.guild_id(guild_index))]
+        for rid in (member or {}).get("roles", []):
+            perms |= roles.get(rid, 0)
+        return perms
+
+    def _resolve_user(
+        self, resolved: dict[str, dict[str, Any]], guild_index: int | None, uid: int
+    ) -> bool:
+        user = self.world.user(uid)
+        if user is None:
+            return False
+        resolved.setdefault("users", {})[str(uid)] = user
+        if guild_index is not None:
+            member = self.world.member(guild_index, uid)
+            if member is not None:
+                m = {k: v for k, v in member.items() if k != "user"}
+                m["permissions"] = str(self._perms(guild_index, uid))
+                resolved.setdefault("members", {})[str(uid)] = m
+        return True
+
+    def _resolve_role(
+        self, resolved: dict[str, dict[str, Any]], guild_index: int | None, rid: int
+    ) -> bool:
+        if guild_index is None:
+            return False
+        for role in self.world.roles(guild_index):
+            if role["id"] == str(rid):
+                resolved.setdefault("roles", {})[str(rid)] = role
+                return True
+        return False
+
+    def _resolve_channel(
+        self,
+        resolved: dict[str, dict[str, Any]],
+        guild_index: int | None,
+        cid: int,
+        types: list[int] | None = None,
+    ) -> bool:
+        if guild_index is None:
+            return False
+        channel = self.world.channel_object(cid)
+        if channel is None or channel.get("guild_id") != str(self.world.guild_id(guild_index)):
+            return False
+        if types and channel["type"] not in types:
+            return False
+        resolved.setdefault("channels", {})[str(cid)] = {
+            **{
+                k: channel[k]
+                for k in ("id", "name", "type", "parent_id", "guild_id")
+                if k in channel
+            },
+            "permissions": "1071698660929",
+            "flags": 0,
+        }
+        return True
+
+    def _command_data(
+        self,
+        body: dict[str, Any],
+        kind: str,
+        ctype: int,
+        guild_id: int | None,
+        guild_index: int | None,
+        channel_id: int,
+        resolved: dict[str, dict[str, Any]],
+    ) -> tuple[dict[str, Any], str]:
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise _error(f"name is required for kind {kind!r} (the command's name)")
+        parts = name.split()
+        cmd = self.sb.app_commands.lookup(guild_id, parts[0], ctype)
+        where = f"guild {guild_id}" if guild_id is not None else "DMs"
+        if cmd is None:
+            raise _error(
+                f"no {kind.replace('_', ' ')} named {parts[0]!r} is registered for {where}"
+            )
+        if guild_id is None and cmd.get("dm_permission") is False:
+            raise _error(f"/{parts[0]} is not available in DMs (dm_permission false)")
+        data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": ctype}
+        if "guild_id" in cmd:
+            data["guild_id"] = cmd["guild_id"]
+        if ctype != C.CHAT_INPUT:
+            if len(parts) > 1 or body.get("options"):
+                raise _error("context-menu commands take no subcommand or options")
+            target = body.get("target_id")
+            if target is None:
+                raise _error(f"target_id is required for kind {kind!r}")
+            tid = _snowflake(target, "target_id")
+            if ctype == C.USER:
+                if not self._resolve_user(resolved, guild_index, tid):
+                    raise _error(f"unknown user {target}")
+            else:
+                msg = self.find_message(channel_id, str(tid))
+                if msg is None:
+                    raise _error(f"unknown message {target} in channel {channel_id}")
+                resolved["messages"] = {str(tid): msg}
+            data["target_id"] = str(tid)
+            return data, name
+        level: list[dict[str, Any]] = cmd.get("options") or []
+        path: list[dict[str, Any]] = []
+        for part in parts[1:]:
+            sub = next((o for o in level if o["name"] == part and o["type"] in (1, 2)), None)
+            if sub is None:
+                raise _error(f"/{' '.join(parts[: len(path) + 1])} has no subcommand {part!r}")
+            path.append(sub)
+            level = sub.get("options") or []
+        subs = [o["name"] for o in level if o["type"] in (1, 2)]
+        if subs:
+            raise _error(f"/{name} needs a subcommand: one of {', '.join(subs)}")
+        given = body.get("options") or {}
+        if not isinstance(given, dict):
+            raise _error('options must be an object {"option name": value}')
+        focused = body.get("focused")
+        if kind == "autocomplete":
+            if focused is None and given:
+                focused = list(given)[-1]
+            opt = next((o for o in level if o["name"] == focused), None)
+            if opt is None or not opt.get("autocomplete"):
+                raise _error(f"/{name} has no autocomplete option {focused!r}")
+        values: list[dict[str, Any]] = []
+        for key, value in given.items():
+            opt = next((o for o in level if o["name"] == key), None)
+            if opt is None:
+                known = ", ".join(o["name"] for o in level) or "none"
+                raise _error(f"/{name} has no option {key!r} (options: {known})")
+            if key == focused:
+                # What the user is typing: sent as is, not checked against the type.
+                values.append(
+                    {"name": key, "type": opt["type"], "value": str(value), "focused": True}
+                )
+                continue
+            values.append({"name": key, "type": opt["type"],
+                           "value": self._option_value(opt, value, name, guild_index, resolved)})  # fmt: skip
+        if kind != "autocomplete":
+            missing = [o["name"] for o in level if o.get("required") and o["name"] not in given]
+            if missing:
+                raise _error(f"/{name} needs the option(s) {', '.join(missing)}")
+        for sub in reversed(path):
+            values = [{"name": sub["name"], "type": sub["type"], "options": values}]
+        data["options"] = values
+        return data, name
+
+    def _option_value(
+        self,
+        opt: dict[str, Any],
+        value: Any,
+        command: str,
+        guild_index: int | None,
+        resolved: dict[str, dict[str, Any]],
+    ) -> Any:
+        otype, oname = opt["type"], opt["name"]
+        bad = _error(f"option {oname!r} of /{command} can not take {value!r}")
+        if otype == C.STRING:
+            if not isinstance(value, str):
+                raise bad
+            if not opt.get("min_length", 0) <= len(value) <= opt.get("max_length", 6000):
+                raise _error(f"option {oname!r} of /{command}: length out of its bounds")
+        elif otype == C.INTEGER:
+            if not C._is_int(value):
+                raise bad
+        elif otype == C.NUMBER:
+            if not C._is_number(value):
+                raise bad
+        elif otype == C.BOOLEAN:
+            if not isinstance(value, bool):
+                raise bad
+        elif otype in (USER_OPT, CHANNEL_OPT, ROLE_OPT, MENTIONABLE_OPT):
+            sid = _snowflake(value, oname)
+            ok = (
+                otype in (USER_OPT, MENTIONABLE_OPT)
+                and self._resolve_user(resolved, guild_index, sid)
+                or otype in (ROLE_OPT, MENTIONABLE_OPT)
+                and self._resolve_role(resolved, guild_index, sid)
+                or otype == CHANNEL_OPT
+                and self._resolve_channel(resolved, guild_index, sid, opt.get("channel_types"))
+            )
+            if not ok:
+                raise _error(f"option {oname!r} of /{command}: no such {_OPT_NAMES[otype]} {value}")
+            return str(sid)
+        elif otype == ATTACHMENT_OPT:
+            spec = {"filename": value} if isinstance(value, str) else value
+            if not isinstance(spec, dict) or not isinstance(spec.get("filename"), str):
+                raise _error(
+                    f"option {oname!r} of /{command}: an attachment is a filename or {{filename, size, content_type}}"
+                )
+            aid = str(self.sb.gateway.next_snowflake())
+            url = f"{self.sb.api_url}/attachments/{aid}/{spec['filename']}"
+            resolved.setdefault("attachments", {})[aid] = {
+                "id": aid, "filename": spec["filename"], "size": int(spec.get("size", 0)),
+                "content_type": spec.get("content_type"), "url": url, "proxy_url": url,
+                "ephemeral": True,
+            }  # fmt: skip
+            return aid
+        if otype in C.CHOICE_TYPES:
+            choices = opt.get("choices")
+            if choices and value not in [c["value"] for c in choices]:
+                raise _error(f"option {oname!r} of /{command}: {value!r} is not one of its choices")
+            if otype != C.STRING:
+                low, high = opt.get("min_value"), opt.get("max_value")
+                if low is not None and value < low or high is not None and value > high:
+                    raise _error(f"option {oname!r} of /{command}: {value} out of its bounds")
+        return value
+
+    def _component_data(
+        self,
+        body: dict[str, Any],
+        channel_id: int,
+        guild_id: int | None,
+        guild_index: int | None,
+        resolved: dict[str, dict[str, Any]],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        mid, custom_id = body.get("message_id"), body.get("custom_id")
+        if mid is None or not isinstance(custom_id, str):
+            raise _error("message_id and custom_id are required for kind 'component'")
+        msg = self.find_message(channel_id, str(mid))
+        if msg is None:
+            raise _error(f"unknown message {mid} in channel {channel_id}")
+        if msg["author"]["id"] != str(self.world.bot_id):
+            raise _error(
+                f"message {mid} was not sent by the bot: a user can only click the bot's components"
+            )
+        comp = find_component(msg.get("components"), custom_id)
+        if comp is None or comp.get("type") not in (BUTTON, *SELECTS):
+            ids = [c.get("custom_id") for c in _interactive(msg.get("components"))]
+            raise _error(
+                f"message {mid} has no component with custom_id {custom_id!r} (it has {ids})"
+            )
+        if comp.get("disabled"):
+            raise _error(f"the component {custom_id!r} of message {mid} is disabled")
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": comp["type"]}
+        values = body.get("values")
+        if comp["type"] == BUTTON:
+            if comp.get("style") == LINK_STYLE:
+                raise _error(
+                    f"{custom_id!r} is a link button: it opens a URL and sends no interaction"
+                )
+            if values is not None:
+                raise _error(f"{custom_id!r} is a button: it takes no values")
+            return data, msg
+        if not isinstance(values, list) or not all(isinstance(v, str | int) for v in values):
+            raise _error(f"{custom_id!r} is a select menu: values (a list) is required")
+        values = [str(v) for v in values]
+        low, high = comp.get("min_values", 1), comp.get("max_values", 1)
+        if not low <= len(values) <= high:
+            raise _error(f"select {custom_id!r} takes {low} to {high} value(s), got {len(values)}")
+        if comp["type"] == STRING_SELECT:
+            allowed = [o["value"] for o in comp.get("options", [])]
+            wrong = [v for v in values if v not in allowed]
+            if wrong:
+                raise _error(f"select {custom_id!r} has no option(s) {wrong} (options: {allowed})")
+        else:
+            kinds = {5: (USER_OPT,), 6: (ROLE_OPT,), 7: (USER_OPT, ROLE_OPT), 8: (CHANNEL_OPT,)}[
+                comp["type"]
+            ]
+            for v in values:
+                sid = _snowflake(v, "value")
+                ok = (
+                    USER_OPT in kinds
+                    and self._resolve_user(resolved, guild_index, sid)
+                    or ROLE_OPT in kinds
+                    and self._resolve_role(resolved, guild_index, sid)
+                    or CHANNEL_OPT in kinds
+                    and self._resolve_channel(resolved, guild_index, sid, comp.get("channel_types"))
+                )
+                if not ok:
+                    raise _error(f"select {custom_id!r}: {v} is not a valid choice for it")
+        data["values"] = values
+        return data, msg
+
+    def _modal_data(
+        self, body: dict[str, Any], user: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        custom_id = body.get("custom_id")
+        if not isinstance(custom_id, str):
+            raise _error("custom_id is required for kind 'modal' (the modal's custom_id)")
+        shown = self.modals.pop((user["id"], custom_id), None)
+        if shown is None:
+            raise _error(
+                f"the bot has not shown user {user['id']} a modal with custom_id {custom_id!r}"
+            )
+        modal, origin = shown
+        fields = body.get("fields") or {}
+        if not isinstance(fields, dict):
+            self.modals[(user["id"], custom_id)] = shown
+            raise _error('fields must be an object {"input custom_id": value}')
+        try:
+            components = self._modal_components(modal, fields, custom_id)
+        except Exception:
+            self.modals[(user["id"], custom_id)] = shown  # a refused submit may be retried
+            raise
+        return {"custom_id": custom_id, "components": components}, origin.source_message
+
+    def _modal_components(
+        self, modal: dict[str, Any], fields: dict[str, Any], custom_id: str
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        known: set[str] = set()
+        for row in modal.get("components", []):
+            if row.get("type") == 1:
+                comp = row["components"][0]
+            elif row.get("type") == 18:
+                comp = row["component"]
+            else:
+                continue
+            cid = comp.get("custom_id")
+            known.add(cid)
+            if comp.get("type") == TEXT_INPUT:
+                value = fields.get(cid, comp.get("value") or "")
+                if not isinstance(value, str):
+                    raise _error(f"modal {custom_id!r}: field {cid!r} takes text")
+                if comp.get("required", True) and not value:
+                    raise _error(f"modal {custom_id!r}: field {cid!r} is required")
+                if value and not comp.get("min_length", 0) <= len(value) <= comp.get(
+                    "max_length", 4000
+                ):
+                    raise _error(f"modal {custom_id!r}: field {cid!r} length out of its bounds")
+                inner: dict[str, Any] = {"type": TEXT_INPUT, "custom_id": cid, "value": value}
+            else:
+                values = fields.get(cid, [])
+                if not isinstance(values, list):
+                    raise _error(f"modal {custom_id!r}: field {cid!r} takes a list of values")
+                inner = {
+                    "type": comp.get("type"),
+                    "custom_id": cid,
+                    "values": [str(v) for v in values],
+                }
+            if "id" in comp:
+                inner["id"] = comp["id"]
+            if row.get("type") == 1:
+                out.append({"type": 1, "components": [inner]})
+            else:
+                out.append(
+                    {"type": 18, **({"id": row["id"]} if "id" in row else {}), "component": inner}
+                )
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise _error(f"modal {custom_id!r} has no input(s) {unknown} (inputs: {sorted(known)})")
+        return out
+
+    def log_response(self, inter: Interaction, kind: str) -> None:
+        """One activity-log line for an answer."""
+        if self.sb.log.enabled:
+            content = (inter.original or {}).get("content")
+            tail = f": {quote(content)}" if content else ""
+            self.sb.log.line(f"interaction {inter.id}: the bot answered with {kind}{tail}")
+
+
+_OPT_NAMES = {
+    USER_OPT: "user",
+    CHANNEL_OPT: "channel",
+    ROLE_OPT: "role",
+    MENTIONABLE_OPT: "user or role",
+}
+# What an app may do in a DM with a user.
+_DM_PERMISSIONS = 0x0000_0000_0005_0C40
+
+
+def _interactive(components: Any) -> list[dict[str, Any]]:
+    from .components import iter_components
+
+    return [c for c in iter_components(components) if c.get("custom_id")]
+
+
+def dm_channel_id(user_id: int) -> int:
+    """The DM channel between the bot and a user (its own id space: user id + 1)."""
+    return user_id | 1
+
+
+def _snowflake(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise _error(f"{name} must be a snowflake, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _error(f"{name} must be a snowflake, got {value!r}") from None
