@@ -14,13 +14,14 @@ from ezlang.lang import call_async, compile_source
 from ezlang.lang.errors import KINDS, EzError
 from ezlang.lang.registry import BUILTINS
 
-CORE = sorted(
-    name
-    for name, fn in BUILTINS.items()
-    if not name.startswith("$")
-    and getattr(fn, "__module__", "") == "ezlang.lang.builtins"
-    or getattr(getattr(fn, "__ez_async__", None), "__module__", "") == "ezlang.lang.builtins"
-)
+
+def _is_core(fn: object) -> bool:
+    """A builtin defined in the ``ezlang.lang.builtins`` package (an async one wraps it)."""
+    fn = getattr(fn, "__ez_async__", fn)
+    return getattr(fn, "__module__", "").startswith("ezlang.lang.builtins.")
+
+
+CORE = sorted(name for name, fn in BUILTINS.items() if not name.startswith("$") and _is_core(fn))
 PAUSING = {"wait", "sleep"}  # need an event loop; tested below
 SYNC_CORE = [n for n in CORE if n not in PAUSING and n != "print"]
 
