@@ -426,7 +426,9 @@ class InteractionStore:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise _error(f"name is required for kind {kind!r} (the command's name)")
-        parts = name.split()
+        # A slash command's name may carry its subcommand path ("poll create"); a context
+        # menu's name is one name that may hold spaces ("User Info").
+        parts = name.split() if ctype == C.CHAT_INPUT else [name]
         cmd = self.sb.app_commands.lookup(guild_id, parts[0], ctype)
         where = f"guild {guild_id}" if guild_id is not None else "DMs"
         if cmd is None:
