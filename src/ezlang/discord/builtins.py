@@ -12,7 +12,8 @@ from typing import Any
 
 import discord
 
-from ezlang.discord import collectors, convert
+from ezlang.discord import collectors, components, convert
+from ezlang.discord import embeds as embeds_mod
 from ezlang.discord.runtime import BotRuntime, parse_intents, rest_error, runtime
 from ezlang.discord.view import ClientView
 from ezlang.lang.errors import EzError
@@ -27,16 +28,19 @@ def _to_text(value: Any) -> str:
 
 
 def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
-    """``content`` as discord.py send() arguments: a string, or ``{content, embeds}``."""
+    """``content`` as discord.py send() arguments: a string, or ``{content, embeds,
+    components}`` (embeds and components are checked in ``embeds.py`` / ``components.py``)."""
     kwargs: dict[str, Any] = {}
     if isinstance(content, dict):
-        unknown = set(content) - {"content", "embeds", "embed"}
+        unknown = set(content) - {"content", "embeds", "embed", "components"}
         if unknown:
             raise EzError(
                 "ValueError",
                 f"{what}: unknown message field(s) {', '.join(sorted(unknown))}; "
-                "a message object has content and embeds",
+                "a message object has content, embeds and components",
             )
+        if content.get("components"):
+            kwargs["view"] = components.view_of(content["components"], what)
         text = content.get("content")
         if text is not None:
             kwargs["content"] = _to_text(text)
@@ -46,18 +50,10 @@ def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
         if not isinstance(embeds, list):
             raise EzError("TypeError", f"{what}: embeds must be an array of objects")
         if embeds:
-            parsed = []
-            for embed in embeds:
-                if not isinstance(embed, dict):
-                    raise EzError("TypeError", f"{what}: each embed must be an object")
-                try:
-                    parsed.append(discord.Embed.from_dict(embed))
-                except (TypeError, ValueError, AttributeError) as exc:
-                    raise EzError("ValueError", f"{what}: invalid embed: {exc}") from None
-            kwargs["embeds"] = parsed
+            kwargs["embeds"] = embeds_mod.to_discord(embeds, what)
     elif content is not None:
         kwargs["content"] = _to_text(content)
-    if not kwargs.get("content") and not kwargs.get("embeds"):
+    if not kwargs.get("content") and not kwargs.get("embeds") and not kwargs.get("view"):
         raise EzError("ValueError", f"{what}: cannot send an empty message")
     return kwargs
 
@@ -102,13 +98,13 @@ def listen(event: Any, fn: Any, options: Any = None) -> None:
     runtime().add_handler(event, fn, options)
 
 
-_SEND_OPTIONS = ("reply_to", "embeds", "embed")
+_SEND_OPTIONS = ("reply_to", "embeds", "embed", "components")
 
 
 def _send_options(
     options: Any, kwargs: dict[str, Any], channel_id: int, guild_id: int | None
 ) -> None:
-    """Apply ``send_message``'s third argument: ``{reply_to, embeds, embed}``."""
+    """Apply ``send_message``'s third argument: ``{reply_to, embeds, embed, components}``."""
     what = "send_message()"
     if options is None:
         return
@@ -119,8 +115,10 @@ def _send_options(
         raise EzError(
             "ValueError",
             f"{what}: unknown option(s) {', '.join(unknown)}; the options are "
-            "reply_to (a message or its id), embeds and embed",
+            "reply_to (a message or its id), embeds, embed and components",
         )
+    if options.get("components"):
+        kwargs["view"] = components.view_of(options["components"], what)
     extra = {k: options[k] for k in ("embeds", "embed") if options.get(k) is not None}
     if extra:
         kwargs["embeds"] = kwargs.get("embeds", []) + _message_kwargs(extra, what)["embeds"]
@@ -148,7 +146,9 @@ async def send_message(channel: Any, content: Any, options: Any = None) -> dict[
     channel_id = convert.channel_id_of(channel, what="send_message() channel")
     guild = channel.get("guild_id") if isinstance(channel, dict) else None
     guild_id = None if guild is None else convert.snowflake_arg(guild, what="guild_id")
-    has_embeds = isinstance(options, dict) and (options.get("embeds") or options.get("embed"))
+    has_embeds = isinstance(options, dict) and (
+        options.get("embeds") or options.get("embed") or options.get("components")
+    )
     if content is None and has_embeds:
         kwargs: dict[str, Any] = {}  # only embeds: the options carry them
     else:
