@@ -5,6 +5,7 @@ through the control API (``POST /_sandbox/interactions``)."""
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
 import aiohttp
@@ -49,7 +50,8 @@ COMMANDS = [
 @pytest.fixture
 async def world():
     """A sandbox with 2 raw shards connected and the commands registered."""
-    async with Sandbox(guilds=20, identify_window=0.2, max_concurrency=2) as sb:
+    # The activity log is on, so every test also runs its interaction lines.
+    async with Sandbox(guilds=20, identify_window=0.2, max_concurrency=2, log=io.StringIO()) as sb:
         gws = []
         async with aiohttp.ClientSession() as http:
             for shard in (0, 1):
@@ -430,3 +432,6 @@ async def test_dm_interactions_go_to_shard_zero_with_user(world):
     assert d["channel"]["type"] == 1 and d["context"] == 1
     assert answer["shard"] == 0 and cb[0] == 200
     assert answer["message"]["content"] == "hi in DM" and "guild_id" not in answer["message"]
+    log = sb.log.out.getvalue()  # type: ignore[union-attr]
+    assert f"interaction in: {d['user']['username']} used /ping in channel" in log
+    assert "(→ shard 0/2)" in log and 'the bot answered with a message: "hi in DM"' in log
