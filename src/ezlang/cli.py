@@ -71,6 +71,11 @@ def _build_parser() -> tuple[_Parser, _Parser]:
         help=f"run against an embedded local Discord with {SANDBOX_GUILDS} guilds",
     )
     run.add_argument(
+        "--commands-guild",
+        metavar="ID",
+        help="register the bot's slash commands to this guild only (instant updates)",
+    )
+    run.add_argument(
         "--log",
         action="store_true",
         help="with --sandbox: log connections, IDENTIFYs, messages in and out on stderr",
@@ -216,6 +221,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _usage_error("--log works with --sandbox (it logs the embedded sandbox)", "run")
     if args.log:
         options["sandbox_log"] = True
+    if args.commands_guild:
+        options["commands_guild"] = args.commands_guild
     return run_file(
         args.file,
         arguments=assignments,

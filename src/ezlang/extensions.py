@@ -32,6 +32,53 @@ DISCORD_BUILTINS = (
     "get_shard_info",
 )
 
+#: Interactions, components and embeds (``ezlang.discord.interactions`` registers them all).
+INTERACTION_BUILTINS = (
+    "slash_command",
+    "user_command",
+    "message_command",
+    "on_autocomplete",
+    "register_slash_command",
+    "set_commands_guild",
+    "interaction_reply",
+    "interaction_defer",
+    "interaction_followup",
+    "interaction_edit",
+    "interaction_delete",
+    "interaction_update",
+    "show_modal",
+    "get_modal_field",
+    "get_modal_field_value",
+    "reply_interaction",
+    "on_button",
+    "on_select",
+    "on_modal",
+    "wait_for_component",
+    "set_interaction_error_message",
+    "create_button",
+    "create_link_button",
+    "create_string_select",
+    "create_user_select",
+    "create_role_select",
+    "create_channel_select",
+    "create_mentionable_select",
+    "create_action_row",
+    "create_text_input",
+    "create_modal",
+    "add_modal_text_input",
+    "create_embed",
+    "embed_add_field",
+    "embed_set_footer",
+    "embed_set_author",
+    "embed_set_image",
+    "embed_set_thumbnail",
+    "embed_set_timestamp",
+    "embed_set_url",
+    "embed_set_color",
+    "embed_set_title",
+    "embed_set_description",
+)
+
 SHARDING_BUILTINS = (
     "create_shard_manager",
     "spawn_shards",
@@ -82,6 +129,7 @@ COOLDOWN_BUILTINS = (
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
     register_lazy(DISCORD_BUILTINS, "ezlang.discord.builtins")
+    register_lazy(INTERACTION_BUILTINS, "ezlang.discord.interactions")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")

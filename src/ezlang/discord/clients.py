@@ -106,6 +106,17 @@ class EzAutoShardedClient(_EzClientMixin, discord.AutoShardedClient):
 
 def _route_ready(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
     rt.on_ready(client)
+    if rt.interactions is not None:
+        from ezlang.discord import interactions
+
+        interactions.on_ready(rt)
+
+
+def _route_interaction(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
+    if rt.interactions is not None or rt.handlers.get("interactionCreate"):
+        from ezlang.discord import interactions
+
+        interactions.dispatch(rt, client, args[0])
 
 
 def _route_message(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
@@ -158,6 +169,7 @@ _ROUTES: dict[str, Callable[[BotRuntime, Any, tuple[Any, ...]], None]] = {
     "raw_message_edit": _route_message_edit,
     "raw_message_delete": _route_message_delete,
     "raw_reaction_add": _route_reaction,
+    "interaction": _route_interaction,
     "guild_join": _route_guild("guildCreate"),
     "guild_remove": _route_guild("guildDelete"),
 }

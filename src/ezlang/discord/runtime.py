@@ -68,6 +68,7 @@ EVENTS = (
     "shardDisconnect",
     "shardResume",
     "messageReactionAdd",
+    "interactionCreate",
     "error",
 )
 _EVENT_LOOKUP = {name.lower(): name for name in EVENTS} | {"message": "messageCreate"}
@@ -124,6 +125,8 @@ class BotRuntime:
         #: Message and reaction collectors, by id (``ezlang.discord.collectors``).
         self.collectors: dict[str, Any] = {}
         self.ended_collectors: OrderedDict[str, Any] = OrderedDict()
+        #: Commands, component routes and waiters (``ezlang.discord.interactions.Router``).
+        self.interactions: Any = None
         self._presence_dirty = False
         self._stopping = False
         # Strong references: a socket whose connecting coroutine was cancelled has no other
