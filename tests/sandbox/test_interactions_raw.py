@@ -199,6 +199,8 @@ async def test_second_response_is_40060_and_wrong_types_are_refused(world):
                               {"type": 1})  # PONG is for HTTP pings only  # fmt: skip
     assert cb[0] == 400 and cb[1]["code"] == 50035 and "type" in cb[1]["errors"]
     assert answer["state"] == "pending" and answer["response"] is None
+    status, body = await webhook(http, sb, d, "POST", body={"content": "too early"})
+    assert status == 404 and body["code"] == 10015  # no follow-up before the response
     status, body = await callback(http, sb, d, {"type": 8, "data": {"choices": []}})
     assert status == 400 and body["code"] == 50035
     status, body = await callback(http, sb, d, {"type": 4, "data": {"content": "x" * 2001}})

@@ -41,6 +41,8 @@ from .rest import _message_body, error, json_response
 if TYPE_CHECKING:
     from .core import Sandbox
 
+# Ephemeral and DM messages remembered at once (oldest forgotten first).
+MAX_OUTSIDE_MESSAGES = 50_000
 PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE, AUTOCOMPLETE_RESULT, MODAL = (
     1,
     4,
@@ -207,6 +209,8 @@ class InteractionRoutes:
             inter.ephemeral = bool(int(source.get("flags") or 0) & FLAG_EPHEMERAL)
         elif rtype == MODAL:
             store.modals[(inter.user["id"], data["custom_id"])] = (data, inter)
+            while len(store.modals) > MAX_OUTSIDE_MESSAGES:
+                store.modals.popitem(last=False)
         inter.changed.set()
         store.log_response(inter, _TYPE_NAMES[rtype])
         if request.query.get("with_response") not in ("1", "true", "True"):
@@ -274,7 +278,10 @@ class InteractionRoutes:
             msg.pop("member", None)
         msg["embeds"] = body.get("embeds") or []
         msg.update(extra)
-        self.store.messages[msg["id"]] = msg
+        messages = self.store.messages
+        messages[msg["id"]] = msg
+        while len(messages) > MAX_OUTSIDE_MESSAGES:  # bounded, like channel history
+            messages.popitem(last=False)
         return msg
 
     def _edit(self, msg: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:

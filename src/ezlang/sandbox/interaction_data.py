@@ -6,6 +6,7 @@ unknown option, a value out of bounds, a disabled button, a modal never shown).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from . import commands as C
@@ -57,7 +58,7 @@ class InteractionData:
 
     sb: Sandbox
     world: World
-    modals: dict[tuple[str, str], tuple[dict[str, Any], Interaction]]
+    modals: OrderedDict[tuple[str, str], tuple[dict[str, Any], Interaction]]
 
     def find_message(self, channel_id: int, message_id: str) -> dict[str, Any] | None:
         raise NotImplementedError

@@ -117,9 +117,11 @@ class InteractionStore(InteractionData):
         self.by_id: OrderedDict[int, Interaction] = OrderedDict()
         self.by_token: dict[str, Interaction] = {}
         #: Messages that live outside channel history: ephemeral ones and DM replies.
-        self.messages: dict[str, dict[str, Any]] = {}
+        self.messages: OrderedDict[str, dict[str, Any]] = OrderedDict()
         #: Modals the bot showed, by (user id, custom_id): what a modal submit answers.
-        self.modals: dict[tuple[str, str], tuple[dict[str, Any], Interaction]] = {}
+        self.modals: OrderedDict[tuple[str, str], tuple[dict[str, Any], Interaction]] = (
+            OrderedDict()
+        )
         self.failed = 0
         self.dispatched = 0
 

@@ -318,6 +318,11 @@ class RestApi:
         body = await _message_body(request)
         if not isinstance(body, dict):
             return error(400, "Invalid Form Body", 50035)
+        from .components import message_errors  # noqa: PLC0415 - it imports this module
+
+        errors = message_errors(body)
+        if errors:
+            return error(400, "Invalid Form Body", 50035, errors=errors)
         msg = self.sb.edit_bot_message(cid, request.match_info["message_id"], body)
         if msg is None:
             return error(404, "Unknown Message", 10008)
