@@ -153,9 +153,8 @@ async def test_discordpy_tree_bot_answers_commands_buttons_and_modals(
         assert later["followups"][0]["content"] == "done slowly"
         assert later["message"]["content"] == "done slowly"  # it replaced the thinking message
 
-        greet = await interact(
-            http,
-            sandbox,
+        # The Python helper mirrors POST /interactions.
+        greet = await sandbox.interact(
             channel_id=cid,
             kind="user_command",
             name="Greet",
