@@ -203,17 +203,23 @@ class CommandSet:
             return True
 
     async def register_one(self, guild: int | None, payload: dict[str, Any], what: str) -> None:
-        """The older ``register_slash_command``: create/replace one command now."""
-        client = self.rt.require_client(what)
-        app_id = client.application_id or (await client.application_info()).id
-        try:
-            if guild is None:
-                await client.http.upsert_global_command(app_id, cast(Any, payload))
-            else:
-                await client.http.upsert_guild_command(app_id, guild, payload)
-        except discord.HTTPException as exc:
-            from ezlang.discord.runtime import rest_error
+        """The older ``register_slash_command``: create/replace one command now.
 
-            raise rest_error(what, exc) from None
-        # Kept in the declared set of that scope, so a later bulk overwrite keeps it too.
-        self.registered.setdefault(guild, {})[(payload["type"], payload["name"])] = payload
+        It joins the declared set of its scope, so a bulk overwrite keeps it; under the sync
+        lock, so an overwrite running at the same time cannot remove it between its GET and
+        its PUT.
+        """
+        client = self.rt.require_client(what)
+        async with self._lock:
+            app_id = client.application_id or (await client.application_info()).id
+            try:
+                if guild is None:
+                    await client.http.upsert_global_command(app_id, cast(Any, payload))
+                else:
+                    await client.http.upsert_guild_command(app_id, guild, payload)
+            except discord.HTTPException as exc:
+                from ezlang.discord.runtime import rest_error
+
+                raise rest_error(what, exc) from None
+            self.registered.setdefault(guild, {})[(payload["type"], payload["name"])] = payload
+            self.synced_hash = None  # what Discord holds changed

@@ -31,7 +31,7 @@ from ezlang.discord import command_sync, commands, components, convert, embeds, 
 from ezlang.discord.handlers import Handler, _arity
 from ezlang.discord.interaction_object import InteractionObject, interaction_object
 from ezlang.lang.asyncbridge import call_async
-from ezlang.lang.errors import EzError
+from ezlang.lang.errors import EzError, SourcePos
 from ezlang.lang.registry import register
 from ezlang.lang.values import to_repr
 
@@ -99,7 +99,8 @@ class Router:
         if kind in ("command", "user_command", "message_command"):
             handler = self._command_handler(obj)
             if handler is not None:
-                rt.spawn(self.run(handler, (obj,), obj, f"/{obj['command']}"))
+                label = _command_label(obj)
+                rt.spawn(self.run(handler, (obj,), obj, label))
         elif kind == "autocomplete":
             self._autocomplete(obj)
         elif kind in ("button", "select", "modal"):
@@ -141,7 +142,13 @@ class Router:
             self.rt.spawn(responses.answer_autocomplete(obj, []))
             return
         self.rt.spawn(
-            self.run(handler, (obj, focused.get("value")), obj, "autocomplete", autocomplete=True)
+            self.run(
+                handler,
+                (obj, focused.get("value")),
+                obj,
+                f"/{obj['command']} autocomplete",
+                autocomplete=True,
+            )
         )
 
     def _offer_waiters(self, obj: InteractionObject) -> bool:
@@ -172,9 +179,14 @@ class Router:
         try:
             result = await call_async(handler.fn, *call_args)
             if autocomplete:
-                await responses.answer_autocomplete(obj, result)
+                try:
+                    await responses.answer_autocomplete(obj, result)
+                except EzError as exc:
+                    # Raised after the handler returned: point at the handler itself.
+                    exc.pos = exc.pos or _defined_at(handler.fn)
+                    raise
         except Exception as exc:  # a user's mistake must not stop the bot
-            self.rt.report_handler_error(exc, f"interaction ({label})")
+            self.rt.report_handler_error(exc, label)
             if not autocomplete:
                 await self._tell_user(obj)
 
@@ -255,6 +267,22 @@ def set_interaction_error_message(text: Any) -> None:
     if text is not None and (not isinstance(text, str) or not text.strip()):
         raise EzError("TypeError", "set_interaction_error_message() takes a text, or null for none")
     router(runtime()).error_message = text
+
+
+def _command_label(obj: InteractionObject) -> str:
+    """How an error names the command: ``/config set color``, ``user command 'Inspect'``."""
+    if obj["type"] == "command":
+        path = [obj["command"], obj["subcommand_group"], obj["subcommand"]]
+        return "/" + " ".join(p for p in path if p) + " command"
+    return f"{obj['type'].replace('_', ' ')} {obj['command']!r}"
+
+
+def _defined_at(fn: Any) -> SourcePos | None:
+    """Where an EasyLang function was written (its first line), for errors about its result."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not str(code.co_filename).endswith(".ez"):
+        return None
+    return SourcePos(code.co_filename, code.co_firstlineno, 1)
 
 
 # ---- wiring --------------------------------------------------------------------------------
