@@ -19,6 +19,7 @@ from .conftest import HERE, CapturingReporter, text_channel, wait_until
 pytestmark = pytest.mark.timeout(240)
 
 BOT = HERE / "bots" / "interactions.ez"
+EXAMPLE_BOT = HERE.parent.parent / "examples" / "sharding" / "bot.ez"
 SHARDS = 8
 COMMANDS = 2  # /where and /poll
 
@@ -150,3 +151,26 @@ async def test_a_whole_bot_restart_keeps_buttons_and_writes_commands_only_when_c
     assert len(written) == 1 and written[0].startswith("[shard 0]"), written
     result = await _use(sandbox, text_channel(sandbox, 6, SHARDS), kind="command", name="where")
     assert result["shard"] == 6 and result["response"]["data"]["content"] == "shard 6 of 8"
+
+
+async def test_the_sharded_example_answers_stats_with_the_totals_of_every_shard(
+    sandbox: Sandbox, make_manager: Make
+) -> None:
+    manager, _ = make_manager(EXAMPLE_BOT, total_shards=4)
+    await manager.spawn()
+    await wait_until(lambda: sandbox.app_commands.snapshot()["global"], 20, "/stats registered")
+    per_shard = [len(sandbox.guilds_for_shard(s, 4)) for s in range(4)]
+    assert per_shard[2] < sum(per_shard)  # so the answer cannot come from shard 2 alone
+    result = await _use(sandbox, text_channel(sandbox, 2, 4), kind="command", name="stats")
+    assert result["shard"] == 2 and result["response"]["type"] == 5  # deferred first
+    inter = sandbox.interactions.get(result["id"])
+    message = await wait_until(
+        lambda: inter.original if inter.original and inter.original.get("embeds") else None,
+        10,
+        "the deferred answer's embed",
+    )
+    embed = message["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert embed["description"] == "Answered by shard 2."
+    assert fields["Servers"] == str(sum(per_shard)) == "40"
+    assert fields["Shards ready"] == "4 of 4"
