@@ -285,3 +285,16 @@ def test_every_interaction_builtin_is_registered_by_its_module() -> None:
         or getattr(BUILTINS[name], "__module__", "").startswith("ezlang.lang.registry")
     ]
     assert not missing
+
+
+async def test_commands_without_bot_start_are_reported(tmp_path: Path) -> None:
+    program = tmp_path / "nostart.ez"
+    program.write_text(
+        'slash_command("ping", "p", func(i) { interaction_reply(i, "pong") })\n'
+        'on_button("vote:", func(i) {})\nprint("declared")\n'
+    )
+    code, out, err = await _run(program)
+    assert out.strip() == "declared"
+    assert code == 1
+    assert "(commands and component handlers) but never called bot_start()" in err
+    assert "Traceback" not in err

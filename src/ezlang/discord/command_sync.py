@@ -106,6 +106,7 @@ class CommandSet:
                 f"Discord allows at most {limit} {KIND_NAMES[cmd.kind]}s per bot",
             )
         self.commands[key] = cmd
+        self.rt.expect_bot_start()
         self.schedule_sync()
 
     def find(self, kind: int, name: str) -> Command | None:

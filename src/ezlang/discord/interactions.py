@@ -75,6 +75,15 @@ class Router:
             self.exact[kind][custom_id] = handler
         self.rt.expect_bot_start()
 
+    def declared(self) -> str:
+        """What the program declared, in words (for "never called bot_start()")."""
+        parts = []
+        if self.commands.commands:
+            parts.append("commands")
+        if any(self.exact.values()) or any(self.prefixes.values()):
+            parts.append("component handlers")
+        return " and ".join(parts)
+
     def find_route(self, kind: str, custom_id: str) -> Handler | None:
         handler = self.exact[kind].get(custom_id)
         if handler is not None:

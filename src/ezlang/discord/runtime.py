@@ -163,8 +163,9 @@ class BotRuntime:
         self.ctx.at_program_end(self._check_started)
 
     def _check_started(self) -> None:
-        if self.client is None and self.handlers:
-            events = ", ".join(self.handlers)
+        routes = self.interactions is not None and self.interactions.declared()
+        if self.client is None and (self.handlers or routes):
+            events = ", ".join([*self.handlers, *([routes] if routes else [])])
             raise EzError(
                 "DiscordError",
                 f"the program registered event handlers ({events}) but never called "
