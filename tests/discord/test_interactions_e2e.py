@@ -304,19 +304,25 @@ async def test_commands_sync_once_and_buttons_survive_a_restart(
     assert await third.wait_exit() == 0
 
 
+@pytest.mark.parametrize("how", ["--commands-guild", "EZLANG_COMMANDS_GUILD", "COMMANDS_GUILD="])
 async def test_commands_guild_registers_to_one_guild(
-    sandbox: Any, control: Control, ezlang_run: Any
+    sandbox: Any, control: Control, ezlang_run: Any, how: str
 ) -> None:
     channel = await control.first_text_channel()
-    guilds = await control.get("/guilds", shard=0, shard_count=1)
-    guilds = guilds.get("guilds", guilds) if isinstance(guilds, dict) else guilds
-    guild = next(g for g in guilds if any(str(c["id"]) == channel for c in g["channels"]))
+    guild = str(sandbox.world.channel(int(channel)).guild_id)
     program = 'slash_command("ping", "p", func(i) { interaction_reply(i, "pong") })\nbot_start()\n'
-    bot = await ezlang_run(program, *sandbox_args(sandbox), "--commands-guild", str(guild["id"]))
-    await bot.wait_line(f"registered 1 application command.* to guild {guild['id']}", stream="err")
+    args, env = list(sandbox_args(sandbox)), {}
+    if how == "--commands-guild":
+        args += ["--commands-guild", guild]
+    elif how == "COMMANDS_GUILD=":
+        args.append(f"COMMANDS_GUILD={guild}")
+    else:
+        env[how] = guild
+    bot = await ezlang_run(program, *args, env=env)
+    await bot.wait_line(f"registered 1 application command.* to guild {guild}", stream="err")
     data = await _commands(control)
     assert data["global"] == []
-    assert [c["name"] for c in data["guilds"][str(guild["id"])]] == ["ping"]
+    assert [c["name"] for c in data["guilds"][guild]] == ["ping"]
     pong = await _interact(control, channel, name="ping")
     assert pong["response"]["data"]["content"] == "pong"
     bot.proc.send_signal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
@@ -113,12 +114,17 @@ class CommandSet:
         return self.commands.get((kind, name))
 
     def target_guild(self) -> int | None:
-        """``commands_guild``: ``set_commands_guild``, ``--commands-guild`` or
-        ``COMMANDS_GUILD=…``; None registers globally."""
+        """``commands_guild``: ``set_commands_guild``, ``--commands-guild``,
+        ``COMMANDS_GUILD=…`` or ``$EZLANG_COMMANDS_GUILD`` (which a shard manager's children
+        inherit); None registers globally."""
         if self.guild is not None:
             return self.guild
         ctx = self.rt.ctx
-        value = ctx.options.get("commands_guild") or ctx.arguments.get("COMMANDS_GUILD")
+        value = (
+            ctx.options.get("commands_guild")
+            or ctx.arguments.get("COMMANDS_GUILD")
+            or os.environ.get("EZLANG_COMMANDS_GUILD")
+        )
         if value in (None, ""):
             return None
         return convert.snowflake_arg(value, what="commands_guild")
