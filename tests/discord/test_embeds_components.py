@@ -166,6 +166,8 @@ BAD_PROGRAMS = [
     ),
     ('create_text_input("name", "' + "L" * 46 + '", "short")\n', 1, "allows 45"),
     ('user_command("Report", func(i) {})\nuser_command("Report", func(i) {})\n', 2, "already"),
+    # The older EasyLang's statement names the builtin that does it now.
+    ('print(1)\nregister slash command "ping"\n', 2, 'slash_command("name", "description"'),
 ]
 
 

@@ -86,10 +86,11 @@ _NATURAL_STATEMENTS = {
     "react": 'react(message, "👍")',
     "set": "name = value  (for `set name to value`)",
     "load": 'use python "module" as name  (for `load python package "module" as name`)',
+    "register": 'slash_command("name", "description", func(i) { … })  (for `register slash command …`)',
 }
 #: Natural-language statements whose action ezlang has no builtin for yet.
 _NATURAL_WITHOUT_BUILTIN = frozenset(
-    {"ban", "kick", "timeout", "add", "remove", "create", "join", "play", "register"}
+    {"ban", "kick", "timeout", "add", "remove", "create", "join", "play"}
 )
 
 #: Bodies whose missing braces get the hint "EasyLang needs braces".
