@@ -402,3 +402,25 @@ async def test_older_forms_deferred_updates_and_components_in_messages(
     assert "Traceback" not in bot.stderr
     bot.proc.send_signal(signal.SIGTERM)
     assert await bot.wait_exit() == 0
+
+
+async def test_a_click_nothing_handles_is_named_on_stderr(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    program = """slash_command("orphan", "A button nobody handles", func(i) {
+    interaction_reply(i, {components: [create_button("Click", "primary", "nobody:1")]})
+})
+bot_start()
+"""
+    bot = await ezlang_run(program, *sandbox_args(sandbox))
+    await _synced(control, 1)
+    channel = await control.first_text_channel()
+    answer = await _interact(control, channel, name="orphan")
+    await _interact(control, channel, kind="component", message_id=answer["message_id"],
+                    custom_id="nobody:1", wait=0)  # fmt: skip
+    await bot.wait_line(
+        "a button with custom id 'nobody:1' was used, but no on_button", stream="err"
+    )
+    assert "Traceback" not in bot.stderr
+    bot.proc.send_signal(signal.SIGTERM)
+    assert await bot.wait_exit() == 0

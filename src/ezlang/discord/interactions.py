@@ -110,6 +110,8 @@ class Router:
             if handler is not None:
                 label = _command_label(obj)
                 rt.spawn(self.run(handler, (obj,), obj, label))
+            elif not rt.handlers.get("interactionCreate"):
+                self._unhandled(f"the {_command_label(obj)}", "slash_command")
         elif kind == "autocomplete":
             self._autocomplete(obj)
         elif kind in ("button", "select", "modal"):
@@ -119,12 +121,16 @@ class Router:
             if handler is not None:
                 rt.spawn(self.run(handler, (obj,), obj, f"{kind} {obj['custom_id']!r}"))
             elif not rt.handlers.get("interactionCreate"):
-                print(
-                    f"ezlang: a {kind} with custom id {obj['custom_id']!r} was used, but no "
-                    f"on_{kind} handler matches it (the user sees 'This interaction failed')",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                self._unhandled(f"a {kind} with custom id {obj['custom_id']!r}", f"on_{kind}")
+
+    @staticmethod
+    def _unhandled(what: str, builtin: str) -> None:
+        print(
+            f"ezlang: {what} was used, but no {builtin} handler matches it "
+            "(the user sees 'This interaction failed')",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _command_handler(self, obj: InteractionObject) -> Handler | None:
         kind = {"command": 1, "user_command": 2, "message_command": 3}[obj["type"]]
