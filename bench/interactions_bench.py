@@ -263,14 +263,16 @@ def report(results: dict[str, list[Any]], args: argparse.Namespace, load: tuple[
                     f"{f['p99']:.2f} | {f['max']:.1f} | {f['failed']} | {f['lag_ms']:.1f} |"
                 )
     ez, py = (results[name] for name in BOTS)
-    ez_best, py_best = max(r[0] for r in ez), max(r[0] for r in py)
-    ez_p99 = min(r[2][500]["p99"] for r in ez)
+    ez_rates, py_rates = [r[0] for r in ez], [r[0] for r in py]
+    ez_median = statistics.median(ez_rates)
+    ez_p99 = max(r[2][500]["p99"] for r in ez)  # the worst round: the target is a ceiling
     lines += [
         "",
-        f"EasyLang / discord.py throughput: {ez_best / py_best:.2f}. Targets: at least 1,000 "
-        f"interactions/s per shard process — {'met' if ez_best >= 1000 else 'NOT met'} "
-        f"({ez_best:,.0f}/s); p99 ≤ 50 ms at 500/s — "
-        f"{'met' if ez_p99 <= 50 else 'NOT met'} (best round {ez_p99:.1f} ms).",
+        f"EasyLang / discord.py throughput: {max(ez_rates) / max(py_rates):.2f} (best), "
+        f"{ez_median / statistics.median(py_rates):.2f} (median). Targets: at least 1,000 "
+        f"interactions/s per shard process — {'met' if ez_median >= 1000 else 'NOT met'} "
+        f"(median {ez_median:,.0f}/s); p99 ≤ 50 ms at 500/s — "
+        f"{'met' if ez_p99 <= 50 else 'NOT met'} (worst round {ez_p99:.1f} ms).",
         "",
     ]
     return "\n".join(lines)
