@@ -23,6 +23,7 @@ DISCORD_BUILTINS = (
     "set_intents",
     "create_message_collector",
     "create_reaction_collector",
+    "create_interaction_collector",
     "on_collect",
     "on_collector_end",
     "stop_collector",

@@ -424,3 +424,51 @@ bot_start()
     assert "Traceback" not in bot.stderr
     bot.proc.send_signal(signal.SIGTERM)
     assert await bot.wait_exit() == 0
+
+
+COLLECTOR_BOT = """\
+on_ready(func(client) { print("ready") })
+slash_command("poll", "a poll counted by an interaction collector", func(i) {
+    let msg = interaction_reply(i, {content: "vote",
+        components: [create_action_row(create_button("Yes", "success", "poll:yes"),
+                                       create_button("No", "danger", "poll:no"))]})
+    let votes = create_interaction_collector(msg, {max: 2, time: 30,
+        filter: func(click) { return click.custom_id != "poll:no" }})
+    on_collect(votes, func(click) { interaction_update(click, {content: "counted " + click.custom_id}) })
+    on_collector_end(votes, func(collected, reason) { print("ended " + length(collected) + " " + reason) })
+    print("polling " + msg.id)
+})
+bot_start()
+"""
+
+
+async def test_an_interaction_collector_collects_clicks_on_its_message(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    bot = await ezlang_run(COLLECTOR_BOT, *sandbox_args(sandbox))
+    await bot.wait_line("^ready$")
+    await _synced(control, 1)
+    channel = await control.first_text_channel()
+    poll = await _interact(control, channel, name="poll")
+    await bot.wait_line("^polling ")
+
+    async def click(custom_id: str) -> dict[str, Any]:
+        return await _interact(
+            control, channel, kind="component", message_id=poll["message_id"], custom_id=custom_id
+        )
+
+    first = await click("poll:yes")
+    assert first["failed"] is False and first["response"]["type"] == 7
+    assert first["response"]["data"]["content"] == "counted poll:yes"
+    # The filter refuses "no": nothing answers it, so Discord shows the user a failure.
+    refused = await click("poll:no")
+    assert refused["failed"] is True and refused["response"] is None
+    second = await click("poll:yes")
+    assert second["response"]["data"]["content"] == "counted poll:yes"
+    await bot.wait_line("^ended 2 limit$")
+    # A click after the collector ended is nobody's: one clear line on stderr.
+    await click("poll:yes")
+    await bot.wait_line("no on_button handler matches it", stream="err")
+    assert "Traceback" not in bot.stderr
+    bot.proc.send_signal(signal.SIGTERM)
+    assert await bot.wait_exit() == 0

@@ -250,6 +250,17 @@ def create_reaction_collector(message_id: Any, options: Any = None) -> str:
     return collectors.create(runtime(), "reaction", message, options, what).id
 
 
+def create_interaction_collector(message_id: Any, options: Any = None) -> str:
+    """Collect the button and select clicks on a message that pass ``options.filter``.
+
+    ``options``: ``{filter: func(i), time: seconds, max: count}``. Each collected interaction
+    still needs its answer within 3 s: ``on_collect(id, func(i) { interaction_update(i, …) })``.
+    """
+    what = "create_interaction_collector()"
+    message = collectors.target_message_id(message_id, f"{what} message")
+    return collectors.create(runtime(), "interaction", message, options, what).id
+
+
 def on_collect(collector_id: Any, handler: Any) -> None:
     """Run ``handler(message)`` / ``handler(reaction, user)`` for everything collected."""
     collectors.add_collect_handler(runtime(), collector_id, handler)
@@ -340,6 +351,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "set_intents": set_intents,
     "create_message_collector": create_message_collector,
     "create_reaction_collector": create_reaction_collector,
+    "create_interaction_collector": create_interaction_collector,
     "on_collect": on_collect,
     "on_collector_end": on_collector_end,
     "stop_collector": stop_collector,

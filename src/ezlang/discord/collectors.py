@@ -1,11 +1,13 @@
-"""Message and reaction collectors, and ``wait_for_message`` / ``wait_for_reaction``.
+"""Message, reaction and interaction collectors, and ``wait_for_message`` / ``wait_for_reaction``.
 
-A collector gathers the messages of one channel (or the reactions to one message) that pass
+A collector gathers the messages of one channel (or the reactions to one message, or the
+button and select interactions on one message) that pass
 its filter, until it has ``max`` of them, its ``time`` runs out or ``stop_collector`` is
 called; then its end handlers get ``(collected, reason)`` with reason ``"limit"``,
 ``"time"`` or ``"user"`` (``"shutdown"`` when the bot stops). The names and argument order
 are the older EasyLang's: ``create_message_collector(channel_id, options)``,
-``create_reaction_collector(message_id, options)``, ``on_collect(collector_id, handler)``,
+``create_reaction_collector(message_id, options)``,
+``create_interaction_collector(message_id, options)``, ``on_collect(collector_id, handler)``,
 ``on_collector_end(collector_id, handler)``, ``stop_collector(collector_id)``.
 
 Like ``on_message``, collectors do not see the bot's own messages and reactions unless the
@@ -40,8 +42,8 @@ class Collector:
     """One collector: what it watches, its limits, what it has collected so far."""
 
     id: str
-    kind: str  # "message" or "reaction"
-    target: str | None  # channel id (message) or message id (reaction); None: any
+    kind: str  # "message", "reaction" or "interaction"
+    target: str | None  # channel id (message) or message id (reaction, interaction); None: any
     filter: Handler | None
     max: int | None
     include_self: bool
@@ -120,7 +122,8 @@ def find(rt: BotRuntime, collector_id: Any, what: str) -> Collector:
         raise EzError(
             "ValueError",
             f"{what}: no collector {to_repr(collector_id)}; pass the id that "
-            "create_message_collector() or create_reaction_collector() returned",
+            "create_message_collector(), create_reaction_collector() or "
+            "create_interaction_collector() returned",
         )
     return found
 
@@ -135,18 +138,31 @@ def _call_args(handler: Handler, args: tuple[Any, ...]) -> tuple[Any, ...]:
     return args if n is None or n >= len(args) else args[:n]
 
 
-def offer(rt: BotRuntime, kind: str, item: dict[str, Any], own: bool) -> None:
-    """A new message or reaction: hand it to every collector that watches for it."""
-    key = item["channel_id"] if kind == "message" else item["message_id"]
+def _key(kind: str, item: dict[str, Any]) -> str | None:
+    if kind == "message":
+        return item["channel_id"]
+    if kind == "reaction":
+        return item["message_id"]
+    message = item.get("message")  # an interaction: the message its component is on
+    return message["id"] if message else None
+
+
+def offer(rt: BotRuntime, kind: str, item: dict[str, Any], own: bool) -> bool:
+    """A new message, reaction or component interaction: hand it to every collector that
+    watches for it. True when at least one collector was watching (its filter decides)."""
+    key = _key(kind, item)
+    watched = False
     for collector in list(rt.collectors.values()):
         if collector.kind != kind or collector.ended or (own and not collector.include_self):
             continue
         if collector.target is not None and collector.target != key:
             continue
+        watched = True
         if collector.filter is None:
             _collect(rt, collector, item)
         else:
             rt.spawn(_filter_then_collect(rt, collector, item))
+    return watched
 
 
 async def _filter_then_collect(rt: BotRuntime, collector: Collector, item: dict[str, Any]) -> None:

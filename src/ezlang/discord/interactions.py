@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from ezlang.discord import command_sync, commands, components, convert, embeds, responses
+from ezlang.discord import (
+    collectors,
+    command_sync,
+    commands,
+    components,
+    convert,
+    embeds,
+    responses,
+)
 from ezlang.discord.handlers import Handler, _arity
 from ezlang.discord.interaction_object import InteractionObject, interaction_object
 from ezlang.lang.asyncbridge import call_async
@@ -117,10 +125,11 @@ class Router:
         elif kind in ("button", "select", "modal"):
             if kind != "modal" and self._offer_waiters(obj):
                 return
+            collected = kind != "modal" and collectors.offer(rt, "interaction", obj, own=False)
             handler = self.find_route(kind, obj["custom_id"])
             if handler is not None:
                 rt.spawn(self.run(handler, (obj,), obj, f"{kind} {obj['custom_id']!r}"))
-            elif not rt.handlers.get("interactionCreate"):
+            elif not collected and not rt.handlers.get("interactionCreate"):
                 self._unhandled(f"a {kind} with custom id {obj['custom_id']!r}", f"on_{kind}")
 
     @staticmethod
