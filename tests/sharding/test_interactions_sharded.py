@@ -85,12 +85,13 @@ async def test_each_guild_is_answered_by_its_own_shard_and_commands_are_written_
     assert manager.shards[0].pid != old_pid
     await wait_until(lambda: _sync_lines(reporter, "unchanged"), 20, "shard 0's second check")
     assert sandbox.app_commands.snapshot()["overwrites"] == 1
+    assert "Traceback" not in reporter.text()
 
 
 async def test_a_button_keeps_working_after_its_shard_is_respawned(
     sandbox: Sandbox, make_manager: Make
 ) -> None:
-    manager, _ = await _spawn(make_manager)
+    manager, reporter = await _spawn(make_manager)
     await _commands_synced(sandbox, 1)
     shard_id = 5
     channel = text_channel(sandbox, shard_id, SHARDS)
@@ -114,12 +115,13 @@ async def test_a_button_keeps_working_after_its_shard_is_respawned(
     assert click["message_id"] == poll["message_id"]
     message = sandbox.find_message(int(channel), poll["message_id"])
     assert message is not None and message["content"] == f"voted vote:pizza on shard {shard_id}"
+    assert "Traceback" not in reporter.text()
 
 
 async def test_a_whole_bot_restart_keeps_buttons_and_writes_commands_only_when_changed(
     sandbox: Sandbox, make_manager: Make, bot_env: Callable[..., None]
 ) -> None:
-    manager, _ = await _spawn(make_manager)
+    manager, first = await _spawn(make_manager)
     await _commands_synced(sandbox, 1)
     channel = text_channel(sandbox, 3, SHARDS)
     poll = await _use(sandbox, channel, kind="command", name="poll")
@@ -127,11 +129,11 @@ async def test_a_whole_bot_restart_keeps_buttons_and_writes_commands_only_when_c
     await manager.stop()
 
     # The same bot again: shard 0 GETs the commands, compares, and writes nothing.
-    manager, reporter = await _spawn(make_manager)
+    manager, again = await _spawn(make_manager)
     assert not old_pids & {s.pid for s in manager.shards.values()}
-    await wait_until(lambda: _sync_lines(reporter, "unchanged"), 20, "shard 0's check")
+    await wait_until(lambda: _sync_lines(again, "unchanged"), 20, "shard 0's check")
     assert sandbox.app_commands.snapshot()["overwrites"] == 1
-    assert _sync_lines(reporter, "registered") == []
+    assert _sync_lines(again, "registered") == []
     # The button the previous run sent still works: routed by its custom id.
     click = await _use(
         sandbox, channel, kind="component", message_id=poll["message_id"], custom_id="vote:pizza"
@@ -142,15 +144,16 @@ async def test_a_whole_bot_restart_keeps_buttons_and_writes_commands_only_when_c
 
     # A changed command: exactly one more bulk overwrite, with the new description.
     bot_env(description="Which shard answers this server")
-    manager, reporter = await _spawn(make_manager)
+    manager, changed = await _spawn(make_manager)
     snap = await _commands_synced(sandbox, 2)
     assert snap["overwrites"] == 2
     where = next(c for c in snap["global"] if c["name"] == "where")
     assert where["description"] == "Which shard answers this server"
-    written = _sync_lines(reporter, "registered")
+    written = _sync_lines(changed, "registered")
     assert len(written) == 1 and written[0].startswith("[shard 0]"), written
     result = await _use(sandbox, text_channel(sandbox, 6, SHARDS), kind="command", name="where")
     assert result["shard"] == 6 and result["response"]["data"]["content"] == "shard 6 of 8"
+    assert all("Traceback" not in r.text() for r in (first, again, changed))
 
 
 async def test_the_sharded_example_answers_stats_with_the_totals_of_every_shard(
