@@ -6,6 +6,7 @@ respawned and after the whole bot restarted (routed by custom id, not by memory)
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,23 @@ async def _use(sandbox: Sandbox, channel: str, **body: Any) -> dict[str, Any]:
     return result
 
 
+@pytest.fixture
+def command_requests(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often each command route of the sandbox's REST API was called ("GET", "PUT", …):
+    which processes even looked at the commands, not only who wrote them."""
+    seen: Counter[str] = Counter()
+    check = sandbox.rest_limiter.check
+
+    def recording(route: str, *args: Any) -> Any:
+        method, path = route.split(" ", 1)
+        if path == "/applications/{app_id}/commands":
+            seen[method] += 1
+        return check(route, *args)
+
+    monkeypatch.setattr(sandbox.rest_limiter, "check", recording)
+    return seen
+
+
 def _sync_lines(reporter: CapturingReporter, word: str) -> list[str]:
     """The shards' log lines of a command sync: "registered" (a PUT) or "unchanged"."""
     pattern = {
@@ -60,7 +78,7 @@ def _sync_lines(reporter: CapturingReporter, word: str) -> list[str]:
 
 
 async def test_each_guild_is_answered_by_its_own_shard_and_commands_are_written_once(
-    sandbox: Sandbox, make_manager: Make
+    sandbox: Sandbox, make_manager: Make, command_requests: Counter[str]
 ) -> None:
     manager, reporter = await _spawn(make_manager)
     snap = await _commands_synced(sandbox, 1)
@@ -75,16 +93,21 @@ async def test_each_guild_is_answered_by_its_own_shard_and_commands_are_written_
         assert result["guild_id"] == guild["id"]
         assert result["response"]["type"] == 4
         assert result["response"]["data"]["content"] == f"shard {shard_id} of {SHARDS}"
-    # Exactly one process of the 8 wrote the commands: one PUT, logged by shard 0 alone.
+    # Exactly one process of the 8 touched the commands: one GET (the comparison) and one PUT,
+    # logged by shard 0 alone. (The PUT count alone would not show it: shards that compared
+    # after shard 0's write would find them unchanged.)
     assert sandbox.app_commands.snapshot()["overwrites"] == 1
+    assert command_requests == {"GET": 1, "PUT": 1}
     written = _sync_lines(reporter, "registered")
     assert len(written) == 1 and written[0].startswith("[shard 0]"), written
+    assert _sync_lines(reporter, "unchanged") == []
     # A respawned shard 0 checks again, finds them unchanged and writes nothing.
     old_pid = manager.shards[0].pid
     assert await manager.respawn_shard(0) is True
     assert manager.shards[0].pid != old_pid
     await wait_until(lambda: _sync_lines(reporter, "unchanged"), 20, "shard 0's second check")
     assert sandbox.app_commands.snapshot()["overwrites"] == 1
+    assert command_requests == {"GET": 2, "PUT": 1}
     assert "Traceback" not in reporter.text()
 
 
@@ -119,7 +142,10 @@ async def test_a_button_keeps_working_after_its_shard_is_respawned(
 
 
 async def test_a_whole_bot_restart_keeps_buttons_and_writes_commands_only_when_changed(
-    sandbox: Sandbox, make_manager: Make, bot_env: Callable[..., None]
+    sandbox: Sandbox,
+    make_manager: Make,
+    bot_env: Callable[..., None],
+    command_requests: Counter[str],
 ) -> None:
     manager, first = await _spawn(make_manager)
     await _commands_synced(sandbox, 1)
@@ -134,6 +160,7 @@ async def test_a_whole_bot_restart_keeps_buttons_and_writes_commands_only_when_c
     await wait_until(lambda: _sync_lines(again, "unchanged"), 20, "shard 0's check")
     assert sandbox.app_commands.snapshot()["overwrites"] == 1
     assert _sync_lines(again, "registered") == []
+    assert command_requests == {"GET": 2, "PUT": 1}  # one look per run, one write in all
     # The button the previous run sent still works: routed by its custom id.
     click = await _use(
         sandbox, channel, kind="component", message_id=poll["message_id"], custom_id="vote:pizza"
@@ -151,6 +178,7 @@ async def test_a_whole_bot_restart_keeps_buttons_and_writes_commands_only_when_c
     assert where["description"] == "Which shard answers this server"
     written = _sync_lines(changed, "registered")
     assert len(written) == 1 and written[0].startswith("[shard 0]"), written
+    assert command_requests == {"GET": 3, "PUT": 2}
     result = await _use(sandbox, text_channel(sandbox, 6, SHARDS), kind="command", name="where")
     assert result["shard"] == 6 and result["response"]["data"]["content"] == "shard 6 of 8"
     assert all("Traceback" not in r.text() for r in (first, again, changed))
