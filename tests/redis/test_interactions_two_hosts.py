@@ -41,11 +41,20 @@ async def _stats(sb: Sandbox, shard_id: int) -> tuple[dict[str, Any], dict[str, 
 
 @pytest.mark.skipif(not BOT.exists(), reason="examples/sharding/bot.ez is not there")
 async def test_interactions_are_answered_on_the_machine_of_their_shard(
-    tmp_path: Path, redis_server
+    tmp_path: Path, redis_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "manager.ez").write_text(manager_from_doc())
     (tmp_path / "bot.ez").write_text(BOT.read_text())
     async with Sandbox(guilds=GUILDS, max_concurrency=1, identify_window=0.5) as sb:
+        looked: list[str] = []  # requests to the global commands: who even compared them
+        check = sb.rest_limiter.check
+
+        def recording(route: str, *args: Any) -> Any:
+            if route.endswith(" /applications/{app_id}/commands"):
+                looked.append(route.split()[0])
+            return check(route, *args)
+
+        monkeypatch.setattr(sb.rest_limiter, "check", recording)
         procs: dict[str, asyncio.subprocess.Process] = {}
         output: dict[str, list[str]] = {"machine-a": [], "machine-b": []}
         try:
@@ -81,6 +90,7 @@ async def test_interactions_are_answered_on_the_machine_of_their_shard(
             snap = sb.app_commands.snapshot()
             assert [c["name"] for c in snap["global"]] == ["stats"]
             assert snap["overwrites"] == 1  # one write for 8 shards on 2 machines
+            assert sorted(looked) == ["GET", "PUT"]  # and one comparison
         finally:
             for p in procs.values():
                 if p.returncode is None:
