@@ -205,3 +205,5 @@ async def test_the_sharded_example_answers_stats_with_the_totals_of_every_shard(
     assert embed["description"] == "Answered by shard 2."
     assert fields["Servers"] == str(sum(per_shard)) == "40"
     assert fields["Shards ready"] == "4 of 4"
+    members = sum(len(sandbox.world.member_ids(g)) + 1 for g in range(40))  # + the bot
+    assert fields["Members"] == str(members)
