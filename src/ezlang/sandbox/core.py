@@ -30,6 +30,7 @@ from .gateway import (
     frame,
     supported_compressions,
 )
+from .guild_state import ServerModel
 from .interactions import InteractionStore
 from .log import SandboxLog, quote, shard_text
 from .ratelimit import IdentifyLimiter, RestLimiter
@@ -109,6 +110,8 @@ class Sandbox:
         #: Application commands (global and per guild) and the interactions users started.
         self.app_commands = CommandStore(self.world.application_id, self.gateway.next_snowflake)
         self.interactions = InteractionStore(self)
+        #: Roles, members and bans of the guilds that changed (guild_state.py).
+        self.server = ServerModel(self)
         if interaction_timeout <= 0 or interaction_token_ttl <= 0:
             raise SandboxError("interaction_timeout and interaction_token_ttl must be positive")
         self.interactions.window = interaction_timeout

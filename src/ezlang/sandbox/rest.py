@@ -70,8 +70,6 @@ class RestApi:
             ("GET", "/applications/@me", self.application, DEFAULT_LIMIT),
             ("GET", "/guilds/{guild_id}", self.get_guild, DEFAULT_LIMIT),
             ("GET", "/guilds/{guild_id}/channels", self.guild_channels, DEFAULT_LIMIT),
-            ("GET", "/guilds/{guild_id}/roles", self.guild_roles, DEFAULT_LIMIT),
-            ("GET", "/guilds/{guild_id}/members/{user_id}", self.guild_member, DEFAULT_LIMIT),
             ("GET", "/channels/{channel_id}", self.get_channel, DEFAULT_LIMIT),
             ("GET", "/channels/{channel_id}/messages", self.list_messages, DEFAULT_LIMIT),
             ("POST", "/channels/{channel_id}/messages", self.post_message, MESSAGE_LIMIT),
@@ -87,9 +85,11 @@ class RestApi:
             ),
         ]  # fmt: skip
         from .commands import CommandRoutes  # noqa: PLC0415 - commands.py imports this module
+        from .guild_api import GuildRoutes  # noqa: PLC0415
         from .interaction_api import InteractionRoutes  # noqa: PLC0415
 
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in CommandRoutes(self.sb).routes()]
+        routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in GuildRoutes(self.sb).routes()]
         # Interaction callbacks and webhooks authenticate by their token, not the bot's.
         InteractionRoutes(self.sb).add_routes(app, prefix)
         for method, path, handler, limit in routes:
@@ -210,22 +210,6 @@ class RestApi:
         if index is None:
             return error(404, "Unknown Guild", 10004)
         return json_response(self.world.channels(index))
-
-    async def guild_roles(self, request: web.Request) -> web.Response:
-        index = self._guild_index(request)
-        if index is None:
-            return error(404, "Unknown Guild", 10004)
-        return json_response(self.world.roles(index))
-
-    async def guild_member(self, request: web.Request) -> web.Response:
-        index = self._guild_index(request)
-        if index is None:
-            return error(404, "Unknown Guild", 10004)
-        uid = _snowflake(request.match_info["user_id"])
-        member = self.world.member(index, uid) if uid is not None else None
-        if member is None:
-            return error(404, "Unknown Member", 10007)
-        return json_response(member)
 
     async def get_channel(self, request: web.Request) -> web.Response:
         cid = _snowflake(request.match_info["channel_id"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,15 @@ _CATEGORY_LOW = 1
 _TEXT_LOW = 2
 _VOICE_LOW = 16
 _ROLE_LOW = 32
+# The bot's managed role (what inviting it with permissions creates), above the others.
+BOT_ROLE_LOW = 47
+# What the bot's role may do until ``PUT {control}/guilds/{id}/bot_permissions`` changes it:
+# view, send, embed, attach, history, reactions, manage messages/channels/roles/nicknames,
+# kick, ban and timeout (moderate members).
+BOT_ROLE_PERMISSIONS = (
+    (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 6) | (1 << 13)
+    | (1 << 4) | (1 << 28) | (1 << 27) | (1 << 1) | (1 << 2) | (1 << 40)
+)  # fmt: skip
 
 _ADJECTIVES = (
     "Cozy", "Brave", "Sunny", "Quiet", "Lucky", "Swift", "Mellow", "Shiny",
@@ -98,6 +108,8 @@ class World:
         self._cache_size = cache_size
         self.cache_size = cache_size
         self._users_json: dict[int, str] = {}
+        #: Set by the server model (guild_state.py): the JSON of a guild it changed, or None.
+        self.guild_override: Callable[[int], str | None] | None = None
 
     # ---- ids and routing -------------------------------------------------------------
 
@@ -236,7 +248,10 @@ class World:
             return None
         user = self.user(user_id)
         gid = self.guild_id(guild_index)
-        roles = [] if user_id == self.bot_id else [str(gid | (_ROLE_LOW + 1))]
+        if user_id == self.bot_id:
+            roles = [str(gid | BOT_ROLE_LOW)]
+        else:
+            roles = [str(gid | (_ROLE_LOW + 1))]
         return {
             "user": user,
             "roles": roles,
@@ -347,7 +362,23 @@ class World:
                     "flags": 0,
                 }
             )
+        out.append(self.bot_role(index))
         return out
+
+    def bot_role(self, index: int) -> dict[str, Any]:
+        """The bot's managed role in guild ``index`` (top of the list, below no one)."""
+        return {
+            "id": str(self.guild_id(index) | BOT_ROLE_LOW),
+            "name": "SandboxBot",
+            "color": 0,
+            "hoist": False,
+            "position": ROLES_PER_GUILD + 1,
+            "permissions": str(BOT_ROLE_PERMISSIONS),
+            "managed": True,
+            "mentionable": False,
+            "flags": 0,
+            "tags": {"bot_id": str(self.bot_id)},
+        }
 
     def guild(self, index: int) -> dict[str, Any]:
         """The full guild object, as GUILD_CREATE carries it (with channels and members)."""
@@ -398,7 +429,14 @@ class World:
         }
 
     def guild_json(self, index: int) -> str:
-        """The JSON of :meth:`guild`, cached (bounded LRU) because GUILD_CREATE bursts are hot."""
+        """The JSON of :meth:`guild`, cached (bounded LRU) because GUILD_CREATE bursts are hot.
+
+        A guild the server model changed (``guild_override``) is rendered from that model.
+        """
+        if self.guild_override is not None:
+            changed = self.guild_override(index)
+            if changed is not None:
+                return changed
         cached = self._cache.get(index)
         if cached is not None:
             self._cache.move_to_end(index)
@@ -441,7 +479,9 @@ class World:
             f',"joined_at":"{_JOINED_AT}","deaf":false,"mute":false,"flags":0,"nick":null,'
             '"avatar":null,"premium_since":null,"pending":false}'
         )
-        members = [f'{{"user":{self._user_json(self.bot_id)},"roles":[]{tail}']
+        members = [
+            f'{{"user":{self._user_json(self.bot_id)},"roles":["{gid + BOT_ROLE_LOW}"]{tail}'
+        ]
         members += [
             f'{{"user":{self._user_json(uid)},"roles":{member_role}{tail}' for uid in member_ids
         ]
@@ -458,6 +498,7 @@ class World:
                 f'"permissions":"{"8" if k == 0 else "104324673"}","managed":false,'
                 '"mentionable":true,"flags":0}'
             )
+        roles.append(dumps(self.bot_role(index)))
         cat = gid + _CATEGORY_LOW
         channels = [
             f'{{"id":"{cat}","type":4,"name":"Text Channels","position":0,"guild_id":"{gid}",'

@@ -1,0 +1,463 @@
+"""REST and control routes of the server model (members, roles, bans), Discord's way.
+
+The bot is the actor of every REST call: each route checks the permission Discord asks
+for and the role hierarchy, then changes :class:`~ezlang.sandbox.guild_state.ServerModel`,
+which dispatches the gateway event. Refusals are Discord's: 403 50013 Missing Permissions,
+404 10004 Unknown Guild, 10007 Unknown Member, 10011 Unknown Role, 10013 Unknown User,
+10026 Unknown Ban.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from . import permissions as perms
+from .guild_state import GuildState, Role
+from .rest import error, json_response
+
+if TYPE_CHECKING:
+    from .core import Sandbox
+
+MAX_TIMEOUT_SECONDS = 28 * 24 * 3600  # Discord: a timeout ends at most 28 days ahead
+
+
+def _missing() -> web.Response:
+    return error(403, "Missing Permissions", 50013)
+
+
+def _invalid(field: str, message: str) -> web.Response:
+    return error(
+        400,
+        "Invalid Form Body",
+        50035,
+        errors={field: {"_errors": [{"code": "INVALID", "message": message}]}},
+    )
+
+
+def _id(value: str) -> int | None:
+    try:
+        n = int(value)
+    except ValueError:
+        return None
+    return n if 0 <= n < 1 << 64 else None
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+class GuildRoutes:
+    """The member, role and ban routes of the REST API."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+        self.model = sandbox.server
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        """``(method, path, handler)`` for ``RestApi`` to register (auth, rate limits)."""
+        g = "/guilds/{guild_id}"
+        return [
+            ("GET", g + "/members/{user_id}", self.get_member),
+            ("PATCH", g + "/members/{user_id}", self.patch_member),
+            ("DELETE", g + "/members/{user_id}", self.kick),
+            ("PUT", g + "/members/{user_id}/roles/{role_id}", self.add_role),
+            ("DELETE", g + "/members/{user_id}/roles/{role_id}", self.remove_role),
+            ("GET", g + "/bans", self.list_bans),
+            ("GET", g + "/bans/{user_id}", self.get_ban),
+            ("PUT", g + "/bans/{user_id}", self.ban),
+            ("DELETE", g + "/bans/{user_id}", self.unban),
+            ("GET", g + "/roles", self.list_roles),
+            ("POST", g + "/roles", self.create_role),
+            ("PATCH", g + "/roles/{role_id}", self.edit_role),
+            ("DELETE", g + "/roles/{role_id}", self.delete_role),
+        ]
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def _state(self, request: web.Request, *, edit: bool) -> GuildState | None:
+        gid = _id(request.match_info["guild_id"])
+        if gid is None or self.sb.world.guild_index(gid) is None:
+            return None
+        return self.model.edit(gid) if edit else self.model.view(gid)
+
+    @property
+    def bot(self) -> int:
+        return self.sb.world.bot_id
+
+    def _user(self, request: web.Request) -> int | None:
+        raw = request.match_info["user_id"]
+        return self.bot if raw == "@me" else _id(raw)
+
+    # ---- members -----------------------------------------------------------------------
+
+    async def get_member(self, request: web.Request) -> web.Response:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        uid = self._user(request)
+        member = self.model.member_json(state, uid) if uid is not None else None
+        if member is None:
+            return error(404, "Unknown Member", 10007)
+        return json_response(member)
+
+    async def patch_member(self, request: web.Request) -> web.Response:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        uid = self._user(request)
+        if uid is None or uid not in state.members:
+            return error(404, "Unknown Member", 10007)
+        body = await _body(request)
+        if not isinstance(body, dict):
+            return error(400, "Invalid Form Body", 50035)
+        bot = self.bot
+        member = state.members[uid]
+        new_roles: list[int] | None = None
+        if "nick" in body:
+            nick = body["nick"]
+            if nick is not None and (not isinstance(nick, str) or len(nick) > 32):
+                return _invalid("nick", "Must be 32 or fewer in length.")
+            if uid == bot:
+                if not (state.has(bot, "change_nickname") or state.has(bot, "manage_nicknames")):
+                    return _missing()
+            elif not state.has(bot, "manage_nicknames") or not state.above_member(bot, uid):
+                return _missing()
+        if "roles" in body and body["roles"] is not None:
+            raw = body["roles"]
+            if not isinstance(raw, list) or any(_id(str(r)) is None for r in raw):
+                return _invalid("roles", "Must be a list of role ids.")
+            new_roles = list(dict.fromkeys(int(r) for r in raw))
+            if any(r not in state.roles or r == state.guild_id for r in new_roles):
+                return error(404, "Unknown Role", 10011)
+            changed = set(new_roles) ^ set(member.roles)
+            if changed and not state.has(bot, "manage_roles"):
+                return _missing()
+            if any(not state.above_role(bot, r) for r in changed):
+                return _missing()
+        until: str | None = member.communication_disabled_until
+        if "communication_disabled_until" in body:
+            value = body["communication_disabled_until"]
+            if value is not None:
+                try:
+                    when = datetime.fromisoformat(str(value))
+                except ValueError:
+                    return _invalid("communication_disabled_until", "Not a valid ISO8601 date.")
+                if when.tzinfo is None or when.timestamp() - time.time() > MAX_TIMEOUT_SECONDS:
+                    return _invalid(
+                        "communication_disabled_until",
+                        "Must be a timestamp with a time zone at most 28 days ahead.",
+                    )
+            if not state.has(bot, "moderate_members") or not state.above_member(bot, uid):
+                return _missing()
+            # Nobody can time out an administrator (or the owner: above_member covers it).
+            if state.has(uid, "administrator"):
+                return _missing()
+            until = None if value is None else str(value)
+        # Every check passed: apply all at once, as Discord does, and tell the shards.
+        state = self.model.edit(state.guild_id)
+        member = state.members[uid]
+        if "nick" in body:
+            member.nick = body["nick"] or None
+        if new_roles is not None:
+            member.roles = new_roles
+        member.communication_disabled_until = until
+        self.model.member_update(state, uid)
+        return json_response(self.model.member_json(state, uid))
+
+    async def kick(self, request: web.Request) -> web.StreamResponse:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        uid = self._user(request)
+        if uid is None or uid not in state.members:
+            return error(404, "Unknown Member", 10007)
+        bot = self.bot
+        if uid == bot:  # the bot leaving is DELETE /users/@me/guilds/{id}, not a kick
+            return _missing()
+        if not state.has(bot, "kick_members") or not state.above_member(bot, uid):
+            return _missing()
+        self.model.remove_member(state.guild_id, uid)
+        return web.Response(status=204)
+
+    async def _role_change(self, request: web.Request, add: bool) -> web.StreamResponse:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        uid = self._user(request)
+        if uid is None or uid not in state.members:
+            return error(404, "Unknown Member", 10007)
+        rid = _id(request.match_info["role_id"])
+        if rid is None or rid not in state.roles or rid == state.guild_id:
+            return error(404, "Unknown Role", 10011)
+        bot = self.bot
+        if not state.has(bot, "manage_roles") or not state.above_role(bot, rid):
+            return _missing()
+        member = state.members[uid]
+        if (rid in member.roles) != add:
+            state = self.model.edit(state.guild_id)
+            member = state.members[uid]
+            if add:
+                member.roles.append(rid)
+            else:
+                member.roles.remove(rid)
+            self.model.member_update(state, uid)
+        return web.Response(status=204)
+
+    async def add_role(self, request: web.Request) -> web.StreamResponse:
+        return await self._role_change(request, True)
+
+    async def remove_role(self, request: web.Request) -> web.StreamResponse:
+        return await self._role_change(request, False)
+
+    # ---- bans --------------------------------------------------------------------------
+
+    def _ban_json(self, uid: int, reason: str | None) -> dict[str, Any]:
+        return {"reason": reason, "user": self.sb.world.user(uid)}
+
+    async def list_bans(self, request: web.Request) -> web.Response:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        if not state.has(self.bot, "ban_members"):
+            return _missing()
+        return json_response([self._ban_json(u, r) for u, r in state.bans.items()])
+
+    async def get_ban(self, request: web.Request) -> web.Response:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        if not state.has(self.bot, "ban_members"):
+            return _missing()
+        uid = self._user(request)
+        if uid is None or uid not in state.bans:
+            return error(404, "Unknown Ban", 10026)
+        return json_response(self._ban_json(uid, state.bans[uid]))
+
+    async def ban(self, request: web.Request) -> web.StreamResponse:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        uid = self._user(request)
+        if uid is None or self.sb.world.user(uid) is None:
+            return error(404, "Unknown User", 10013)
+        bot = self.bot
+        if not state.has(bot, "ban_members"):
+            return _missing()
+        if uid == bot or (uid in state.members and not state.above_member(bot, uid)):
+            return _missing()
+        if uid == state.owner_id:
+            return _missing()
+        reason = request.headers.get("X-Audit-Log-Reason")
+        self.model.ban(state.guild_id, uid, reason)
+        return web.Response(status=204)
+
+    async def unban(self, request: web.Request) -> web.StreamResponse:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        if not state.has(self.bot, "ban_members"):
+            return _missing()
+        uid = self._user(request)
+        if uid is None or uid not in state.bans:
+            return error(404, "Unknown Ban", 10026)
+        self.model.unban(state.guild_id, uid)
+        return web.Response(status=204)
+
+    # ---- roles -------------------------------------------------------------------------
+
+    async def list_roles(self, request: web.Request) -> web.Response:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        return json_response([r.to_json() for r in state.sorted_roles()])
+
+    def _role_fields(self, state: GuildState, body: dict[str, Any]) -> web.Response | None:
+        """Check a role body; a permission the bot lacks can not be granted (50013)."""
+        if "name" in body and (not isinstance(body["name"], str) or len(body["name"]) > 100):
+            return _invalid("name", "Must be 100 or fewer in length.")
+        if "permissions" in body:
+            try:
+                bits = int(body["permissions"])
+            except (TypeError, ValueError):
+                return _invalid("permissions", "Not a valid permission integer.")
+            mine = state.permissions_of(self.bot)
+            if not mine & perms.ADMINISTRATOR and bits & ~mine:
+                return _missing()
+        return None
+
+    @staticmethod
+    def _apply(role: Role, body: dict[str, Any]) -> None:
+        if "name" in body:
+            role.name = body["name"]
+        if "permissions" in body:
+            role.permissions = int(body["permissions"])
+        if "color" in body:
+            role.color = int(body["color"] or 0)
+        if "hoist" in body:
+            role.hoist = bool(body["hoist"])
+        if "mentionable" in body:
+            role.mentionable = bool(body["mentionable"])
+
+    async def create_role(self, request: web.Request) -> web.Response:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        body = await _body(request)
+        if not isinstance(body, dict):
+            return error(400, "Invalid Form Body", 50035)
+        if not state.has(self.bot, "manage_roles"):
+            return _missing()
+        refused = self._role_fields(state, body)
+        if refused is not None:
+            return refused
+        state = self.model.edit(state.guild_id)
+        # Discord puts a new role at position 1, just above @everyone.
+        for r in state.roles.values():
+            if r.position >= 1:
+                r.position += 1
+        everyone = state.roles[state.guild_id].permissions
+        role = Role(self.sb.gateway.next_snowflake(), "new role", 1, everyone)
+        self._apply(role, body)
+        state.roles[role.id] = role
+        self.model.role_event(state, "GUILD_ROLE_CREATE", role)
+        return json_response(role.to_json())
+
+    async def edit_role(self, request: web.Request) -> web.Response:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        rid = _id(request.match_info["role_id"])
+        if rid is None or rid not in state.roles:
+            return error(404, "Unknown Role", 10011)
+        body = await _body(request)
+        if not isinstance(body, dict):
+            return error(400, "Invalid Form Body", 50035)
+        bot = self.bot
+        if not state.has(bot, "manage_roles") or not state.above_role(bot, rid):
+            return _missing()
+        refused = self._role_fields(state, body)
+        if refused is not None:
+            return refused
+        state = self.model.edit(state.guild_id)
+        role = state.roles[rid]
+        self._apply(role, body)
+        self.model.role_event(state, "GUILD_ROLE_UPDATE", role)
+        return json_response(role.to_json())
+
+    async def delete_role(self, request: web.Request) -> web.StreamResponse:
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        rid = _id(request.match_info["role_id"])
+        if rid is None or rid not in state.roles:
+            return error(404, "Unknown Role", 10011)
+        bot = self.bot
+        if not state.has(bot, "manage_roles") or not state.above_role(bot, rid):
+            return _missing()
+        if rid == state.guild_id:  # @everyone can not be deleted
+            return error(400, "Invalid Role", 50028)
+        state = self.model.edit(state.guild_id)
+        del state.roles[rid]
+        for m in state.members.values():
+            if rid in m.roles:
+                m.roles.remove(rid)
+        self.model.emit(
+            state.guild_id,
+            "GUILD_ROLE_DELETE",
+            {"guild_id": str(state.guild_id), "role_id": str(rid)},
+            1,  # GUILDS
+        )
+        return web.Response(status=204)
+
+
+def control_routes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
+    """The control API of the server model: a user joins or leaves, the bot's role
+    permissions, a guild's state. Errors raise ``SandboxError`` (the control API's 400/404)."""
+    from .core import SandboxError  # noqa: PLC0415 - core imports the modules of this package
+
+    model = sandbox.server
+    world = sandbox.world
+
+    def guild_id(value: Any) -> int:
+        try:
+            gid = int(value)
+        except (TypeError, ValueError):
+            raise SandboxError(f"guild_id must be a snowflake, got {value!r}") from None
+        if world.guild_index(gid) is None:
+            raise SandboxError(f"unknown guild {value}")
+        return gid
+
+    def user_id(value: Any) -> int:
+        try:
+            uid = int(value)
+        except (TypeError, ValueError):
+            raise SandboxError(f"user_id must be a snowflake, got {value!r}") from None
+        if world.user(uid) is None:
+            raise SandboxError(f"unknown user {value}")
+        return uid
+
+    async def body_of(request: web.Request) -> dict[str, Any]:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise SandboxError("body must be a JSON object")
+        return body
+
+    async def join(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        gid = guild_id(body.get("guild_id"))
+        if body.get("user_id") is not None:
+            uid = user_id(body["user_id"])
+        else:  # the first pool user who is neither a member nor banned
+            state = model.view(gid)
+            assert state is not None
+            taken = state.members.keys() | state.bans.keys()
+            free = (world.user_id(i) for i in range(world.user_pool))
+            found = next((u for u in free if u not in taken), None)
+            if found is None:
+                raise SandboxError(f"every pool user is already in guild {gid}")
+            uid = found
+        try:
+            member = model.add_member(gid, uid)
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from None
+        return json_response(member)
+
+    async def leave(request: web.Request) -> web.Response:
+        gid = guild_id(request.match_info["guild_id"])
+        uid = user_id(request.match_info["user_id"])
+        if not model.remove_member(gid, uid):
+            raise SandboxError(f"unknown member {uid} in guild {gid}")
+        return json_response({"removed": True})
+
+    async def bot_permissions(request: web.Request) -> web.Response:
+        gid = guild_id(request.match_info["guild_id"])
+        names = (await body_of(request)).get("permissions")
+        if not isinstance(names, list):
+            raise SandboxError('permissions must be a list of names, e.g. ["send_messages"]')
+        try:
+            bits = perms.parse_names(names)
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from None
+        return json_response(model.set_bot_permissions(gid, bits).to_json())
+
+    async def guild_state(request: web.Request) -> web.Response:
+        gid = guild_id(request.match_info["guild_id"])
+        return json_response(model.state_json(gid))
+
+    return [
+        ("POST", "/members", join),
+        ("DELETE", "/members/{guild_id}/{user_id}", leave),
+        ("PUT", "/guilds/{guild_id}/bot_permissions", bot_permissions),
+        ("GET", "/guilds/{guild_id}/state", guild_state),
+    ]

@@ -1,0 +1,346 @@
+"""The server model: a per-guild overlay of roles, members and bans on the seed world.
+
+A guild nobody changed costs nothing: reads build a throwaway :class:`GuildState` from
+the world (a handful of roles and members), and only the first change stores one. From
+then on that guild's GUILD_CREATE is rendered from the stored state (``World.guild_override``).
+Each change returns the gateway event it causes; :class:`ServerModel` dispatches it to
+the shard that holds the guild, only to sessions with the event's intent.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import permissions as perms
+from .world import BOT_ROLE_LOW, dumps
+
+if TYPE_CHECKING:
+    from .core import Sandbox
+
+INTENT_GUILDS = 1 << 0
+INTENT_GUILD_MEMBERS = 1 << 1
+INTENT_GUILD_MODERATION = 1 << 2
+
+_JOINED_AT = "2024-01-01T00:00:00.000000+00:00"
+
+
+@dataclass
+class Role:
+    """A guild role (the fields Discord's role object carries)."""
+
+    id: int
+    name: str
+    position: int
+    permissions: int
+    color: int = 0
+    hoist: bool = False
+    managed: bool = False
+    mentionable: bool = False
+    tags: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Discord's role object."""
+        out: dict[str, Any] = {
+            "id": str(self.id),
+            "name": self.name,
+            "color": self.color,
+            "hoist": self.hoist,
+            "position": self.position,
+            "permissions": str(self.permissions),
+            "managed": self.managed,
+            "mentionable": self.mentionable,
+            "flags": 0,
+        }
+        if self.tags is not None:
+            out["tags"] = self.tags
+        return out
+
+
+@dataclass
+class Member:
+    """A guild member: user id, role ids (without @everyone), nick, timeout."""
+
+    user_id: int
+    roles: list[int] = field(default_factory=list)
+    nick: str | None = None
+    communication_disabled_until: str | None = None
+    joined_at: str = _JOINED_AT
+
+    def timed_out(self, now: float | None = None) -> bool:
+        """True while ``communication_disabled_until`` is in the future."""
+        until = self.communication_disabled_until
+        if until is None:
+            return False
+        return datetime.fromisoformat(until).timestamp() > (time.time() if now is None else now)
+
+
+@dataclass
+class GuildState:
+    """Roles, members and bans of one guild."""
+
+    guild_id: int
+    index: int
+    owner_id: int
+    roles: dict[int, Role]
+    members: dict[int, Member]
+    bans: dict[int, str | None] = field(default_factory=dict)
+
+    # ---- permissions and hierarchy ---------------------------------------------------
+
+    def top_position(self, user_id: int) -> int:
+        """Position of the member's highest role (0: only @everyone)."""
+        member = self.members.get(user_id)
+        if member is None:
+            return 0
+        return max((self.roles[r].position for r in member.roles if r in self.roles), default=0)
+
+    def permissions_of(self, user_id: int) -> int:
+        """Guild-wide permissions of a member (0 for a non-member)."""
+        member = self.members.get(user_id)
+        if member is None:
+            return 0
+        return perms.base_permissions(
+            is_owner=user_id == self.owner_id,
+            everyone=self.roles[self.guild_id].permissions,
+            role_permissions=(self.roles[r].permissions for r in member.roles if r in self.roles),
+            timed_out=member.timed_out(),
+        )
+
+    def has(self, user_id: int, permission: str) -> bool:
+        """True if the member has ``permission`` (ADMINISTRATOR and owner count)."""
+        return bool(self.permissions_of(user_id) & perms.FLAGS[permission])
+
+    def above_member(self, actor: int, target: int) -> bool:
+        """Discord's rule: the actor's highest role is strictly above the target's, and the
+        target is not the owner (the owner is above everyone)."""
+        if target == self.owner_id:
+            return False
+        if actor == self.owner_id:
+            return True
+        return self.top_position(actor) > self.top_position(target)
+
+    def above_role(self, actor: int, role_id: int) -> bool:
+        """The actor may manage this role: it is strictly below the actor's highest role."""
+        if actor == self.owner_id:
+            return True
+        return self.roles[role_id].position < self.top_position(actor)
+
+    # ---- JSON ------------------------------------------------------------------------
+
+    def member_json(self, world_user: dict[str, Any], member: Member) -> dict[str, Any]:
+        """Discord's guild member object."""
+        return {
+            "user": world_user,
+            "roles": [str(r) for r in member.roles],
+            "nick": member.nick,
+            "avatar": None,
+            "joined_at": member.joined_at,
+            "premium_since": None,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "communication_disabled_until": member.communication_disabled_until,
+        }
+
+    def sorted_roles(self) -> list[Role]:
+        """Roles by position, then id (Discord's order)."""
+        return sorted(self.roles.values(), key=lambda r: (r.position, r.id))
+
+
+class ServerModel:
+    """Every guild's overlay, created on the first change; reads never store anything."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+        self.world = sandbox.world
+        self.changed: dict[int, GuildState] = {}
+        self.world.guild_override = self._guild_json
+
+    # ---- reading and creating --------------------------------------------------------
+
+    def view(self, guild_id: int) -> GuildState | None:
+        """The guild's state (stored or freshly derived, not stored), or None if unknown."""
+        state = self.changed.get(guild_id)
+        if state is not None:
+            return state
+        index = self.world.guild_index(guild_id)
+        return None if index is None else self._derive(index)
+
+    def edit(self, guild_id: int) -> GuildState:
+        """The guild's stored state, created from the world on first use (for a change)."""
+        state = self.changed.get(guild_id)
+        if state is None:
+            index = self.world.guild_index(guild_id)
+            if index is None:
+                raise KeyError(guild_id)
+            state = self.changed[guild_id] = self._derive(index)
+        return state
+
+    def _derive(self, index: int) -> GuildState:
+        world = self.world
+        gid = world.guild_id(index)
+        roles: dict[int, Role] = {}
+        for r in world.roles(index):
+            roles[int(r["id"])] = Role(
+                id=int(r["id"]),
+                name=r["name"],
+                position=r["position"],
+                permissions=int(r["permissions"]),
+                color=r["color"],
+                hoist=r["hoist"],
+                managed=r["managed"],
+                mentionable=r["mentionable"],
+                tags=r.get("tags"),
+            )
+        members: dict[int, Member] = {}
+        for uid in [world.bot_id, *world.member_ids(index)]:
+            m = world.member(index, uid)
+            assert m is not None
+            members[uid] = Member(uid, [int(r) for r in m["roles"]])
+        return GuildState(gid, index, world.member_ids(index)[0], roles, members)
+
+    def _guild_json(self, index: int) -> str | None:
+        state = self.changed.get(self.world.guild_id(index))
+        if state is None:
+            return None
+        guild = self.world.guild(index)
+        guild["roles"] = [r.to_json() for r in state.sorted_roles()]
+        guild["members"] = self.members_json(state)
+        guild["member_count"] = len(state.members)
+        return dumps(guild)
+
+    def members_json(self, state: GuildState) -> list[dict[str, Any]]:
+        """Every member object of the guild."""
+        out = []
+        for m in state.members.values():
+            user = self.world.user(m.user_id)
+            if user is not None:
+                out.append(state.member_json(user, m))
+        return out
+
+    def member_json(self, state: GuildState, user_id: int) -> dict[str, Any] | None:
+        """One member object, or None."""
+        member = state.members.get(user_id)
+        user = self.world.user(user_id)
+        if member is None or user is None:
+            return None
+        return state.member_json(user, member)
+
+    def bot_role_id(self, guild_id: int) -> int:
+        """Id of the bot's managed role."""
+        return guild_id | BOT_ROLE_LOW
+
+    # ---- events ----------------------------------------------------------------------
+
+    def emit(self, guild_id: int, event: str, payload: dict[str, Any], intent: int) -> None:
+        """Send a gateway event to the guild's shard(s), to sessions with ``intent``."""
+        self.sb.gateway.dispatch_guild_event(guild_id, event, payload, intent)
+        if self.sb.log.enabled:
+            self.sb.log.line(f"server: {event} in guild {guild_id}")
+
+    def member_update(self, state: GuildState, user_id: int) -> None:
+        """Dispatch GUILD_MEMBER_UPDATE for a member (GUILD_MEMBERS intent)."""
+        data = self.member_json(state, user_id)
+        assert data is not None
+        data["guild_id"] = str(state.guild_id)
+        self.emit(state.guild_id, "GUILD_MEMBER_UPDATE", data, INTENT_GUILD_MEMBERS)
+
+    def role_event(self, state: GuildState, event: str, role: Role) -> None:
+        """GUILD_ROLE_CREATE/UPDATE (GUILDS intent)."""
+        data = {"guild_id": str(state.guild_id), "role": role.to_json()}
+        self.emit(state.guild_id, event, data, INTENT_GUILDS)
+
+    # ---- changes (shared by REST and the control API) ----------------------------------
+
+    def add_member(self, guild_id: int, user_id: int) -> dict[str, Any]:
+        """A user joins: GUILD_MEMBER_ADD. Raises ValueError if banned or already there."""
+        state = self.edit(guild_id)
+        if user_id in state.bans:
+            raise ValueError(f"user {user_id} is banned from guild {guild_id}")
+        if user_id in state.members:
+            raise ValueError(f"user {user_id} is already a member of guild {guild_id}")
+        joined = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
+        state.members[user_id] = Member(user_id, joined_at=joined)
+        data = self.member_json(state, user_id)
+        assert data is not None
+        data["guild_id"] = str(guild_id)
+        self.emit(guild_id, "GUILD_MEMBER_ADD", data, INTENT_GUILD_MEMBERS)
+        return data
+
+    def remove_member(self, guild_id: int, user_id: int) -> bool:
+        """A member leaves or is kicked: GUILD_MEMBER_REMOVE. False if not a member."""
+        state = self.edit(guild_id)
+        if state.members.pop(user_id, None) is None:
+            return False
+        user = self.world.user(user_id)
+        self.emit(
+            guild_id,
+            "GUILD_MEMBER_REMOVE",
+            {"guild_id": str(guild_id), "user": user},
+            INTENT_GUILD_MEMBERS,
+        )
+        return True
+
+    def ban(self, guild_id: int, user_id: int, reason: str | None) -> None:
+        """Ban a user (member or not): GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE if a member."""
+        state = self.edit(guild_id)
+        if user_id in state.bans:
+            return  # Discord answers 204 again and sends nothing new
+        state.bans[user_id] = reason
+        user = self.world.user(user_id)
+        self.emit(
+            guild_id,
+            "GUILD_BAN_ADD",
+            {"guild_id": str(guild_id), "user": user},
+            INTENT_GUILD_MODERATION,
+        )
+        self.remove_member(guild_id, user_id)
+
+    def unban(self, guild_id: int, user_id: int) -> bool:
+        """Lift a ban: GUILD_BAN_REMOVE. False if there was none."""
+        state = self.edit(guild_id)
+        if user_id not in state.bans:
+            return False
+        del state.bans[user_id]
+        self.emit(
+            guild_id,
+            "GUILD_BAN_REMOVE",
+            {"guild_id": str(guild_id), "user": self.world.user(user_id)},
+            INTENT_GUILD_MODERATION,
+        )
+        return True
+
+    def set_bot_permissions(self, guild_id: int, bits: int) -> Role:
+        """Set what the bot's managed role may do: GUILD_ROLE_UPDATE."""
+        state = self.edit(guild_id)
+        role = state.roles[self.bot_role_id(guild_id)]
+        role.permissions = bits
+        self.role_event(state, "GUILD_ROLE_UPDATE", role)
+        return role
+
+    def state_json(self, guild_id: int) -> dict[str, Any] | None:
+        """What ``GET {control}/guilds/{id}/state`` returns."""
+        state = self.view(guild_id)
+        if state is None:
+            return None
+        return {
+            "guild_id": str(guild_id),
+            "owner_id": str(state.owner_id),
+            "changed": guild_id in self.changed,
+            "roles": [r.to_json() for r in state.sorted_roles()],
+            "members": [
+                {
+                    "user_id": str(m.user_id),
+                    "roles": [str(r) for r in m.roles],
+                    "nick": m.nick,
+                    "communication_disabled_until": m.communication_disabled_until,
+                    "permissions": perms.names(state.permissions_of(m.user_id)),
+                }
+                for m in state.members.values()
+            ],
+            "bans": [{"user_id": str(u), "reason": r} for u, r in state.bans.items()],
+        }
