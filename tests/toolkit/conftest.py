@@ -7,13 +7,18 @@ test's temporary directory and once against a real ``redis-server`` (the fixture
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import importlib.util
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,3 +114,82 @@ def redis_server(tmp_path: Path) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+class ExampleBot:
+    """An example bot run with ``ezlang run FILE --sandbox``, talked to like a user would.
+
+    It reads the control URL and a channel from the sandbox's hint on stderr, says things in
+    that channel and reads what the bot answered. ``async with`` stops it with SIGINT and
+    checks it exited 0 without a Python traceback.
+    """
+
+    def __init__(self, example: Path, workdir: Path, deadline: float = 60.0) -> None:
+        self.file = workdir / example.name
+        shutil.copy(example, self.file)  # its ezlang.db then lands in workdir, not in examples/
+        self.deadline = deadline
+        self.err_lines: list[str] = []
+        self.control = self.channel = ""
+        self.proc: Any = None
+        self.http: Any = None
+
+    async def __aenter__(self) -> ExampleBot:
+        import aiohttp
+
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ezlang", "run", str(self.file), "--sandbox",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=child_env(),
+        )  # fmt: skip
+        try:
+            while not self.control:
+                line = (await asyncio.wait_for(self.proc.stderr.readline(), self.deadline)).decode()
+                assert line, "the bot exited: " + "".join(self.err_lines)
+                self.err_lines.append(line)
+                m = re.search(r"curl -X POST (\S+)/messages -d '(.*)'", line)
+                if m:
+                    self.control = m.group(1)
+                    self.channel = str(json.loads(m.group(2))["channel_id"])
+        except BaseException:
+            await self._stop()
+            raise
+        self.http = aiohttp.ClientSession()
+        return self
+
+    async def first_line(self) -> str:
+        """The bot's first line on stdout (its ready line)."""
+        return (await asyncio.wait_for(self.proc.stdout.readline(), self.deadline)).decode()
+
+    async def say(self, content: str) -> None:
+        body = {"channel_id": self.channel, "content": content}
+        async with self.http.post(self.control + "/messages", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def bot_says(self) -> list[str]:
+        """Everything the bot said in the channel so far, oldest first."""
+        async with self.http.get(f"{self.control}/channels/{self.channel}/messages") as resp:
+            messages = await resp.json(content_type=None)
+        return [m["content"] for m in messages if m["author"].get("bot")]
+
+    async def replies(self, n: int, what: str) -> list[str]:
+        """Wait (within the deadline) until the bot said at least ``n`` things."""
+        deadline = time.monotonic() + self.deadline
+        while len(said := await self.bot_says()) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.05)
+        return said
+
+    async def _stop(self) -> str:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGINT)
+        rest = await asyncio.wait_for(self.proc.stderr.read(), self.deadline)
+        await asyncio.wait_for(self.proc.wait(), self.deadline)
+        return rest.decode()
+
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
+        if self.http is not None:
+            await self.http.close()
+        rest = await self._stop()
+        if exc_type is None:  # else the test's own failure is the one to see
+            assert self.proc.returncode == 0
+            assert "Traceback" not in "".join(self.err_lines) + rest

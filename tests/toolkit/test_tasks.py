@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from ezlang.toolkit.tasks import (
     resolve_timezone,
 )
 
-from .conftest import Backend, child_env, ezlang
+from .conftest import Backend, ExampleBot, child_env, ezlang
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -391,89 +392,29 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reminders-bot.ez"
 
 
 async def test_the_reminders_example_bot_reminds_and_keeps_cooldowns(tmp_path: Path) -> None:
-    import asyncio
-    import json
-    import re
-    import shutil
-
-    import aiohttp
-
-    bot_file = tmp_path / "reminders-bot.ez"
-    shutil.copy(EXAMPLE, bot_file)  # its ezlang.db then lands in tmp_path, not in examples/
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ezlang", "run", str(bot_file), "--sandbox",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=child_env(),
-    )  # fmt: skip
-    assert proc.stdout is not None and proc.stderr is not None
-    err_lines: list[str] = []
-    deadline_s = 60.0
-
-    async def until(predicate, what: str):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + deadline_s
-        while not (value := await predicate()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.05)
-        return value
-
-    try:
-        control = None
-        while control is None:
-            line = (await asyncio.wait_for(proc.stderr.readline(), deadline_s)).decode()
-            assert line, "the bot exited: " + "".join(err_lines)
-            err_lines.append(line)
-            m = re.search(r"curl -X POST (\S+)/messages -d '(.*)'", line)
-            if m:
-                control, channel = m.group(1), str(json.loads(m.group(2))["channel_id"])
-        ready = (await asyncio.wait_for(proc.stdout.readline(), deadline_s)).decode()
+    async with ExampleBot(EXAMPLE, tmp_path) as bot:
+        ready = await bot.first_line()
         assert re.fullmatch(r"Logged in as \S+; 1 task\(s\) scheduled\n", ready), ready
-
-        async with aiohttp.ClientSession() as http:
-
-            async def say(content: str) -> None:
-                body = {"channel_id": channel, "content": content}
-                async with http.post(control + "/messages", json=body) as resp:
-                    assert resp.status == 200, await resp.text()
-
-            async def bot_says() -> list[str]:
-                async with http.get(f"{control}/channels/{channel}/messages") as resp:
-                    messages = await resp.json(content_type=None)
-                return [m["content"] for m in messages if m["author"].get("bot")]
-
-            def count(n: int):  # type: ignore[no-untyped-def]
-                async def check() -> list[str] | None:
-                    said = await bot_says()
-                    return said if len(said) >= n else None
-
-                return check
-
-            await say("!daily")
-            said = await until(count(1), "the daily reply")
-            assert re.fullmatch(r"Here are your 100 coins, \S+!", said[0]), said
-            await say("!daily")
-            said = await until(count(2), "the cooldown reply")
-            m = re.fullmatch(r"You already claimed today's coins; try again in (\d+) s", said[1])
-            assert m and 55 <= int(m.group(1)) <= 60, said
-            sent = time.monotonic()
-            await say("!remind 1 stretch your legs")
-            said = await until(count(3), "the reminder's confirmation")
-            assert said[2] == "I'll remind you in 1 s"
-            await say("!remind 1 again")
-            said = await until(count(4), "the remind cooldown")
-            assert said[3] == "Slow down: one reminder every 5 seconds"
-            said = await until(count(5), "the reminder")
-            assert said[4] == "⏰ reminder: stretch your legs"
-            assert time.monotonic() - sent >= 1.0
-            await say("!tasks")  # the reminder deleted itself: only the daily task is left
-            said = await until(count(6), "the task list")
-            assert said[5] == "task_1 scheduled runs=0"
-            await say("!cooldowns")
-            said = await until(count(7), "the cooldown list")
-            assert said[6].startswith('Your cooldowns: {"daily": '), said
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-        rest = await asyncio.wait_for(proc.stderr.read(), deadline_s)
-        await asyncio.wait_for(proc.wait(), deadline_s)
-    assert proc.returncode == 0
-    assert "Traceback" not in "".join(err_lines) + rest.decode()
+        await bot.say("!daily")
+        said = await bot.replies(1, "the daily reply")
+        assert re.fullmatch(r"Here are your 100 coins, \S+!", said[0]), said
+        await bot.say("!daily")
+        said = await bot.replies(2, "the cooldown reply")
+        m = re.fullmatch(r"You already claimed today's coins; try again in (\d+) s", said[1])
+        assert m and 55 <= int(m.group(1)) <= 60, said
+        sent = time.monotonic()
+        await bot.say("!remind 1 stretch your legs")
+        said = await bot.replies(3, "the reminder's confirmation")
+        assert said[2] == "I'll remind you in 1 s"
+        await bot.say("!remind 1 again")
+        said = await bot.replies(4, "the remind cooldown")
+        assert said[3] == "Slow down: one reminder every 5 seconds"
+        said = await bot.replies(5, "the reminder")
+        assert said[4] == "⏰ reminder: stretch your legs"
+        assert time.monotonic() - sent >= 1.0
+        await bot.say("!tasks")  # the reminder deleted itself: only the daily task is left
+        said = await bot.replies(6, "the task list")
+        assert said[5] == "task_1 scheduled runs=0"
+        await bot.say("!cooldowns")
+        said = await bot.replies(7, "the cooldown list")
+        assert said[6].startswith('Your cooldowns: {"daily": '), said
