@@ -8,10 +8,12 @@ The manager script is taken from the doc itself, so the doc cannot drift from wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -44,52 +46,62 @@ async def read_until(proc: asyncio.subprocess.Process, lines: list[str], pattern
             return
 
 
+@contextlib.asynccontextmanager
+async def two_machines(
+    sb: Sandbox, workdir: Path, redis_url: str, output: dict[str, list[str]]
+) -> AsyncIterator[dict[str, asyncio.subprocess.Process]]:
+    """The documented two machines: ``ezlang run manager.ez`` for shards 0–3 (machine-a) and
+    4–7 (machine-b) on one Redis, each past its "servers on all machines" line. Their output
+    (stdout and stderr) lands in ``output``; on the way out both get SIGTERM and are waited for.
+    """
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    try:
+        for name, first in (("machine-a", 0), ("machine-b", 4)):
+            env = {
+                **os.environ,
+                "DISCORD_TOKEN": sb.token,
+                "EZLANG_REDIS_URL": redis_url,
+                "EZLANG_HOST_NAME": name,
+            }
+            procs[name] = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ezlang", "run", str(workdir / "manager.ez"),
+                "--api", sb.api_url, f"FIRST={first}",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                env=env, cwd=workdir,
+            )  # fmt: skip
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(read_until(p, output[n], r"^servers on all machines") for n, p in procs.items())
+            ),
+            120,
+        )
+        yield procs
+    finally:
+        for p in procs.values():
+            if p.returncode is None:
+                p.send_signal(signal.SIGTERM)
+        for name, p in procs.items():
+            try:
+                rest, _ = await asyncio.wait_for(p.communicate(), 20)
+                output[name] += rest.decode(errors="replace").splitlines()
+            except TimeoutError:
+                p.kill()
+                await p.wait()
+
+
 @pytest.mark.skipif(not BOT.exists(), reason="examples/sharding/bot.ez is not there")
 async def test_the_documented_two_machine_example_runs(tmp_path: Path, redis_server) -> None:
     (tmp_path / "manager.ez").write_text(manager_from_doc())
     (tmp_path / "bot.ez").write_text(BOT.read_text())
     async with Sandbox(guilds=GUILDS, max_concurrency=1, identify_window=0.5) as sb:
-        procs: dict[str, asyncio.subprocess.Process] = {}
         output: dict[str, list[str]] = {"machine-a": [], "machine-b": []}
-        try:
-            for name, first in (("machine-a", 0), ("machine-b", 4)):
-                env = {
-                    **os.environ,
-                    "DISCORD_TOKEN": sb.token,
-                    "EZLANG_REDIS_URL": redis_server.url,
-                    "EZLANG_HOST_NAME": name,
-                }
-                procs[name] = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "ezlang", "run", str(tmp_path / "manager.ez"),
-                    "--api", sb.api_url, f"FIRST={first}",
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                    env=env, cwd=tmp_path,
-                )  # fmt: skip
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        read_until(p, output[n], r"^servers on all machines")
-                        for n, p in procs.items()
-                    )
-                ),
-                120,
-            )
+        async with two_machines(sb, tmp_path, redis_server.url, output) as procs:
             # A command inside shard 1 (machine A) totals the whole bot through both managers.
             for shard_id in (1, 6):
                 channel = sb.guilds_for_shard(shard_id, 8)[0]["text_channel_ids"][0]
                 await sb.inject_message(channel, "!totalstats")
                 replies = await asyncio.wait_for(sb.wait_for_bot_messages(channel, 1), 30)
                 assert replies[0]["content"] == f"I am in {GUILDS} servers across 8 shards"
-        finally:
-            for p in procs.values():
-                if p.returncode is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs.values():
-                try:
-                    await asyncio.wait_for(p.communicate(), 20)
-                except TimeoutError:
-                    p.kill()
-                    await p.wait()
         for name, lines in output.items():
             first = 0 if name == "machine-a" else 4
             assert f"running shards {list(range(first, first + 4))} of 8" in lines

@@ -7,10 +7,7 @@ whole bot — by shard 0, on machine A only."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ import pytest
 
 from ezlang.sandbox import Sandbox
 
-from .test_easylang_two_hosts import BOT, GUILDS, manager_from_doc, read_until
+from .test_easylang_two_hosts import BOT, GUILDS, manager_from_doc, two_machines
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -55,31 +52,8 @@ async def test_interactions_are_answered_on_the_machine_of_their_shard(
             return check(route, *args)
 
         monkeypatch.setattr(sb.rest_limiter, "check", recording)
-        procs: dict[str, asyncio.subprocess.Process] = {}
         output: dict[str, list[str]] = {"machine-a": [], "machine-b": []}
-        try:
-            for name, first in (("machine-a", 0), ("machine-b", 4)):
-                env = {
-                    **os.environ,
-                    "DISCORD_TOKEN": sb.token,
-                    "EZLANG_REDIS_URL": redis_server.url,
-                    "EZLANG_HOST_NAME": name,
-                }
-                procs[name] = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "ezlang", "run", str(tmp_path / "manager.ez"),
-                    "--api", sb.api_url, f"FIRST={first}",
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                    env=env, cwd=tmp_path,
-                )  # fmt: skip
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        read_until(p, output[n], r"^servers on all machines")
-                        for n, p in procs.items()
-                    )
-                ),
-                120,
-            )
+        async with two_machines(sb, tmp_path, redis_server.url, output) as procs:
             for shard_id in (1, 6):  # one shard on each machine
                 result, embed = await _stats(sb, shard_id)
                 assert result["shard"] == shard_id
@@ -91,17 +65,6 @@ async def test_interactions_are_answered_on_the_machine_of_their_shard(
             assert [c["name"] for c in snap["global"]] == ["stats"]
             assert snap["overwrites"] == 1  # one write for 8 shards on 2 machines
             assert sorted(looked) == ["GET", "PUT"]  # and one comparison
-        finally:
-            for p in procs.values():
-                if p.returncode is None:
-                    p.send_signal(signal.SIGTERM)
-            for name, p in procs.items():
-                try:
-                    rest, _ = await asyncio.wait_for(p.communicate(), 20)
-                    output[name] += rest.decode(errors="replace").splitlines()
-                except TimeoutError:
-                    p.kill()
-                    await p.wait()
         written = {
             name: [ln for ln in lines if re.search(r"ezlang: registered \d+ application", ln)]
             for name, lines in output.items()
