@@ -451,6 +451,22 @@ def control_routes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
             raise SandboxError(str(exc)) from None
         return json_response(model.set_bot_permissions(gid, bits).to_json())
 
+    async def move_role(request: web.Request) -> web.Response:
+        # The owner drags a role in the server settings: GUILD_ROLE_UPDATE.
+        gid = guild_id(request.match_info["guild_id"])
+        try:
+            rid = int(request.match_info["role_id"])
+        except ValueError:
+            raise SandboxError(f"unknown role {request.match_info['role_id']}") from None
+        position = (await body_of(request)).get("position")
+        if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+            raise SandboxError("position must be an integer of 1 or more")
+        try:
+            role = model.move_role(gid, rid, position)
+        except KeyError:
+            raise SandboxError(f"unknown role {rid} in guild {gid}") from None
+        return json_response(role.to_json())
+
     async def guild_state(request: web.Request) -> web.Response:
         gid = guild_id(request.match_info["guild_id"])
         return json_response(model.state_json(gid))
@@ -460,4 +476,5 @@ def control_routes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
         ("DELETE", "/members/{guild_id}/{user_id}", leave),
         ("PUT", "/guilds/{guild_id}/bot_permissions", bot_permissions),
         ("GET", "/guilds/{guild_id}/state", guild_state),
+        ("PATCH", "/guilds/{guild_id}/roles/{role_id}", move_role),
     ]

@@ -322,6 +322,16 @@ class ServerModel:
         self.role_event(state, "GUILD_ROLE_UPDATE", role)
         return role
 
+    def move_role(self, guild_id: int, role_id: int, position: int) -> Role:
+        """Give a role a new position (not @everyone): GUILD_ROLE_UPDATE. KeyError if unknown."""
+        state = self.edit(guild_id)
+        if role_id == guild_id or role_id not in state.roles:
+            raise KeyError(role_id)
+        role = state.roles[role_id]
+        role.position = position
+        self.role_event(state, "GUILD_ROLE_UPDATE", role)
+        return role
+
     def state_json(self, guild_id: int) -> dict[str, Any] | None:
         """What ``GET {control}/guilds/{id}/state`` returns."""
         state = self.view(guild_id)

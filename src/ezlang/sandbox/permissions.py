@@ -85,7 +85,7 @@ def parse_names(names: Iterable[Any]) -> int:
     for name in names:
         key = str(name).lower()
         if key not in FLAGS:
-            raise ValueError(f"unknown permission {name!r}")
+            raise ValueError(f'{name!r} is not a permission name (e.g. "send_messages")')
         bits |= FLAGS[key]
     return bits
 
