@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,26 +70,6 @@ class _Scope:
         return out
 
 
-def _blocks(stmt: n.Stmt) -> Iterator[tuple[tuple[n.Stmt, ...], tuple[str, ...]]]:
-    """The nested statement blocks of ``stmt`` (not function bodies), with the names each
-    declares on entry (a ``for`` variable, a ``catch`` variable)."""
-    if isinstance(stmt, n.For):
-        yield stmt.body, (stmt.var,)
-        return
-    if isinstance(stmt, n.Try):
-        yield stmt.body, ()
-        if stmt.handler is not None:
-            yield stmt.handler, (stmt.catch_name,) if stmt.catch_name else ()
-        if stmt.finalbody is not None:
-            yield stmt.finalbody, ()
-        return
-    # If, While, Block and statements added later: every field holding statements is a block.
-    for name in stmt._fields:
-        value = getattr(stmt, name)
-        if isinstance(value, tuple) and value and all(isinstance(s, n.Stmt) for s in value):
-            yield value, ()
-
-
 def _imported_file(stmt: n.Stmt) -> str | None:
     """The path of ``import "x.ez"`` (with or without ``as``) or ``include "x.ez"``."""
     if isinstance(stmt, n.Import) or type(stmt).__name__ == "Include":
@@ -122,7 +102,7 @@ def _assigned(stmts: tuple[n.Stmt, ...]) -> set[str]:
     for s in stmts:
         if isinstance(s, n.Assign) and isinstance(s.target, n.Name):
             names.add(s.target.name)
-        for body, _ in _blocks(s):
+        for body, _ in n.blocks(s):
             names |= _assigned(body)
     return names
 
@@ -263,7 +243,7 @@ class Checker:
             self.function(s.func, scope)
             self.call_of("listen", 2, s, scope)
             return
-        blocks = list(_blocks(s))
+        blocks = list(n.blocks(s))
         # Expressions of the statement itself (a condition, a value, an assignment target).
         for name in s._fields:
             value = getattr(s, name)

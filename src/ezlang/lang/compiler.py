@@ -168,26 +168,6 @@ def _has_plus(e: n.Expr) -> bool:
     return False
 
 
-def _block_of(stmt: n.Stmt) -> Iterator[tuple[tuple[n.Stmt, ...], tuple[str, ...]]]:
-    """The nested blocks of a statement, each with the names it declares on entry."""
-    if isinstance(stmt, n.If):
-        yield stmt.then, ()
-        if stmt.orelse is not None:
-            yield stmt.orelse, ()
-    elif isinstance(stmt, n.While):
-        yield stmt.body, ()
-    elif isinstance(stmt, n.For):
-        yield stmt.body, (stmt.var,)
-    elif isinstance(stmt, n.Block):
-        yield stmt.body, ()
-    elif isinstance(stmt, n.Try):
-        yield stmt.body, ()
-        if stmt.handler is not None:
-            yield stmt.handler, (stmt.catch_name,) if stmt.catch_name else ()
-        if stmt.finalbody is not None:
-            yield stmt.finalbody, ()
-
-
 def _names_in_closures(stmts: tuple[n.Stmt, ...]) -> frozenset[str]:
     """Every name read or assigned inside the functions defined in ``stmts``."""
     found: set[str] = set()
@@ -306,7 +286,7 @@ class Compiler:
                 if not any(name in names for names in chain) and self.block.lookup(name) is None:
                     out.append((name, s.target))
                     chain[0].add(name)
-            for body, names in _block_of(s):
+            for body, names in n.blocks(s):
                 self._find_implicit(body, [*chain, set(names)], out)
 
     def resolve_store(self, name: str, node: n.Node) -> py.expr:

@@ -262,6 +262,27 @@ class Module(Node):
     filename: str
 
 
+def blocks(stmt: Stmt) -> Iterator[tuple[tuple[Stmt, ...], tuple[str, ...]]]:
+    """The nested statement blocks of ``stmt`` (not function bodies), each with the names it
+    declares on entry (a ``for`` variable, a ``catch`` variable)."""
+    if isinstance(stmt, If):
+        yield stmt.then, ()
+        if stmt.orelse is not None:
+            yield stmt.orelse, ()
+    elif isinstance(stmt, While):
+        yield stmt.body, ()
+    elif isinstance(stmt, For):
+        yield stmt.body, (stmt.var,)
+    elif isinstance(stmt, Block):
+        yield stmt.body, ()
+    elif isinstance(stmt, Try):
+        yield stmt.body, ()
+        if stmt.handler is not None:
+            yield stmt.handler, (stmt.catch_name,) if stmt.catch_name else ()
+        if stmt.finalbody is not None:
+            yield stmt.finalbody, ()
+
+
 def children(node: Node) -> Iterator[Node]:
     """The nodes directly under ``node``: its node fields, and the nodes in its tuple fields
     (statement lists, arguments, and the ``(key, value)`` entries of object literals)."""
