@@ -777,7 +777,7 @@ class Gateway:
             index = self.world.guild_index(gid)
             if index is None or self.world.shard_of(gid, session.shard[1]) != session.shard[0]:
                 continue
-            ids = [self.world.bot_id, *self.world.member_ids(index)]
+            ids = self.world.current_member_ids(index)
             members = [self.world.member(index, uid) for uid in ids]
             found = [m for m in members if m is not None]
             not_found: list[str] = []

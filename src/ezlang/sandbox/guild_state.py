@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import permissions as perms
-from .world import BOT_ROLE_LOW, dumps
+from .world import BOT_ROLE_LOW, MEMBER_ROLE_LOW, dumps
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -159,6 +159,9 @@ class ServerModel:
         self.world = sandbox.world
         self.changed: dict[int, GuildState] = {}
         self.world.guild_override = self._guild_json
+        self.world.member_override = self._member
+        self.world.member_ids_override = self._member_ids
+        self._seed_bot_permissions: int | None = None
 
     # ---- reading and creating --------------------------------------------------------
 
@@ -178,6 +181,7 @@ class ServerModel:
             if index is None:
                 raise KeyError(guild_id)
             state = self.changed[guild_id] = self._derive(index)
+            self.world.changed_indices.add(index)
         return state
 
     def _derive(self, index: int) -> GuildState:
@@ -197,11 +201,37 @@ class ServerModel:
                 tags=r.get("tags"),
             )
         members: dict[int, Member] = {}
-        for uid in [world.bot_id, *world.member_ids(index)]:
-            m = world.member(index, uid)
-            assert m is not None
-            members[uid] = Member(uid, [int(r) for r in m["roles"]])
+        member_role = gid | MEMBER_ROLE_LOW
+        members[world.bot_id] = Member(world.bot_id, [gid | BOT_ROLE_LOW])
+        for uid in world.member_ids(index):
+            members[uid] = Member(uid, [member_role])
         return GuildState(gid, index, world.member_ids(index)[0], roles, members)
+
+    def _member(self, index: int, user_id: int) -> dict[str, Any] | None:
+        state = self.changed[self.world.guild_id(index)]
+        return self.member_json(state, user_id)
+
+    def _member_ids(self, index: int) -> list[int]:
+        return list(self.changed[self.world.guild_id(index)].members)
+
+    def bot_permissions(self, guild_id: int) -> int:
+        """The bot's guild-wide permissions (a constant for every unchanged guild, so the
+        message routes pay one dict lookup)."""
+        state = self.changed.get(guild_id)
+        if state is not None:
+            return state.permissions_of(self.world.bot_id)
+        if self._seed_bot_permissions is None:
+            index = self.world.guild_index(guild_id)
+            assert index is not None
+            self._seed_bot_permissions = self._derive(index).permissions_of(self.world.bot_id)
+        return self._seed_bot_permissions
+
+    def bot_may(self, channel_id: int, *permission: str) -> bool:
+        """True if the bot holds every named permission in the channel's guild.
+
+        Channel overwrites are not stored yet, so the guild-wide permissions decide."""
+        bits = self.bot_permissions(channel_id >> 22 << 22)
+        return all(bits & perms.FLAGS[p] for p in permission)
 
     def _guild_json(self, index: int) -> str | None:
         state = self.changed.get(self.world.guild_id(index))

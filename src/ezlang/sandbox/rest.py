@@ -260,6 +260,8 @@ class RestApi:
         cid = self._text_channel(request)
         if cid is None:
             return error(404, "Unknown Channel", 10003)
+        if not self.sb.server.bot_may(cid, "view_channel", "send_messages"):
+            return error(403, "Missing Permissions", 50013)
         body = await _message_body(request)
         if not isinstance(body, dict):
             return error(400, "Invalid Form Body", 50035)
@@ -316,6 +318,10 @@ class RestApi:
         cid = self._text_channel(request)
         if cid is None:
             return error(404, "Unknown Channel", 10003)
+        msg = self.sb.find_message(cid, request.match_info["message_id"])
+        mine = msg is not None and msg["author"]["id"] == str(self.world.bot_id)
+        if msg is not None and not mine and not self.sb.server.bot_may(cid, "manage_messages"):
+            return error(403, "Missing Permissions", 50013)  # someone else's message
         if not self.sb.delete_message(cid, request.match_info["message_id"]):
             return error(404, "Unknown Message", 10008)
         return web.Response(status=204)
@@ -331,6 +337,8 @@ class RestApi:
             return error(404, "Unknown Channel", 10003)
         if self.sb.find_message(cid, request.match_info["message_id"]) is None:
             return error(404, "Unknown Message", 10008)
+        if not self.sb.server.bot_may(cid, "view_channel", "read_message_history", "add_reactions"):
+            return error(403, "Missing Permissions", 50013)
         # Discord tells the guild's shards about the bot's own reaction too.
         self.sb.add_reaction(
             cid,

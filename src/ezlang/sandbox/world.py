@@ -38,6 +38,7 @@ _CATEGORY_LOW = 1
 _TEXT_LOW = 2
 _VOICE_LOW = 16
 _ROLE_LOW = 32
+MEMBER_ROLE_LOW = _ROLE_LOW + 1  # the seed gives every member this role
 # The bot's managed role (what inviting it with permissions creates), above the others.
 BOT_ROLE_LOW = 47
 # What the bot's role may do until ``PUT {control}/guilds/{id}/bot_permissions`` changes it:
@@ -110,6 +111,10 @@ class World:
         self._users_json: dict[int, str] = {}
         #: Set by the server model (guild_state.py): the JSON of a guild it changed, or None.
         self.guild_override: Callable[[int], str | None] | None = None
+        #: Indices of the guilds the server model changed, and its answers for them.
+        self.changed_indices: set[int] = set()
+        self.member_override: Callable[[int, int], dict[str, Any] | None] | None = None
+        self.member_ids_override: Callable[[int], list[int]] | None = None
 
     # ---- ids and routing -------------------------------------------------------------
 
@@ -244,6 +249,8 @@ class World:
 
     def member(self, guild_index: int, user_id: int) -> dict[str, Any] | None:
         """A member object of ``user_id`` in guild ``guild_index``, or None."""
+        if guild_index in self.changed_indices and self.member_override is not None:
+            return self.member_override(guild_index, user_id)
         if user_id != self.bot_id and user_id not in self.member_ids(guild_index):
             return None
         user = self.user(user_id)
@@ -264,6 +271,13 @@ class World:
             "premium_since": None,
             "pending": False,
         }
+
+    def current_member_ids(self, index: int) -> list[int]:
+        """Ids of every member of guild ``index`` now, the bot first (joins, kicks, bans
+        of the server model included)."""
+        if index in self.changed_indices and self.member_ids_override is not None:
+            return self.member_ids_override(index)
+        return [self.bot_id, *self.member_ids(index)]
 
     # ---- guild objects ---------------------------------------------------------------
 
