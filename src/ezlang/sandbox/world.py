@@ -447,7 +447,7 @@ class World:
 
         A guild the server model changed (``guild_override``) is rendered from that model.
         """
-        if self.guild_override is not None:
+        if index in self.changed_indices and self.guild_override is not None:
             changed = self.guild_override(index)
             if changed is not None:
                 return changed
