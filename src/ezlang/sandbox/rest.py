@@ -90,6 +90,11 @@ class RestApi:
 
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in CommandRoutes(self.sb).routes()]
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in GuildRoutes(self.sb).routes()]
+        from .message_api import MessageRoutes  # noqa: PLC0415 - it imports this module
+
+        self.messages = MessageRoutes(self.sb)
+        # First: "/messages/pins" and "/messages/bulk-delete" must not match "{message_id}".
+        routes[:0] = [(m, p, h, DEFAULT_LIMIT) for m, p, h in self.messages.routes()]
         # Interaction callbacks and webhooks authenticate by their token, not the bot's.
         InteractionRoutes(self.sb).add_routes(app, prefix)
         for method, path, handler, limit in routes:
@@ -258,6 +263,9 @@ class RestApi:
 
     async def post_message(self, request: web.Request) -> web.Response:
         cid = self._text_channel(request)
+        dm = _snowflake(request.match_info["channel_id"])
+        if cid is None and dm is not None and self.messages.dm_channel(dm) is not None:
+            return await self.messages.post_dm(request, dm, await _message_body(request))
         if cid is None:
             return error(404, "Unknown Channel", 10003)
         if not self.sb.server.bot_may(cid, "view_channel", "send_messages"):
