@@ -99,3 +99,72 @@ async def test_message_create_and_member_chunks_show_current_members(sb, http):
         assert str(bob) not in ids and str(alice) in ids and str(sb.world.bot_id) in ids
     finally:
         await gw.close()
+
+
+async def test_channel_overwrites_decide_in_their_channel(sb, http):
+    gid = sb.world.guild_id(0)
+    general, other = sb.world.text_channel_ids(gid)[:2]
+    bot_role = gid | 47
+    api = sb.api_url
+    gw = await RawGateway.connect(sb.gateway_url)
+    try:
+        gw.start_heartbeating()
+        await gw.identify(TOKEN, shard=[0, 1], intents=1)
+        await gw.next(t="READY")
+        status, _ = await call(
+            http,
+            "PUT",
+            f"{api}/channels/{general}/permissions/{gid}",
+            {"type": 0, "deny": str(SEND_MESSAGES)},
+        )
+        assert status == 204
+        update = (await gw.next(t="CHANNEL_UPDATE"))["d"]
+        assert update["id"] == str(general)
+        assert update["permission_overwrites"] == [
+            {"id": str(gid), "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}
+        ]
+        status, channel = await call(http, "GET", f"{api}/channels/{general}")
+        assert channel["permission_overwrites"] == update["permission_overwrites"]
+        state = sb.server.state_json(gid)
+        assert state["overwrites"] == {str(general): update["permission_overwrites"]}
+        # The @everyone deny beats the bot role's guild-wide send_messages, in that channel only.
+        assert await call(http, "POST", f"{api}/channels/{general}/messages", {"content": "x"}) == (
+            403,
+            MISSING,
+        )
+        status, _ = await call(http, "POST", f"{api}/channels/{other}/messages", {"content": "x"})
+        assert status == 200
+        # A role overwrite allowing it wins over the @everyone deny.
+        status, _ = await call(
+            http,
+            "PUT",
+            f"{api}/channels/{general}/permissions/{bot_role}",
+            {"type": 0, "allow": str(SEND_MESSAGES)},
+        )
+        assert status == 204
+        status, _ = await call(http, "POST", f"{api}/channels/{general}/messages", {"content": "x"})
+        assert status == 200
+        # Refusals: unknown overwrite, a permission the bot lacks, no manage_roles.
+        status, body = await call(
+            http, "DELETE", f"{api}/channels/{general}/permissions/{gid | 34}"
+        )
+        assert (status, body["code"]) == (404, 10009)
+        assert await call(
+            http,
+            "PUT",
+            f"{api}/channels/{general}/permissions/{gid | 34}",
+            {"type": 0, "allow": str(1 << 3)},  # ADMINISTRATOR
+        ) == (403, MISSING)
+        await call(
+            http,
+            "PUT",
+            f"{sb.control_url}/guilds/{gid}/bot_permissions",
+            {"permissions": ["view_channel"]},
+            {},
+        )
+        assert await call(http, "DELETE", f"{api}/channels/{general}/permissions/{gid}") == (
+            403,
+            MISSING,
+        )
+    finally:
+        await gw.close()

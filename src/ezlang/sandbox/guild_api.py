@@ -81,6 +81,8 @@ class GuildRoutes:
             ("POST", g + "/roles", self.create_role),
             ("PATCH", g + "/roles/{role_id}", self.edit_role),
             ("DELETE", g + "/roles/{role_id}", self.delete_role),
+            ("PUT", "/channels/{channel_id}/permissions/{overwrite_id}", self.put_overwrite),
+            ("DELETE", "/channels/{channel_id}/permissions/{overwrite_id}", self.delete_overwrite),
         ]
 
     # ---- helpers -----------------------------------------------------------------------
@@ -369,6 +371,8 @@ class GuildRoutes:
             return error(400, "Invalid Role", 50028)
         state = self.model.edit(state.guild_id)
         del state.roles[rid]
+        for box in state.overwrites.values():
+            box.pop(rid, None)  # its channel overwrites go with it
         for m in state.members.values():
             if rid in m.roles:
                 m.roles.remove(rid)
@@ -378,6 +382,57 @@ class GuildRoutes:
             {"guild_id": str(state.guild_id), "role_id": str(rid)},
             1,  # GUILDS
         )
+        return web.Response(status=204)
+
+    # ---- channel permission overwrites --------------------------------------------------
+
+    def _channel_state(self, request: web.Request) -> tuple[int, GuildState] | None:
+        cid = _id(request.match_info["channel_id"])
+        ref = self.sb.world.channel(cid) if cid is not None else None
+        if cid is None or ref is None:
+            return None
+        state = self.model.view(ref.guild_id)
+        assert state is not None
+        return cid, state
+
+    async def put_overwrite(self, request: web.Request) -> web.StreamResponse:
+        found = self._channel_state(request)
+        if found is None:
+            return error(404, "Unknown Channel", 10003)
+        cid, state = found
+        oid = _id(request.match_info["overwrite_id"])
+        body = await _body(request)
+        if oid is None or not isinstance(body, dict) or body.get("type") not in (0, 1):
+            return _invalid("type", "Must be 0 (role) or 1 (member).")
+        try:
+            allow, deny = int(body.get("allow") or 0), int(body.get("deny") or 0)
+        except (TypeError, ValueError):
+            return _invalid("allow", "Not a valid permission integer.")
+        if body["type"] == 0 and oid not in state.roles:
+            return error(404, "Unknown Role", 10011)
+        if body["type"] == 1 and oid not in state.members:
+            return error(404, "Unknown Member", 10007)
+        bot = self.bot
+        mine = state.permissions_of(bot)
+        # Discord: manage_roles, and only permissions the bot holds in the guild can be
+        # allowed or denied (its own overwrites in the channel do not narrow that).
+        if not mine & perms.FLAGS["manage_roles"] or (allow | deny) & ~mine:
+            return _missing()
+        overwrite = {"id": str(oid), "type": body["type"], "allow": str(allow), "deny": str(deny)}
+        self.model.set_overwrite(cid, overwrite, oid)
+        return web.Response(status=204)
+
+    async def delete_overwrite(self, request: web.Request) -> web.StreamResponse:
+        found = self._channel_state(request)
+        if found is None:
+            return error(404, "Unknown Channel", 10003)
+        cid, state = found
+        oid = _id(request.match_info["overwrite_id"])
+        if not state.has(self.bot, "manage_roles"):
+            return _missing()
+        if oid is None or oid not in state.overwrites.get(cid, {}):
+            return error(404, "Unknown Overwrite", 10009)
+        self.model.set_overwrite(cid, None, oid)
         return web.Response(status=204)
 
 

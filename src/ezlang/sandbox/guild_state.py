@@ -87,6 +87,8 @@ class GuildState:
     roles: dict[int, Role]
     members: dict[int, Member]
     bans: dict[int, str | None] = field(default_factory=dict)
+    #: Channel id -> overwrite id -> Discord overwrite object (``{id, type, allow, deny}``).
+    overwrites: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
     # ---- permissions and hierarchy ---------------------------------------------------
 
@@ -106,6 +108,20 @@ class GuildState:
             is_owner=user_id == self.owner_id,
             everyone=self.roles[self.guild_id].permissions,
             role_permissions=(self.roles[r].permissions for r in member.roles if r in self.roles),
+            timed_out=member.timed_out(),
+        )
+
+    def channel_permissions_of(self, user_id: int, channel_id: int) -> int:
+        """Permissions of a member in a channel: guild-wide, then the channel's overwrites."""
+        member = self.members.get(user_id)
+        if member is None:
+            return 0
+        return perms.channel_permissions(
+            self.permissions_of(user_id),
+            guild_id=self.guild_id,
+            member_id=user_id,
+            member_roles=member.roles,
+            overwrites=self.overwrites.get(channel_id, {}).values(),
             timed_out=member.timed_out(),
         )
 
@@ -161,6 +177,7 @@ class ServerModel:
         self.world.guild_override = self._guild_json
         self.world.member_override = self._member
         self.world.member_ids_override = self._member_ids
+        self.world.overwrites_override = self._overwrites
         self._seed_bot_permissions: int | None = None
 
     # ---- reading and creating --------------------------------------------------------
@@ -227,11 +244,36 @@ class ServerModel:
         return self._seed_bot_permissions
 
     def bot_may(self, channel_id: int, *permission: str) -> bool:
-        """True if the bot holds every named permission in the channel's guild.
-
-        Channel overwrites are not stored yet, so the guild-wide permissions decide."""
-        bits = self.bot_permissions(channel_id >> 22 << 22)
+        """True if the bot holds every named permission in the channel (guild-wide
+        permissions, then the channel's overwrites)."""
+        state = self.changed.get(channel_id >> 22 << 22)
+        if state is None:
+            bits = self.bot_permissions(channel_id >> 22 << 22)
+        else:
+            bits = state.channel_permissions_of(self.world.bot_id, channel_id)
         return all(bits & perms.FLAGS[p] for p in permission)
+
+    def _overwrites(self, channel_id: int) -> list[dict[str, Any]]:
+        state = self.changed.get(channel_id >> 22 << 22)
+        if state is None:
+            return []
+        return list(state.overwrites.get(channel_id, {}).values())
+
+    def set_overwrite(self, channel_id: int, overwrite: dict[str, Any] | None, oid: int) -> bool:
+        """Store (or with None delete) a channel's overwrite: CHANNEL_UPDATE (GUILDS).
+        False when deleting one that does not exist."""
+        gid = channel_id >> 22 << 22
+        state = self.edit(gid)
+        box = state.overwrites.setdefault(channel_id, {})
+        if overwrite is None:
+            if box.pop(oid, None) is None:
+                return False
+        else:
+            box[oid] = overwrite
+        channel = self.world.channel_object(channel_id)
+        assert channel is not None
+        self.emit(gid, "CHANNEL_UPDATE", channel, INTENT_GUILDS)
+        return True
 
     def _guild_json(self, index: int) -> str | None:
         state = self.changed.get(self.world.guild_id(index))
@@ -383,4 +425,7 @@ class ServerModel:
                 for m in state.members.values()
             ],
             "bans": [{"user_id": str(u), "reason": r} for u, r in state.bans.items()],
+            "overwrites": {
+                str(c): list(box.values()) for c, box in state.overwrites.items() if box
+            },
         }

@@ -115,6 +115,7 @@ class World:
         self.changed_indices: set[int] = set()
         self.member_override: Callable[[int, int], dict[str, Any] | None] | None = None
         self.member_ids_override: Callable[[int], list[int]] | None = None
+        self.overwrites_override: Callable[[int], list[dict[str, Any]]] | None = None
 
     # ---- ids and routing -------------------------------------------------------------
 
@@ -287,7 +288,15 @@ class World:
         return f"{_ADJECTIVES[h % 16]} {_NOUNS[(h >> 8) % 16]} #{index}"
 
     def channels(self, index: int) -> list[dict[str, Any]]:
-        """The channels of guild ``index``: a category, text channels and a voice channel."""
+        """The channels of guild ``index``: a category, text channels and a voice channel
+        (with the permission overwrites the server model stored, once the guild changed)."""
+        out = self._seed_channels(index)
+        if index in self.changed_indices and self.overwrites_override is not None:
+            for ch in out:
+                ch["permission_overwrites"] = self.overwrites_override(int(ch["id"]))
+        return out
+
+    def _seed_channels(self, index: int) -> list[dict[str, Any]]:
         gid = self.guild_id(index)
         sgid = str(gid)
         category = str(gid | _CATEGORY_LOW)
