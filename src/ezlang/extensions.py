@@ -127,10 +127,32 @@ COOLDOWN_BUILTINS = (
 )
 
 
+MESSAGE_BUILTINS = (
+    "edit_message",
+    "delete_message",
+    "fetch_message",
+    "fetch_messages",
+    "pin_message",
+    "unpin_message",
+    "fetch_pinned_messages",
+    "bulk_delete",
+    "add_reaction",
+    "remove_reaction",
+    "clear_reactions",
+    "fetch_reactions",
+    "send_dm",
+    "create_dm_channel",
+)
+
+LOOKUP_BUILTINS = ("get_guild", "get_channel", "get_user", "get_role", "fetch_member", "list_guilds")
+
+
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
     register_lazy(DISCORD_BUILTINS, "ezlang.discord.builtins")
     register_lazy(INTERACTION_BUILTINS, "ezlang.discord.interactions")
+    register_lazy(MESSAGE_BUILTINS, "ezlang.discord.messages")
+    register_lazy(LOOKUP_BUILTINS, "ezlang.discord.lookups")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")
