@@ -53,6 +53,8 @@ on_message(func(message) {
         print("dm channel " + channel.id + " " + channel.type)
         let sent = send_dm(message.author, "psst", {embed: {title: "secret"}})
         print("dm sent " + sent.channel_id + " " + sent.content)
+        send_message(channel.id, "via the channel")
+        print("sent in dm channel")
     } else if cmd == "!lookup" {
         let guild = get_guild(message.guild_id)
         print("guild " + guild.id + " " + guild.name)
@@ -181,7 +183,9 @@ async def test_dm_and_lookups(sandbox: Any, control: Control, ezlang_run: Any) -
     _line(bot, rf"^dm sent {dm_channel} psst$")
     [entry] = await control.get("/dms")
     assert (entry["user_id"], entry["channel_id"]) == (author, dm_channel)
-    assert [m["content"] for m in entry["messages"]] == ["psst"]
+    await bot.wait_line(r"^sent in dm channel$")
+    [entry] = await control.get("/dms")
+    assert [m["content"] for m in entry["messages"]] == ["psst", "via the channel"]
     assert entry["messages"][0]["embeds"][0]["title"] == "secret"
 
     look = await control.inject(channel, "!lookup")
