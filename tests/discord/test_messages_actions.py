@@ -231,3 +231,23 @@ async def test_refusals_are_clear_errors(sandbox: Any, control: Control, ezlang_
     )
     assert bot.proc.returncode is None  # a failed handler does not stop the bot
     assert "Traceback" not in bot.stderr
+
+
+async def test_missing_permission_names_what_to_fix(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    bot, channel = await _start(sandbox, control, ezlang_run)
+    first = await control.inject(channel, "hello")
+    guild_id = first["guild_id"]
+    # The owner takes Manage Messages away from the bot's role.
+    async with control.http.put(
+        f"{control.url}/guilds/{guild_id}/bot_permissions",
+        json={"permissions": ["view_channel", "send_messages", "read_message_history"]},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    await control.inject(channel, "!pin")
+    line = await bot.wait_line(r"pin_message\(\) failed", stream="err")
+    assert "Missing Permissions (error code 50013)" in line and "Manage Messages" in line
+    assert await control.get(f"/channels/{channel}/pins") == []
+    assert bot.proc.returncode is None
+    assert "Traceback" not in bot.stderr
