@@ -144,7 +144,14 @@ MESSAGE_BUILTINS = (
     "create_dm_channel",
 )
 
-LOOKUP_BUILTINS = ("get_guild", "get_channel", "get_user", "get_role", "fetch_member", "list_guilds")
+LOOKUP_BUILTINS = (
+    "get_guild",
+    "get_channel",
+    "get_user",
+    "get_role",
+    "fetch_member",
+    "list_guilds",
+)
 
 
 def install() -> None:
