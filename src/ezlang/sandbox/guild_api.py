@@ -335,19 +335,28 @@ class GuildRoutes:
         self.model.role_event(state, "GUILD_ROLE_CREATE", role)
         return json_response(role.to_json())
 
-    async def edit_role(self, request: web.Request) -> web.Response:
+    def _role_to_manage(self, request: web.Request) -> tuple[GuildState, int] | web.Response:
+        """The guild state and role id of a role route the bot may manage, or the refusal
+        (unknown guild or role; Manage Roles missing or the role not below the bot's)."""
         state = self._state(request, edit=False)
         if state is None:
             return error(404, "Unknown Guild", 10004)
         rid = _id(request.match_info["role_id"])
         if rid is None or rid not in state.roles:
             return error(404, "Unknown Role", 10011)
-        body = await _body(request)
-        if not isinstance(body, dict):
-            return error(400, "Invalid Form Body", 50035)
         bot = self.bot
         if not state.has(bot, "manage_roles") or not state.above_role(bot, rid):
             return _missing()
+        return state, rid
+
+    async def edit_role(self, request: web.Request) -> web.Response:
+        target = self._role_to_manage(request)
+        if isinstance(target, web.Response):
+            return target
+        state, rid = target
+        body = await _body(request)
+        if not isinstance(body, dict):
+            return error(400, "Invalid Form Body", 50035)
         refused = self._role_fields(state, body)
         if refused is not None:
             return refused
@@ -358,15 +367,10 @@ class GuildRoutes:
         return json_response(role.to_json())
 
     async def delete_role(self, request: web.Request) -> web.StreamResponse:
-        state = self._state(request, edit=False)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        rid = _id(request.match_info["role_id"])
-        if rid is None or rid not in state.roles:
-            return error(404, "Unknown Role", 10011)
-        bot = self.bot
-        if not state.has(bot, "manage_roles") or not state.above_role(bot, rid):
-            return _missing()
+        target = self._role_to_manage(request)
+        if isinstance(target, web.Response):
+            return target
+        state, rid = target
         if rid == state.guild_id:  # @everyone can not be deleted
             return error(400, "Invalid Role", 50028)
         state = self.model.edit(state.guild_id)

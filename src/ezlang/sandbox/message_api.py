@@ -165,7 +165,9 @@ class MessageRoutes:
             items = [i for i in items if i["pinned_at"] < before]
         return json_response({"items": items[:limit], "has_more": len(items) > limit})
 
-    async def pin(self, request: web.Request) -> web.Response:
+    def _pin_target(self, request: web.Request) -> tuple[int, str] | web.Response:
+        """Channel and message of a pin route, or the refusal (unknown channel or message,
+        or no Manage Messages there)."""
         cid = self._channel(request)
         if cid is None:
             return error(404, "Unknown Channel", 10003)
@@ -174,6 +176,13 @@ class MessageRoutes:
             return error(404, "Unknown Message", 10008)
         if not self.sb.server.bot_may(cid, "view_channel", "manage_messages"):
             return error(403, "Missing Permissions", 50013)
+        return cid, mid
+
+    async def pin(self, request: web.Request) -> web.Response:
+        target = self._pin_target(request)
+        if isinstance(target, web.Response):
+            return target
+        cid, mid = target
         pins = self.store.pins.setdefault(cid, [])
         if any(p == mid for p, _ in pins):
             return web.Response(status=204)  # pinning twice is not an error on Discord
@@ -185,14 +194,10 @@ class MessageRoutes:
         return web.Response(status=204)
 
     async def unpin(self, request: web.Request) -> web.Response:
-        cid = self._channel(request)
-        if cid is None:
-            return error(404, "Unknown Channel", 10003)
-        mid = request.match_info["message_id"]
-        if self.sb.find_message(cid, mid) is None:
-            return error(404, "Unknown Message", 10008)
-        if not self.sb.server.bot_may(cid, "view_channel", "manage_messages"):
-            return error(403, "Missing Permissions", 50013)
+        target = self._pin_target(request)
+        if isinstance(target, web.Response):
+            return target
+        cid, mid = target
         pins = self.store.pins.get(cid, [])
         kept = [p for p in pins if p[0] != mid]
         if len(kept) != len(pins):
