@@ -317,6 +317,9 @@ class Sandbox:
             raise SandboxError(f"unknown user {author_id}")
         if not isinstance(content, str):
             raise SandboxError("content must be a string")
+        refused = self.server.may_post(ref.guild_id, uid, cid)
+        if refused is not None:  # e.g. timed out: Discord refuses the member's message
+            raise SandboxError(refused)
         mid = self.gateway.next_snowflake()
         payload = self.gateway.message_payload(mid, cid, ref.guild_id, content, author)
         self._remember(cid, payload)

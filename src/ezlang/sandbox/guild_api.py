@@ -1,4 +1,6 @@
-"""REST and control routes of the server model (members, roles, bans), Discord's way.
+"""REST and control routes of the server model (members, roles), Discord's way.
+
+Bans are in :mod:`ezlang.sandbox.ban_api`.
 
 The bot is the actor of every REST call: each route checks the permission Discord asks
 for and the role hierarchy, then changes :class:`~ezlang.sandbox.guild_state.ServerModel`,
@@ -9,6 +11,7 @@ which dispatches the gateway event. Refusals are Discord's: 403 50013 Missing Pe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import datetime
@@ -73,12 +76,9 @@ class GuildRoutes:
             ("DELETE", g + "/members/{user_id}", self.kick),
             ("PUT", g + "/members/{user_id}/roles/{role_id}", self.add_role),
             ("DELETE", g + "/members/{user_id}/roles/{role_id}", self.remove_role),
-            ("GET", g + "/bans", self.list_bans),
-            ("GET", g + "/bans/{user_id}", self.get_ban),
-            ("PUT", g + "/bans/{user_id}", self.ban),
-            ("DELETE", g + "/bans/{user_id}", self.unban),
             ("GET", g + "/roles", self.list_roles),
             ("POST", g + "/roles", self.create_role),
+            ("PATCH", g + "/roles", self.move_roles),
             ("PATCH", g + "/roles/{role_id}", self.edit_role),
             ("DELETE", g + "/roles/{role_id}", self.delete_role),
             ("PUT", "/channels/{channel_id}/permissions/{overwrite_id}", self.put_overwrite),
@@ -145,7 +145,7 @@ class GuildRoutes:
             changed = set(new_roles) ^ set(member.roles)
             if changed and not state.has(bot, "manage_roles"):
                 return _missing()
-            if any(not state.above_role(bot, r) for r in changed):
+            if any(not state.above_role(bot, r) or state.roles[r].managed for r in changed):
                 return _missing()
         until: str | None = member.communication_disabled_until
         if "communication_disabled_until" in body:
@@ -205,6 +205,8 @@ class GuildRoutes:
         bot = self.bot
         if not state.has(bot, "manage_roles") or not state.above_role(bot, rid):
             return _missing()
+        if state.roles[rid].managed:  # an integration's role: only Discord assigns it
+            return _missing()
         member = state.members[uid]
         if (rid in member.roles) != add:
             state = self.model.edit(state.guild_id)
@@ -221,60 +223,6 @@ class GuildRoutes:
 
     async def remove_role(self, request: web.Request) -> web.StreamResponse:
         return await self._role_change(request, False)
-
-    # ---- bans --------------------------------------------------------------------------
-
-    def _ban_json(self, uid: int, reason: str | None) -> dict[str, Any]:
-        return {"reason": reason, "user": self.sb.world.user(uid)}
-
-    async def list_bans(self, request: web.Request) -> web.Response:
-        state = self._state(request, edit=False)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        if not state.has(self.bot, "ban_members"):
-            return _missing()
-        return json_response([self._ban_json(u, r) for u, r in state.bans.items()])
-
-    async def get_ban(self, request: web.Request) -> web.Response:
-        state = self._state(request, edit=False)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        if not state.has(self.bot, "ban_members"):
-            return _missing()
-        uid = self._user(request)
-        if uid is None or uid not in state.bans:
-            return error(404, "Unknown Ban", 10026)
-        return json_response(self._ban_json(uid, state.bans[uid]))
-
-    async def ban(self, request: web.Request) -> web.StreamResponse:
-        state = self._state(request, edit=False)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        uid = self._user(request)
-        if uid is None or self.sb.world.user(uid) is None:
-            return error(404, "Unknown User", 10013)
-        bot = self.bot
-        if not state.has(bot, "ban_members"):
-            return _missing()
-        if uid == bot or (uid in state.members and not state.above_member(bot, uid)):
-            return _missing()
-        if uid == state.owner_id:
-            return _missing()
-        reason = request.headers.get("X-Audit-Log-Reason")
-        self.model.ban(state.guild_id, uid, reason)
-        return web.Response(status=204)
-
-    async def unban(self, request: web.Request) -> web.StreamResponse:
-        state = self._state(request, edit=False)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        if not state.has(self.bot, "ban_members"):
-            return _missing()
-        uid = self._user(request)
-        if uid is None or uid not in state.bans:
-            return error(404, "Unknown Ban", 10026)
-        self.model.unban(state.guild_id, uid)
-        return web.Response(status=204)
 
     # ---- roles -------------------------------------------------------------------------
 
@@ -296,6 +244,18 @@ class GuildRoutes:
             mine = state.permissions_of(self.bot)
             if not mine & perms.ADMINISTRATOR and bits & ~mine:
                 return _missing()
+        if body.get("icon") is not None or body.get("unicode_emoji") is not None:
+            icon = body.get("icon")
+            if icon is not None and (
+                not isinstance(icon, str) or not icon.startswith("data:image/")
+            ):
+                return _invalid("icon", "Must be an image data URI (data:image/png;base64,…).")
+            emoji = body.get("unicode_emoji")
+            if emoji is not None and (not isinstance(emoji, str) or not emoji):
+                return _invalid("unicode_emoji", "Must be a unicode emoji.")
+            # Role icons are a boost perk: Discord refuses them without the feature.
+            if "ROLE_ICONS" not in state.features:
+                return error(403, "This server needs more boosts to perform this action", 50101)
         return None
 
     @staticmethod
@@ -310,6 +270,12 @@ class GuildRoutes:
             role.hoist = bool(body["hoist"])
         if "mentionable" in body:
             role.mentionable = bool(body["mentionable"])
+        if "icon" in body:
+            icon = body["icon"]
+            # Discord stores the image and answers with its hash.
+            role.icon = None if icon is None else hashlib.md5(icon.encode()).hexdigest()
+        if "unicode_emoji" in body:
+            role.unicode_emoji = body["unicode_emoji"]
 
     async def create_role(self, request: web.Request) -> web.Response:
         state = self._state(request, edit=False)
@@ -334,6 +300,37 @@ class GuildRoutes:
         state.roles[role.id] = role
         self.model.role_event(state, "GUILD_ROLE_CREATE", role)
         return json_response(role.to_json())
+
+    async def move_roles(self, request: web.Request) -> web.Response:
+        """``PATCH /guilds/{id}/roles`` ``[{id, position}]``: Manage Roles; each role moved
+        and each new position strictly below the bot's highest role."""
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        body = await _body(request)
+        if not isinstance(body, list) or not body:
+            return _invalid("_root", "Must be a list of {id, position}.")
+        moves: list[tuple[int, int]] = []
+        for item in body:
+            rid = _id(str(item.get("id"))) if isinstance(item, dict) else None
+            position = item.get("position") if isinstance(item, dict) else None
+            if rid is None or isinstance(position, bool) or not isinstance(position, int):
+                return _invalid("_root", "Each item must be {id, position} with an integer.")
+            if rid not in state.roles:
+                return error(404, "Unknown Role", 10011)
+            if rid == state.guild_id:
+                return _invalid("id", "@everyone is always at position 0.")
+            moves.append((rid, max(1, position)))
+        bot = self.bot
+        if not state.has(bot, "manage_roles"):
+            return _missing()
+        top = state.top_position(bot)
+        for rid, position in moves:
+            if not state.above_role(bot, rid) or (bot != state.owner_id and position >= top):
+                return _missing()
+        self.model.reorder_roles(state.guild_id, moves)
+        state = self.model.edit(state.guild_id)
+        return json_response([r.to_json() for r in state.sorted_roles()])
 
     def _role_to_manage(self, request: web.Request) -> tuple[GuildState, int] | web.Response:
         """The guild state and role id of a role route the bot may manage, or the refusal
@@ -373,6 +370,8 @@ class GuildRoutes:
         state, rid = target
         if rid == state.guild_id:  # @everyone can not be deleted
             return error(400, "Invalid Role", 50028)
+        if state.roles[rid].managed:  # it goes when its integration (bot) leaves
+            return _missing()
         state = self.model.edit(state.guild_id)
         del state.roles[rid]
         for box in state.overwrites.values():
@@ -526,6 +525,15 @@ def control_routes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
             raise SandboxError(f"unknown role {rid} in guild {gid}") from None
         return json_response(role.to_json())
 
+    async def features(request: web.Request) -> web.Response:
+        # The owner boosts the server (e.g. ROLE_ICONS for role icons): GUILD_UPDATE.
+        gid = guild_id(request.match_info["guild_id"])
+        names = (await body_of(request)).get("features")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SandboxError('features must be a list of names, e.g. ["ROLE_ICONS"]')
+        model.set_features(gid, names)
+        return json_response({"features": names})
+
     async def guild_state(request: web.Request) -> web.Response:
         gid = guild_id(request.match_info["guild_id"])
         return json_response(model.state_json(gid))
@@ -535,5 +543,6 @@ def control_routes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
         ("DELETE", "/members/{guild_id}/{user_id}", leave),
         ("PUT", "/guilds/{guild_id}/bot_permissions", bot_permissions),
         ("GET", "/guilds/{guild_id}/state", guild_state),
+        ("PUT", "/guilds/{guild_id}/features", features),
         ("PATCH", "/guilds/{guild_id}/roles/{role_id}", move_role),
     ]

@@ -25,6 +25,7 @@ INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MODERATION = 1 << 2
 
 _JOINED_AT = "2024-01-01T00:00:00.000000+00:00"
+_DISCORD_EPOCH_MS = 1_420_070_400_000
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Role:
     managed: bool = False
     mentionable: bool = False
     tags: dict[str, Any] | None = None
+    icon: str | None = None
+    unicode_emoji: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Discord's role object."""
@@ -52,6 +55,8 @@ class Role:
             "permissions": str(self.permissions),
             "managed": self.managed,
             "mentionable": self.mentionable,
+            "icon": self.icon,
+            "unicode_emoji": self.unicode_emoji,
             "flags": 0,
         }
         if self.tags is not None:
@@ -89,6 +94,9 @@ class GuildState:
     bans: dict[int, str | None] = field(default_factory=dict)
     #: Channel id -> overwrite id -> Discord overwrite object (``{id, type, allow, deny}``).
     overwrites: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    #: Guild features (``ROLE_ICONS`` lets roles have icons; the owner boosts through the
+    #: control API).
+    features: list[str] = field(default_factory=list)
 
     # ---- permissions and hierarchy ---------------------------------------------------
 
@@ -283,6 +291,7 @@ class ServerModel:
         guild["roles"] = [r.to_json() for r in state.sorted_roles()]
         guild["members"] = self.members_json(state)
         guild["member_count"] = len(state.members)
+        guild["features"] = list(state.features)
         return dumps(guild)
 
     def members_json(self, state: GuildState) -> list[dict[str, Any]]:
@@ -357,11 +366,13 @@ class ServerModel:
         )
         return True
 
-    def ban(self, guild_id: int, user_id: int, reason: str | None) -> None:
-        """Ban a user (member or not): GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE if a member."""
+    def ban(self, guild_id: int, user_id: int, reason: str | None, delete_seconds: int = 0) -> bool:
+        """Ban a user (member or not): GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE if a member;
+        the user's messages of the last ``delete_seconds`` in the guild are deleted
+        (MESSAGE_DELETE each). False if the user was already banned (nothing happens)."""
         state = self.edit(guild_id)
         if user_id in state.bans:
-            return  # Discord answers 204 again and sends nothing new
+            return False  # Discord answers 204 again and sends nothing new
         state.bans[user_id] = reason
         user = self.world.user(user_id)
         self.emit(
@@ -371,6 +382,23 @@ class ServerModel:
             INTENT_GUILD_MODERATION,
         )
         self.remove_member(guild_id, user_id)
+        if delete_seconds > 0:
+            self._delete_messages_of(guild_id, user_id, time.time() - delete_seconds)
+        return True
+
+    def _delete_messages_of(self, guild_id: int, user_id: int, since: float) -> None:
+        author = str(user_id)
+        # Channel ids share the guild's timestamp slot (``channel_id >> 22 << 22``).
+        boxes = self.sb._messages  # noqa: SLF001 - the sandbox's own message store
+        for cid in [c for c in boxes if c >> 22 << 22 == guild_id]:
+            doomed = [
+                m["id"]
+                for m in boxes[cid]
+                if m["author"]["id"] == author
+                and ((int(m["id"]) >> 22) + _DISCORD_EPOCH_MS) / 1000 >= since
+            ]
+            for mid in doomed:
+                self.sb.delete_message(cid, mid)
 
     def unban(self, guild_id: int, user_id: int) -> bool:
         """Lift a ban: GUILD_BAN_REMOVE. False if there was none."""
@@ -404,6 +432,58 @@ class ServerModel:
         self.role_event(state, "GUILD_ROLE_UPDATE", role)
         return role
 
+    def reorder_roles(self, guild_id: int, moves: list[tuple[int, int]]) -> list[Role]:
+        """Move roles to new positions (``[(role_id, position)]``, as the bot's
+        ``PATCH /guilds/{id}/roles`` or the owner dragging them): the others shift to make
+        room and positions are renumbered 1..n above @everyone, as Discord keeps them.
+        GUILD_ROLE_UPDATE for every role whose position changed; returns those roles."""
+        state = self.edit(guild_id)
+        order = [r for r in state.sorted_roles() if r.id != guild_id]
+        before = {r.id: r.position for r in order}
+        for rid, position in sorted(moves, key=lambda m: m[1]):
+            role = state.roles[rid]
+            order.remove(role)
+            order.insert(max(0, min(position - 1, len(order))), role)
+        changed = []
+        for n, role in enumerate(order, start=1):
+            role.position = n
+            if before[role.id] != n:
+                changed.append(role)
+        for role in changed:
+            self.role_event(state, "GUILD_ROLE_UPDATE", role)
+        return changed
+
+    def set_features(self, guild_id: int, features: list[str]) -> None:
+        """Set the guild's features (the owner boosting: ``ROLE_ICONS``): GUILD_UPDATE."""
+        state = self.edit(guild_id)
+        state.features = list(dict.fromkeys(features))
+        guild = self.world.guild(state.index)
+        for key in ("channels", "members", "presences", "voice_states", "threads"):
+            guild.pop(key, None)  # GUILD_UPDATE carries the guild without its lists
+        guild["roles"] = [r.to_json() for r in state.sorted_roles()]
+        guild["features"] = list(state.features)
+        self.emit(guild_id, "GUILD_UPDATE", guild, INTENT_GUILDS)
+
+    def may_post(self, guild_id: int, user_id: int, channel_id: int) -> str | None:
+        """Why a member may not post in a channel (timed out, or no Send Messages there), or
+        None. Only a changed guild can refuse: the seed gives every member Send Messages."""
+        state = self.changed.get(guild_id)
+        if state is None or user_id not in state.members:
+            return None
+        member = state.members[user_id]
+        if member.timed_out():
+            return (
+                f"user {user_id} is timed out in guild {guild_id} until "
+                f"{member.communication_disabled_until}: Discord does not let them send messages"
+            )
+        bits = state.channel_permissions_of(user_id, channel_id)
+        if not bits & perms.FLAGS["send_messages"] or not bits & perms.VIEW_CHANNEL:
+            return (
+                f"user {user_id} may not send messages in channel {channel_id} "
+                "(View Channel and Send Messages are needed)"
+            )
+        return None
+
     def state_json(self, guild_id: int) -> dict[str, Any] | None:
         """What ``GET {control}/guilds/{id}/state`` returns."""
         state = self.view(guild_id)
@@ -413,6 +493,7 @@ class ServerModel:
             "guild_id": str(guild_id),
             "owner_id": str(state.owner_id),
             "changed": guild_id in self.changed,
+            "features": list(state.features),
             "roles": [r.to_json() for r in state.sorted_roles()],
             "members": [
                 {

@@ -90,6 +90,9 @@ class RestApi:
 
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in CommandRoutes(self.sb).routes()]
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in GuildRoutes(self.sb).routes()]
+        from .ban_api import BanRoutes  # noqa: PLC0415 - it imports this module
+
+        routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in BanRoutes(self.sb).routes()]
         from .message_api import MessageRoutes  # noqa: PLC0415 - it imports this module
 
         self.messages = MessageRoutes(self.sb)
