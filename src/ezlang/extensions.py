@@ -153,6 +153,36 @@ LOOKUP_BUILTINS = (
     "list_guilds",
 )
 
+#: Roles and members (``ezlang.discord.members``).
+MEMBER_BUILTINS = (
+    "create_role",
+    "create_role_with_icon",
+    "edit_role",
+    "delete_role",
+    "reorder_roles",
+    "set_role_position",
+    "add_role_to_member",
+    "remove_role_from_member",
+    "set_nickname",
+    "reset_nickname",
+    "get_role_members",
+)
+
+#: Moderation (``ezlang.discord.moderation``).
+MODERATION_BUILTINS = (
+    "kick_member",
+    "ban_member",
+    "unban_user",
+    "unban_member",
+    "fetch_bans",
+    "get_bans",
+    "fetch_ban",
+    "get_ban",
+    "timeout_member",
+    "remove_timeout",
+    "bulk_ban_members",
+)
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
@@ -160,6 +190,8 @@ def install() -> None:
     register_lazy(INTERACTION_BUILTINS, "ezlang.discord.interactions")
     register_lazy(MESSAGE_BUILTINS, "ezlang.discord.messages")
     register_lazy(LOOKUP_BUILTINS, "ezlang.discord.lookups")
+    register_lazy(MEMBER_BUILTINS, "ezlang.discord.members")
+    register_lazy(MODERATION_BUILTINS, "ezlang.discord.moderation")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")

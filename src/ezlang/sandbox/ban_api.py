@@ -108,6 +108,13 @@ class BanRoutes:
         body = await _body(request)
         if not isinstance(body, dict):
             return error(400, "Invalid Form Body", 50035)
+        # Discord takes the field in the JSON body or the query string (discord.py uses it).
+        for key in ("delete_message_seconds", "delete_message_days"):
+            if key in request.query and key not in body:
+                try:
+                    body[key] = int(request.query[key])
+                except ValueError:
+                    return _invalid(key, "Must be an integer.")
         seconds = self._delete_seconds(body)
         if isinstance(seconds, web.Response):
             return seconds
