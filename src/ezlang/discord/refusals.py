@@ -31,9 +31,13 @@ EXTRA_HINTS: dict[int, str] = {
 _ROLES_PAGE = "Server Settings → Roles"
 
 
+# Where Discord's settings page calls a permission otherwise than its API name.
+_LABELS = {"manage_guild": "Manage Server", "moderate_members": "Timeout Members"}
+
+
 def permission_label(name: str) -> str:
     """``"kick_members"`` → ``"Kick Members"`` (as Discord's settings show it)."""
-    return " ".join(w.capitalize() for w in name.split("_"))
+    return _LABELS.get(name) or " ".join(w.capitalize() for w in name.split("_"))
 
 
 def _describe(role: discord.Role) -> str:
