@@ -40,6 +40,9 @@ INTERACTION_BUILTINS = (
     "message_command",
     "on_autocomplete",
     "register_slash_command",
+    "register_command",
+    "register_user_context_menu",
+    "register_message_context_menu",
     "set_commands_guild",
     "interaction_reply",
     "interaction_defer",
@@ -183,6 +186,32 @@ MODERATION_BUILTINS = (
     "bulk_ban_members",
 )
 
+#: Permissions and channel overwrites (``ezlang.discord.permissions``).
+PERMISSION_BUILTINS = (
+    "has_permission",
+    "has_permissions",
+    "calculate_permissions",
+    "get_channel_permissions",
+    "create_permission_bitfield",
+    "add_permissions",
+    "remove_permissions",
+    "create_permission_overwrite",
+    "delete_permission_overwrite",
+    "get_permission_overwrites",
+)
+
+#: Command checks (``ezlang.discord.checks``).
+CHECK_BUILTINS = (
+    "require_permission",
+    "require_role",
+    "guild_only",
+    "owner_only",
+    "apply_checks",
+    "get_command_checks",
+    "register_command_check",
+    "run_checks",
+)
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
@@ -192,6 +221,8 @@ def install() -> None:
     register_lazy(LOOKUP_BUILTINS, "ezlang.discord.lookups")
     register_lazy(MEMBER_BUILTINS, "ezlang.discord.members")
     register_lazy(MODERATION_BUILTINS, "ezlang.discord.moderation")
+    register_lazy(PERMISSION_BUILTINS, "ezlang.discord.permissions")
+    register_lazy(CHECK_BUILTINS, "ezlang.discord.checks")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")

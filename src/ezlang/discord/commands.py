@@ -62,7 +62,8 @@ SLASH_COMMANDS_MAX = 100
 CONTEXT_COMMANDS_MAX = 5
 STRING_LENGTH_MAX = 6000
 
-_COMMAND_KEYS = ("options", "guild_only", "default_permissions", "subcommands", "nsfw")
+_COMMAND_KEYS = ("options", "guild_only", "default_permissions", "subcommands", "nsfw", "checks")
+_CONTEXT_KEYS = ("guild_only", "default_permissions", "nsfw", "checks")
 _OPTION_KEYS = (
     "name",
     "type",
@@ -407,12 +408,8 @@ def declare_context(kind: int, name: Any, handler: Any, options: Any) -> Command
     cmd = Command(kind, name, {"type": kind, "name": name})
     cmd.handlers[()] = _handler(handler, what)
     if options is not None:
-        if not isinstance(options, dict) or set(options) - {
-            "guild_only",
-            "default_permissions",
-            "nsfw",
-        }:
-            raise _bad(what, "the options are {guild_only, default_permissions, nsfw}")
+        if not isinstance(options, dict) or set(options) - set(_CONTEXT_KEYS):
+            raise _bad(what, f"the options are {{{', '.join(_CONTEXT_KEYS)}}}")
         _common(cmd.payload, options, what)
     return cmd
 
@@ -442,28 +439,82 @@ def command_set(rt: BotRuntime) -> CommandSet:
 # ---- builtins ------------------------------------------------------------------------------
 
 
+def _add(cmd: Command, options: Any, what: str) -> None:
+    """Declare ``cmd`` with the ``checks`` of its options (:mod:`ezlang.discord.checks`)."""
+    from ezlang.discord.checks import registry
+    from ezlang.discord.runtime import runtime
+
+    rt = runtime()
+    gate = options.get("checks") if isinstance(options, dict) else None
+    checks = registry(rt)
+    if gate is not None:
+        for c in gate if isinstance(gate, list) else [gate]:
+            checks.validate(c, what)
+    command_set(rt).add(cmd)
+    if gate is not None:
+        checks.attach(cmd.name, gate, what)
+
+
 def slash_command(name: Any, description: Any, options: Any = None, handler: Any = None) -> None:
     """``slash_command(name, description, handler)`` or ``slash_command(name, description,
     options, handler)``: ``/name`` runs ``handler(i)``."""
     if handler is None and callable(options):
         options, handler = None, options
-    from ezlang.discord.runtime import runtime
-
-    command_set(runtime()).add(declare_slash(name, description, options, handler))
+    _add(declare_slash(name, description, options, handler), options, "slash_command()")
 
 
 def user_command(name: Any, handler: Any, options: Any = None) -> None:
     """A context-menu command on users (Apps → name); ``i.target`` is the user."""
-    from ezlang.discord.runtime import runtime
-
-    command_set(runtime()).add(declare_context(USER, name, handler, options))
+    _add(declare_context(USER, name, handler, options), options, "user_command()")
 
 
 def message_command(name: Any, handler: Any, options: Any = None) -> None:
     """A context-menu command on messages; ``i.message`` is the message."""
-    from ezlang.discord.runtime import runtime
+    _add(declare_context(MESSAGE, name, handler, options), options, "message_command()")
 
-    command_set(runtime()).add(declare_context(MESSAGE, name, handler, options))
+
+#: Where the older EasyLang's command data may hold the handler.
+_HANDLER_KEYS = ("handler", "execute", "callback", "run")
+
+
+def register_command(command_data: Any) -> None:
+    """The older EasyLang's form: ``{name, description, options, type?, handler?}`` declares a
+    slash command (or, with ``type: "user"``/``"message"``, a context menu). Without a
+    handler, answer it from ``listen("interactionCreate", fn)``."""
+    what = "register_command()"
+    if not isinstance(command_data, dict):
+        raise EzError(
+            "TypeError",
+            f"{what}: command_data must be an object {{name, description, options, handler}}",
+        )
+    data = dict(command_data)
+    handlers = [data.pop(k) for k in _HANDLER_KEYS if k in data]
+    handler = next((h for h in handlers if h is not None), None)
+    kind = data.pop("type", CHAT_INPUT)
+    name = data.pop("name", None)
+    fn = handler if handler is not None else (lambda i: None)
+    if kind in ("user", USER, "message", MESSAGE):
+        ctype = USER if kind in ("user", USER) else MESSAGE
+        data.pop("description", None)  # context menus have none
+        cmd = declare_context(ctype, name, fn, data or None)
+    elif kind in ("slash", "chat_input", CHAT_INPUT):
+        description = data.pop("description", None)
+        cmd = declare_slash(name, description, data, fn)
+    else:
+        raise _bad(what, f'type is "slash", "user" or "message", not {to_repr(kind)}')
+    if handler is None:  # answered by listen("interactionCreate", …), as register_slash_command
+        cmd.handlers.pop((), None)
+    _add(cmd, data, what)
+
+
+def register_user_context_menu(name: Any, callback: Any) -> None:
+    """The older EasyLang's name for ``user_command(name, handler)``."""
+    _add(declare_context(USER, name, callback, None), None, "register_user_context_menu()")
+
+
+def register_message_context_menu(name: Any, callback: Any) -> None:
+    """The older EasyLang's name for ``message_command(name, handler)``."""
+    _add(declare_context(MESSAGE, name, callback, None), None, "register_message_context_menu()")
 
 
 def on_autocomplete(command: Any, option: Any, handler: Any) -> None:
@@ -522,5 +573,8 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "message_command": message_command,
     "on_autocomplete": on_autocomplete,
     "register_slash_command": register_slash_command,
+    "register_command": register_command,
+    "register_user_context_menu": register_user_context_menu,
+    "register_message_context_menu": register_message_context_menu,
     "set_commands_guild": set_commands_guild,
 }

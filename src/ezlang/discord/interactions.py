@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from ezlang.discord import (
+    checks,
     collectors,
     command_sync,
     commands,
@@ -57,6 +58,8 @@ class Router:
     def __init__(self, rt: BotRuntime) -> None:
         self.rt = rt
         self.commands = command_sync.CommandSet(rt)
+        #: Command checks by command name (``ezlang.discord.checks``).
+        self.checks = checks.CheckRegistry()
         #: on_button / on_select / on_modal: exact ids and ``prefix:`` ids, per kind.
         self.exact: dict[str, dict[str, Handler]] = {"button": {}, "select": {}, "modal": {}}
         self.prefixes: dict[str, list[tuple[str, Handler]]] = {
@@ -117,7 +120,9 @@ class Router:
             handler = self._command_handler(obj)
             if handler is not None:
                 label = _command_label(obj)
-                rt.spawn(self.run(handler, (obj,), obj, label))
+                path = tuple(p for p in (obj["subcommand_group"], obj["subcommand"]) if p)
+                gate = self.checks.for_command(obj["command"], path)
+                rt.spawn(self.run(handler, (obj,), obj, label, gate=gate))
             elif not rt.handlers.get("interactionCreate"):
                 self._unhandled(f"the {_command_label(obj)}", "slash_command")
         elif kind == "autocomplete":
@@ -197,10 +202,14 @@ class Router:
         label: str,
         *,
         autocomplete: bool = False,
+        gate: list[Any] | None = None,
     ) -> None:
         n = handler.nargs
         call_args = args if n is None or n >= len(args) else args[:n]
         try:
+            # A failed check has answered the user; the handler does not run.
+            if gate and not await checks.enforce(self.rt, gate, obj):
+                return
             result = await call_async(handler.fn, *call_args)
             if autocomplete:
                 try:
@@ -350,6 +359,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "wait_for_component": wait_for_component,
     "set_interaction_error_message": set_interaction_error_message,
     **commands.BUILTINS,
+    **checks.BUILTINS,
     **components.BUILTINS,
     **embeds.BUILTINS,
 }

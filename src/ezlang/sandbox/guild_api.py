@@ -398,6 +398,29 @@ class GuildRoutes:
         assert state is not None
         return cid, state
 
+    def _overwrite_refusal(self, state: GuildState, cid: int, bits: int) -> web.Response | None:
+        """50001 if the bot cannot see the channel; 50013 unless Discord's rule for editing
+        overwrites lets it set ``bits`` (``permissions.may_edit_overwrite``)."""
+        bot = self.bot
+        here = state.channel_permissions_of(bot, cid)
+        if not here & perms.VIEW_CHANNEL:
+            return error(403, "Missing Access", 50001)
+        parent = (self.sb.world.channel_object(cid) or {}).get("parent_id")
+        scope = (
+            state.channel_permissions_of(bot, int(parent)) if parent else state.permissions_of(bot)
+        )
+        manage_overwrite = perms.allows_manage_roles(
+            guild_id=state.guild_id,
+            member_id=bot,
+            member_roles=state.members[bot].roles,
+            overwrites=state.overwrites.get(cid, {}).values(),
+        )
+        if perms.may_edit_overwrite(
+            here=here, scope=scope, bits=bits, manage_overwrite=manage_overwrite
+        ):
+            return None
+        return _missing()
+
     async def put_overwrite(self, request: web.Request) -> web.StreamResponse:
         found = self._channel_state(request)
         if found is None:
@@ -415,12 +438,9 @@ class GuildRoutes:
             return error(404, "Unknown Role", 10011)
         if body["type"] == 1 and oid not in state.members:
             return error(404, "Unknown Member", 10007)
-        bot = self.bot
-        mine = state.permissions_of(bot)
-        # Discord: manage_roles, and only permissions the bot holds in the guild can be
-        # allowed or denied (its own overwrites in the channel do not narrow that).
-        if not mine & perms.FLAGS["manage_roles"] or (allow | deny) & ~mine:
-            return _missing()
+        refused = self._overwrite_refusal(state, cid, allow | deny)
+        if refused is not None:
+            return refused
         overwrite = {"id": str(oid), "type": body["type"], "allow": str(allow), "deny": str(deny)}
         self.model.set_overwrite(cid, overwrite, oid)
         return web.Response(status=204)
@@ -431,8 +451,9 @@ class GuildRoutes:
             return error(404, "Unknown Channel", 10003)
         cid, state = found
         oid = _id(request.match_info["overwrite_id"])
-        if not state.has(self.bot, "manage_roles"):
-            return _missing()
+        refused = self._overwrite_refusal(state, cid, 0)
+        if refused is not None:
+            return refused
         if oid is None or oid not in state.overwrites.get(cid, {}):
             return error(404, "Unknown Overwrite", 10009)
         self.model.set_overwrite(cid, None, oid)

@@ -65,14 +65,16 @@ class InteractionData:
 
     # ---- payload pieces ----------------------------------------------------------------
 
-    def _perms(self, guild_index: int, user_id: int) -> int:
-        """A member's guild permissions: @everyone's plus those of its roles."""
-        member = self.world.member(guild_index, user_id)
-        roles = {r["id"]: int(r["permissions"]) for r in self.world.roles(guild_index)}
-        perms = roles[str(self.world.guild_id(guild_index))]
-        for rid in (member or {}).get("roles", []):
-            perms |= roles.get(rid, 0)
-        return perms
+    def _perms(self, guild_index: int, user_id: int, channel_id: int | None = None) -> int:
+        """A member's permissions as the server model computes them (owner, roles,
+        administrator, timeout), in ``channel_id`` with its overwrites when given: what
+        Discord sends as ``member.permissions`` and ``app_permissions``."""
+        state = self.sb.server.view(self.world.guild_id(guild_index))
+        if state is None:
+            return 0
+        if channel_id is None:
+            return state.permissions_of(user_id)
+        return state.channel_permissions_of(user_id, channel_id)
 
     def _resolve_user(
         self, resolved: dict[str, dict[str, Any]], guild_index: int | None, uid: int

@@ -199,9 +199,11 @@ class InteractionStore(InteractionData):
             if ref is None or not world.is_text_channel(channel_id):
                 raise _error(f"unknown text channel {body['channel_id']}")
             guild_id, guild_index = ref.guild_id, ref.guild_index
-            members = world.member_ids(ref.guild_index)
-            uid = _snowflake(body.get("user_id", members[0]), "user_id")
-            if uid not in members:
+            # Who is a member now (joins, kicks and bans included); the owner by default.
+            state = self.sb.server.view(guild_id)
+            assert state is not None
+            uid = _snowflake(body.get("user_id", world.member_ids(guild_index)[0]), "user_id")
+            if uid not in state.members or uid == world.bot_id:
                 raise _error(f"user {uid} is not a member of guild {guild_id}")
             user = world.user(uid)
             assert user is not None
@@ -229,9 +231,9 @@ class InteractionStore(InteractionData):
                 channel=world.channel_object(channel_id),
                 member={
                     **(world.member(guild_index, uid) or {}),
-                    "permissions": str(self._perms(guild_index, uid)),
+                    "permissions": str(self._perms(guild_index, uid, channel_id)),
                 },
-                app_permissions=str(self._perms(guild_index, world.bot_id)),
+                app_permissions=str(self._perms(guild_index, world.bot_id, channel_id)),
                 authorizing_integration_owners={"0": str(guild_id)},
                 context=0,
             )

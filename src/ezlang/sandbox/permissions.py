@@ -151,3 +151,36 @@ def channel_permissions(
     if timed_out:
         perms &= VIEW_CHANNEL | READ_MESSAGE_HISTORY
     return perms
+
+
+MANAGE_ROLES = FLAGS["manage_roles"]
+
+
+def allows_manage_roles(
+    *,
+    guild_id: int,
+    member_id: int,
+    member_roles: Iterable[int],
+    overwrites: Iterable[Mapping[str, Any]],
+) -> bool:
+    """True if an overwrite of the channel that applies to the member (@everyone's, one of
+    its roles' or its own) allows MANAGE_ROLES ("Manage Permissions" in the Discord app)."""
+    mine = {guild_id, member_id, *member_roles}
+    return any(int(o["id"]) in mine and int(o.get("allow", 0)) & MANAGE_ROLES for o in overwrites)
+
+
+def may_edit_overwrite(*, here: int, scope: int, bits: int, manage_overwrite: bool) -> bool:
+    """Discord's rule for ``PUT``/``DELETE /channels/{id}/permissions/{overwrite_id}``.
+
+    ``here``: the actor's permissions in the channel; ``scope``: its permissions in the
+    channel's category, or in the guild when the channel has none; ``bits``: allow | deny.
+    The actor needs MANAGE_ROLES in the channel (guild-wide and not denied there, or allowed
+    by an overwrite). It may then allow or deny only permissions it holds in ``scope`` —
+    unless a MANAGE_ROLES overwrite in the channel applies to it, which lets it set any
+    (Edit Channel Permissions; discord-api-docs issues 3450 and 6798).
+    """
+    if here & ADMINISTRATOR:
+        return True
+    if not here & MANAGE_ROLES:
+        return False
+    return manage_overwrite or not bits & ~scope
