@@ -440,6 +440,8 @@ class Sandbox:
             msg["referenced_message"] = self.find_message(channel_id, str(ref_msg["message_id"]))
         if overrides:
             msg.update(overrides)
+            if msg["author"]["id"] != str(self.world.bot_id):
+                msg.pop("member", None)  # a webhook's message has an author but no member
         self._remember(channel_id, msg)
         self._bot_messages.setdefault(channel_id, []).append(msg)
         self._bot_message_event.set()
@@ -450,8 +452,10 @@ class Sandbox:
                 extra += f" replying to {msg['message_reference']['message_id']}"
             if msg["embeds"]:
                 extra += f" with {len(msg['embeds'])} embed(s)"
+            bot = msg["author"]["id"] == str(self.world.bot_id)
+            who = "the bot" if bot else f"webhook {msg['author']['username']!r}"
             self.log.line(
-                f"message out: the bot in channel {channel_id} (guild {ref.guild_id}){extra}: "
+                f"message out: {who} in channel {channel_id} (guild {ref.guild_id}){extra}: "
                 f"{quote(msg['content'])}"
             )
         return msg

@@ -10,6 +10,7 @@ the shard that holds the guild, only to sessions with the event's intent.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,9 @@ class ServerModel:
         self.world.member_ids_override = self._member_ids
         self.world.overwrites_override = self._overwrites
         self._seed_bot_permissions: int | None = None
+        #: More sections of ``state_json`` by name (``webhooks``, ``invites``): other
+        #: modules' state of a guild, as ``guild_id -> JSON``.
+        self.state_sections: dict[str, Callable[[int], Any]] = {}
 
     # ---- reading and creating --------------------------------------------------------
 
@@ -509,4 +513,5 @@ class ServerModel:
             "overwrites": {
                 str(c): list(box.values()) for c, box in state.overwrites.items() if box
             },
+            **{name: section(guild_id) for name, section in self.state_sections.items()},
         }

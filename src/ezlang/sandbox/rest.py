@@ -98,8 +98,18 @@ class RestApi:
         self.messages = MessageRoutes(self.sb)
         # First: "/messages/pins" and "/messages/bulk-delete" must not match "{message_id}".
         routes[:0] = [(m, p, h, DEFAULT_LIMIT) for m, p, h in self.messages.routes()]
-        # Interaction callbacks and webhooks authenticate by their token, not the bot's.
-        InteractionRoutes(self.sb).add_routes(app, prefix)
+        from .invite_api import InviteRoutes  # noqa: PLC0415 - these import this module
+        from .poll_api import PollRoutes  # noqa: PLC0415
+        from .webhook_api import WebhookRoutes  # noqa: PLC0415
+
+        interactions = InteractionRoutes(self.sb)
+        webhooks = WebhookRoutes(self.sb)
+        for extra in (webhooks, InviteRoutes(self.sb), PollRoutes(self.sb)):
+            routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in extra.routes()]
+        # Interaction callbacks and webhooks authenticate by their token, not the bot's;
+        # channel webhooks first: an execute for another id goes on to the follow-ups.
+        webhooks.add_token_routes(app, prefix, interactions)
+        interactions.add_routes(app, prefix)
         for method, path, handler, limit in routes:
             r.add_route(method, prefix + path, self._wrap(method, path, handler, limit))
 
@@ -300,12 +310,19 @@ class RestApi:
         errors = message_errors(body)  # embeds and components, as Discord checks them
         if errors:
             return error(400, "Invalid Form Body", 50035, errors=errors)
+        from .poll_api import check_new_poll, new_poll  # noqa: PLC0415 - it imports this module
+
+        refusal = check_new_poll(self.sb, cid, body)
+        if refusal is not None:
+            return refusal
         embeds = body.get("embeds") or []
         attachments = body.get("attachments") or []
         components = body.get("components") or []
         if not (content or embeds or attachments or components or body.get("sticker_ids")):
-            return error(400, "Cannot send an empty message", 50006)
-        msg = self.sb.record_bot_message(cid, body)
+            if not body.get("poll"):
+                return error(400, "Cannot send an empty message", 50006)
+        poll = {"poll": new_poll(body["poll"])} if body.get("poll") else None
+        msg = self.sb.record_bot_message(cid, body, poll)
         return json_response(msg)
 
     async def edit_message(self, request: web.Request) -> web.Response:
