@@ -212,6 +212,35 @@ CHECK_BUILTINS = (
     "run_checks",
 )
 
+WEBHOOK_BUILTINS = (
+    "create_webhook",
+    "fetch_webhook",
+    "fetch_webhooks",
+    "webhook_delete",
+    "webhook_edit",
+    "webhook_send",
+)
+
+INVITE_BUILTINS = (
+    "create_invite",
+    "fetch_invites",
+    "get_guild_invites",
+    "get_channel_invites",
+    "get_invite",
+    "delete_invite",
+)
+
+POLL_BUILTINS = (
+    "create_poll",
+    "create_multi_select_poll",
+    "send_poll",
+    "end_poll",
+    "fetch_poll_results",
+    "get_poll_results",
+    "fetch_poll_voters",
+    "get_poll_voters",
+)
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
@@ -223,6 +252,9 @@ def install() -> None:
     register_lazy(MODERATION_BUILTINS, "ezlang.discord.moderation")
     register_lazy(PERMISSION_BUILTINS, "ezlang.discord.permissions")
     register_lazy(CHECK_BUILTINS, "ezlang.discord.checks")
+    register_lazy(WEBHOOK_BUILTINS, "ezlang.discord.webhooks")
+    register_lazy(INVITE_BUILTINS, "ezlang.discord.invites")
+    register_lazy(POLL_BUILTINS, "ezlang.discord.polls")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")

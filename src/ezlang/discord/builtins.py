@@ -32,13 +32,17 @@ def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
     components}`` (embeds and components are checked in ``embeds.py`` / ``components.py``)."""
     kwargs: dict[str, Any] = {}
     if isinstance(content, dict):
-        unknown = set(content) - {"content", "embeds", "embed", "components"}
+        unknown = set(content) - {"content", "embeds", "embed", "components", "poll"}
         if unknown:
             raise EzError(
                 "ValueError",
                 f"{what}: unknown message field(s) {', '.join(sorted(unknown))}; "
-                "a message object has content, embeds and components",
+                "a message object has content, embeds, components and poll",
             )
+        if content.get("poll") is not None:
+            from ezlang.discord.polls import to_discord  # noqa: PLC0415 - polls imports this
+
+            kwargs["poll"] = to_discord(content["poll"], what)
         if content.get("components"):
             kwargs["view"] = components.view_of(content["components"], what)
         text = content.get("content")
@@ -53,7 +57,7 @@ def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
             kwargs["embeds"] = embeds_mod.to_discord(embeds, what)
     elif content is not None:
         kwargs["content"] = _to_text(content)
-    if not kwargs.get("content") and not kwargs.get("embeds") and not kwargs.get("view"):
+    if not any(kwargs.get(k) for k in ("content", "embeds", "view", "poll")):
         raise EzError("ValueError", f"{what}: cannot send an empty message")
     return kwargs
 

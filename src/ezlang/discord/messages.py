@@ -47,12 +47,25 @@ HINTS: dict[int, str] = {
     "and removing reactions)",
     50034: "only messages under 14 days old can be bulk deleted; use delete_message() "
     "for older ones",
+    10006: "the invite was deleted, expired or used up, or the code is wrong",
+    10015: "the webhook was deleted or the URL is wrong; create_webhook() makes a new one",
+    30007: "a channel holds at most 15 webhooks; delete one first (webhook_delete)",
+    50027: "the webhook URL's token is wrong; copy the whole URL of the webhook",
+    520001: "the poll has already ended",
+    520006: "that message has no poll",
 }
 
 
-def discord_error(action: str, exc: discord.HTTPException) -> EzError:
-    """A DiscordError with Discord's message and code and, for known codes, what to fix."""
+def discord_error(action: str, exc: discord.HTTPException, permission: str = "") -> EzError:
+    """A DiscordError with Discord's message and code and, for known codes, what to fix;
+    ``permission`` names what a 50013 lacks ("Manage Webhooks")."""
     err = rest_error(action, exc)
+    if permission and exc.code == 50013:
+        return EzError(
+            "DiscordError",
+            f"{err.message}: the bot's role lacks the {permission} permission; give it "
+            "in Server Settings → Roles (or in the channel's permissions)",
+        )
     hint = HINTS.get(exc.code)
     if hint:
         err = EzError("DiscordError", f"{err.message}: {hint}")
