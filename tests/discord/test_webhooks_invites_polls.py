@@ -47,6 +47,8 @@ on_message(func(message) {
         print("hook " + hook.id + " " + hook.name + " " + hook.url)
         let sent = webhook_send(hook.url, "hello from the hook", {username: "Herald", avatar_url: words[1], embed: {title: "news"}})
         print("sent " + sent.id + " by " + sent.author.username + " via " + sent.webhook_id)
+        let asked = webhook_send(hook, null, {poll: create_poll("Lunch?", ["yes", "no"], 1)})
+        print("hook poll " + asked.id)
         print("listed " + length(fetch_webhooks(message.channel_id)))
         print("fetched " + fetch_webhook(hook.url).name)
         print("renamed " + webhook_edit(hook.url, {name: "Crier"}).name)
@@ -152,6 +154,8 @@ async def test_webhook_create_send_list_edit_delete(
     assert msg["author"]["username"] == "Herald" and msg["author"]["id"] == hook_id
     assert msg["author"]["avatar"] == hashlib.md5(avatar_url.encode()).hexdigest()
     assert msg["embeds"][0]["title"] == "news" and "member" not in msg
+    poll_msg = sandbox.find_message(int(channel), _line(bot, r"^hook poll (\d+)$").group(1))
+    assert poll_msg["webhook_id"] == hook_id and poll_msg["poll"]["question"]["text"] == "Lunch?"
     _line(bot, r"^listed 1$")
     _line(bot, r"^fetched Greeter$")
     _line(bot, r"^renamed Crier$")
