@@ -17,7 +17,6 @@ import json
 import random
 import string
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from aiohttp import web
 
 from . import permissions as perms
 from .commands import Errors, _err, _set
+from .records import channel_allowed, guild_allowed, iso_time, per_sandbox, whole_number
 from .rest import error, json_response
 
 if TYPE_CHECKING:
@@ -67,32 +67,9 @@ class InviteStore:
     rng: random.Random = field(default_factory=random.Random)
 
 
-_STORES: weakref.WeakKeyDictionary[Any, InviteStore] = weakref.WeakKeyDictionary()
-
-
 def store_of(sb: Sandbox) -> InviteStore:
     """The invites of ``sb`` (created on first use)."""
-    store = _STORES.get(sb)
-    if store is None:
-        store = _STORES[sb] = InviteStore(rng=random.Random(sb.seed + 1))
-    return store
-
-
-def _iso(ts: float) -> str:
-    return (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-        + f".{int(ts * 1000) % 1000:03d}000+00:00"
-    )
-
-
-def _whole(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+    return per_sandbox(sb, InviteStore, lambda: InviteStore(rng=random.Random(sb.seed + 1)))
 
 
 class InviteRoutes:
@@ -147,7 +124,7 @@ class InviteRoutes:
             "inviter": self.world.bot_user()
             if inv.inviter_id == self.world.bot_id
             else self.world.user(inv.inviter_id),
-            "expires_at": _iso(inv.created + inv.max_age) if inv.max_age else None,
+            "expires_at": iso_time(inv.created + inv.max_age) if inv.max_age else None,
         }
         if counts:
             out["approximate_member_count"] = len(self.world.member_ids(index)) + 1
@@ -158,7 +135,7 @@ class InviteRoutes:
                 max_uses=inv.max_uses,
                 max_age=inv.max_age,
                 temporary=inv.temporary,
-                created_at=_iso(inv.created),
+                created_at=iso_time(inv.created),
             )
         return out
 
@@ -198,15 +175,7 @@ class InviteRoutes:
     # ---- routes ------------------------------------------------------------------------
 
     def _channel(self, request: web.Request, *permission: str) -> int | web.Response:
-        try:
-            cid = int(request.match_info["channel_id"])
-        except ValueError:
-            return error(404, "Unknown Channel", 10003)
-        if self.world.channel(cid) is None:
-            return error(404, "Unknown Channel", 10003)
-        if not self.sb.server.bot_may(cid, "view_channel", *permission):
-            return error(403, "Missing Permissions", 50013)
-        return cid
+        return channel_allowed(self.sb, request, *permission, text_only=False)
 
     async def create(self, request: web.Request) -> web.Response:
         cid = self._channel(request, "create_instant_invite")
@@ -219,14 +188,14 @@ class InviteRoutes:
         if not isinstance(body, dict):
             return error(400, "Invalid Form Body", 50035)
         errors: Errors = {}
-        max_age = _whole(body.get("max_age", DEFAULT_MAX_AGE))
+        max_age = whole_number(body.get("max_age", DEFAULT_MAX_AGE))
         if max_age is None or not 0 <= max_age <= MAX_AGE:
             _set(
                 errors,
                 ["max_age"],
                 _err("NUMBER_TYPE_MAX", f"int value should be less than or equal to {MAX_AGE}."),
             )
-        max_uses = _whole(body.get("max_uses", 0))
+        max_uses = whole_number(body.get("max_uses", 0))
         if max_uses is None or not 0 <= max_uses <= MAX_USES:
             _set(
                 errors,
@@ -262,14 +231,9 @@ class InviteRoutes:
         return json_response([self.invite_json(i, metadata=True) for i in invites])
 
     async def guild_invites(self, request: web.Request) -> web.Response:
-        try:
-            gid = int(request.match_info["guild_id"])
-        except ValueError:
-            return error(404, "Unknown Guild", 10004)
-        if self.world.guild_index(gid) is None:
-            return error(404, "Unknown Guild", 10004)
-        if not self.sb.server.bot_permissions(gid) & perms.FLAGS["manage_guild"]:
-            return error(403, "Missing Permissions", 50013)
+        gid = guild_allowed(self.sb, request, "manage_guild")
+        if isinstance(gid, web.Response):
+            return gid
         return json_response(
             [self.invite_json(i, metadata=True) for i in self.invites_of_guild(gid)]
         )

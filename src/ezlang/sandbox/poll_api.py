@@ -23,7 +23,6 @@ sandbox runs no timer per poll).
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from aiohttp import web
 
 from .commands import Errors, _err, _set
 from .gateway import INTENT_GUILD_MESSAGES
+from .records import iso_time, per_sandbox, whole_number
 from .rest import error, json_response
 
 if TYPE_CHECKING:
@@ -51,39 +51,15 @@ class PollStore:
     votes: dict[str, dict[int, list[int]]] = field(default_factory=dict)
 
 
-_STORES: weakref.WeakKeyDictionary[Any, PollStore] = weakref.WeakKeyDictionary()
-
-
 def store_of(sb: Sandbox) -> PollStore:
     """The poll votes of ``sb`` (created on first use)."""
-    store = _STORES.get(sb)
-    if store is None:
-        store = _STORES[sb] = PollStore()
-    return store
+    return per_sandbox(sb, PollStore, PollStore)
 
 
-def _iso(ts: float) -> str:
-    return (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-        + f".{int(ts * 1000) % 1000:03d}000+00:00"
-    )
-
-
-def _parse_iso(text: str) -> float:
+def _parseiso_time(text: str) -> float:
     from datetime import datetime  # noqa: PLC0415 - only for expiry checks
 
     return datetime.fromisoformat(text).timestamp()
-
-
-def _whole(value: Any) -> int | None:
-    """An integer from JSON (discord.py sends ``24.0`` hours), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 def poll_errors(poll: Any) -> Errors:
@@ -131,7 +107,7 @@ def poll_errors(poll: Any) -> Errors:
                     _err("BASE_TYPE_MAX_LENGTH", f"Must be {MAX_ANSWER} or fewer in length."),
                 )
     duration = poll.get("duration", DEFAULT_DURATION_HOURS)
-    hours = _whole(duration)
+    hours = whole_number(duration)
     if hours is None:
         _set(errors, ["poll", "duration"], _err("NUMBER_TYPE_COERCE", "Value is not int."))
     elif hours < 1:
@@ -168,14 +144,14 @@ def new_poll(request: dict[str, Any], now: float | None = None) -> dict[str, Any
     """Discord's poll object for a (valid) create request: answers numbered from 1,
     ``expiry`` = now + duration, empty results."""
     start = time.time() if now is None else now
-    hours = _whole(request.get("duration", DEFAULT_DURATION_HOURS)) or DEFAULT_DURATION_HOURS
+    hours = whole_number(request.get("duration", DEFAULT_DURATION_HOURS)) or DEFAULT_DURATION_HOURS
     return {
         "question": {"text": request["question"]["text"]},
         "answers": [
             {"answer_id": i, "poll_media": dict(a["poll_media"])}
             for i, a in enumerate(request["answers"], start=1)
         ],
-        "expiry": _iso(start + hours * 3600),
+        "expiry": iso_time(start + hours * 3600),
         "allow_multiselect": bool(request.get("allow_multiselect", False)),
         "layout_type": 1,
         "results": {"is_finalized": False, "answer_counts": []},
@@ -230,7 +206,7 @@ class PollRoutes:
         poll = msg["poll"]
         if poll["results"]["is_finalized"]:
             return True
-        if _parse_iso(poll["expiry"]) <= time.time():
+        if _parseiso_time(poll["expiry"]) <= time.time():
             poll["results"]["is_finalized"] = True
             return True
         return False
@@ -258,7 +234,7 @@ class PollRoutes:
             return error(403, "Missing Permissions", 50013)  # only the author ends a poll
         if msg["poll"]["results"]["is_finalized"]:
             return error(400, "Poll expired", 520001)
-        msg["poll"]["expiry"] = _iso(time.time())
+        msg["poll"]["expiry"] = iso_time(time.time())
         msg["poll"]["results"]["is_finalized"] = True
         self._recount(msg)
         gid = int(msg["guild_id"])

@@ -21,7 +21,6 @@ import hashlib
 import json
 import random
 import string
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from aiohttp import web
 from .commands import Errors, _err, _set
 from .components import is_empty_message, message_errors
 from .poll_api import check_new_poll, new_poll
+from .records import channel_allowed, guild_allowed, per_sandbox
 from .rest import _message_body, error, json_response
 
 if TYPE_CHECKING:
@@ -54,15 +54,9 @@ class WebhookStore:
     rng: random.Random = field(default_factory=random.Random)
 
 
-_STORES: weakref.WeakKeyDictionary[Any, WebhookStore] = weakref.WeakKeyDictionary()
-
-
 def store_of(sb: Sandbox) -> WebhookStore:
     """The webhooks of ``sb`` (created on first use)."""
-    store = _STORES.get(sb)
-    if store is None:
-        store = _STORES[sb] = WebhookStore(rng=random.Random(sb.seed))
-    return store
+    return per_sandbox(sb, WebhookStore, lambda: WebhookStore(rng=random.Random(sb.seed)))
 
 
 def _avatar_hash(data: Any) -> str | None:
@@ -180,15 +174,7 @@ class WebhookRoutes:
         return hook
 
     def _channel(self, request: web.Request) -> int | web.Response:
-        try:
-            cid = int(request.match_info["channel_id"])
-        except ValueError:
-            return error(404, "Unknown Channel", 10003)
-        if not self.world.is_text_channel(cid):
-            return error(404, "Unknown Channel", 10003)
-        if not self.sb.server.bot_may(cid, "view_channel", "manage_webhooks"):
-            return error(403, "Missing Permissions", 50013)
-        return cid
+        return channel_allowed(self.sb, request, "manage_webhooks")
 
     def webhooks_of_guild(self, guild_id: int) -> list[dict[str, Any]]:
         """Every webhook of a guild (with token), oldest first."""
@@ -247,16 +233,9 @@ class WebhookRoutes:
         return json_response([_public(h, with_user=True) for h in hooks])
 
     async def guild_hooks(self, request: web.Request) -> web.Response:
-        try:
-            gid = int(request.match_info["guild_id"])
-        except ValueError:
-            return error(404, "Unknown Guild", 10004)
-        if self.world.guild_index(gid) is None:
-            return error(404, "Unknown Guild", 10004)
-        from .permissions import FLAGS  # noqa: PLC0415
-
-        if not self.sb.server.bot_permissions(gid) & FLAGS["manage_webhooks"]:
-            return error(403, "Missing Permissions", 50013)
+        gid = guild_allowed(self.sb, request, "manage_webhooks")
+        if isinstance(gid, web.Response):
+            return gid
         return json_response([_public(h, with_user=True) for h in self.webhooks_of_guild(gid)])
 
     async def get(self, request: web.Request) -> web.Response:
