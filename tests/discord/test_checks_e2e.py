@@ -19,6 +19,7 @@ pytestmark = pytest.mark.timeout(180)
 BOT = """on_ready(func(client) { print("ready") })
 slash_command("ban", "Ban someone", {checks: [require_permission("ban_members")]}, func(i) {
     print("ban ran by " + i.user.id)
+    print("member can ban " + has_permission(i.member, "ban_members") + " " + has_permission(i, "BAN_MEMBERS"))
     interaction_reply(i, "banned")
 })
 slash_command("helpers", "Helpers only", func(i) {
@@ -127,6 +128,7 @@ async def test_checks_refuse_with_a_clear_ephemeral_answer_and_the_handler_does_
     )
     assert _said(await use("ban", owner)) == ("banned", False)
     await bot.wait_line(f"^ban ran by {owner}$")
+    await bot.wait_line("^member can ban true true$")  # Discord's member.permissions
     assert _said(await use("ban", plain, dm=True)) == ("/ban can only be used in a server.", True)
 
     # require_role (attached with apply_checks): only a member with the role.
