@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .conftest import Control, wait_until
-from .processes import sandbox_args
+from .server import as_owner, member_state, start_bot
 
 BOT = """set_intents(["guilds", "guild_messages", "message_content", "members"])
 let made = null
@@ -70,31 +70,8 @@ bot_start()
 """
 
 
-async def _setup(sandbox: Any, control: Control, ezlang_run: Any) -> tuple[Any, str, str]:
-    bot = await ezlang_run(BOT, *sandbox_args(sandbox))
-    await bot.wait_line("^ready$")
-    channel = await control.first_text_channel()
-    guild = str(int(channel) >> 22 << 22)
-    return bot, channel, guild
-
-
-async def _member(control: Control, guild: str, user: str) -> dict[str, Any]:
-    state = await control.get(f"/guilds/{guild}/state")
-    return next(m for m in state["members"] if m["user_id"] == user)
-
-
-async def _put(control: Control, path: str, body: dict[str, Any]) -> None:
-    async with control.http.put(control.url + path, json=body) as resp:
-        assert resp.status == 200, await resp.text()
-
-
-async def _patch(control: Control, path: str, body: dict[str, Any]) -> None:
-    async with control.http.patch(control.url + path, json=body) as resp:
-        assert resp.status == 200, await resp.text()
-
-
 async def test_roles_and_members(sandbox: Any, control: Control, ezlang_run: Any) -> None:
-    bot, channel, guild = await _setup(sandbox, control, ezlang_run)
+    bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
     owner, alice, bob = (str(u) for u in sandbox.world.member_ids(0)[:3])
     assert int(guild) == sandbox.world.guild_id(0)
 
@@ -116,7 +93,7 @@ async def test_roles_and_members(sandbox: Any, control: Control, ezlang_run: Any
 
     await control.inject(channel, f"!give {alice}")
     await bot.wait_line("^gave$")
-    assert rid in (await _member(control, guild, alice))["roles"]
+    assert rid in (await member_state(control, guild, alice))["roles"]
     await control.inject(channel, f"!give {bob}")
     await bot.wait_line("^gave$", timeout=20)
 
@@ -133,14 +110,14 @@ async def test_roles_and_members(sandbox: Any, control: Control, ezlang_run: Any
 
     await control.inject(channel, f"!take {alice}")
     await bot.wait_line("^took$")
-    assert rid not in (await _member(control, guild, alice))["roles"]
+    assert rid not in (await member_state(control, guild, alice))["roles"]
 
     await control.inject(channel, f"!nick {alice} Ally")
     await bot.wait_line("^nick Ally Ally$")
-    assert (await _member(control, guild, alice))["nick"] == "Ally"
+    assert (await member_state(control, guild, alice))["nick"] == "Ally"
     await control.inject(channel, f"!unnick {alice}")
     await bot.wait_line("^unnick null$")
-    assert (await _member(control, guild, alice))["nick"] is None
+    assert (await member_state(control, guild, alice))["nick"] is None
 
     await control.inject(channel, "!move 3")
     line = await bot.wait_line("^order ")
@@ -168,24 +145,25 @@ async def test_roles_and_members(sandbox: Any, control: Control, ezlang_run: Any
 async def test_refusals_name_the_permission_and_the_roles(
     sandbox: Any, control: Control, ezlang_run: Any
 ) -> None:
-    bot, channel, guild = await _setup(sandbox, control, ezlang_run)
+    bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
     alice = str(sandbox.world.member_ids(0)[1])
     gid = int(guild)
     moderator = str(gid | 32)  # the seed's admin role, position 3 (below the bot's 4)
     moderator_name = sandbox.world.roles(0)[1]["name"]
 
     # Hierarchy: the owner drags the moderator role above the bot's role.
-    await _patch(control, f"/guilds/{guild}/roles/{moderator}", {"position": 9})
+    await as_owner(control, "PATCH", f"/guilds/{guild}/roles/{moderator}", {"position": 9})
     await control.inject(channel, f"!give {alice} {moderator}")
     line = await bot.wait_line("^caught ")
     assert "add_role_to_member() failed: 403" in line and "(error code 50013)" in line
     assert f"the role '{moderator_name}' (position 9) is not below the bot's highest role " \
         "'SandboxBot' (position 4)" in line, line  # fmt: skip
-    assert moderator not in (await _member(control, guild, alice))["roles"]
+    assert moderator not in (await member_state(control, guild, alice))["roles"]
 
     # A missing permission is named.
-    await _put(
+    await as_owner(
         control,
+        "PUT",
         f"/guilds/{guild}/bot_permissions",
         {"permissions": ["view_channel", "send_messages", "read_message_history"]},
     )
@@ -196,18 +174,19 @@ async def test_refusals_name_the_permission_and_the_roles(
     await control.inject(channel, f"!nick {alice} Ally")
     line = await bot.wait_line("^caught .*set_nickname")
     assert "lacks Manage Nicknames" in line
-    assert (await _member(control, guild, alice))["nick"] is None
+    assert (await member_state(control, guild, alice))["nick"] is None
 
     # Role icons are a boost perk: 50101 says so; with ROLE_ICONS they work.
-    await _put(
+    await as_owner(
         control,
+        "PUT",
         f"/guilds/{guild}/bot_permissions",
         {"permissions": ["view_channel", "send_messages", "manage_roles"]},
     )
     await control.inject(channel, "!icon")
     line = await bot.wait_line("^caught .*create_role_with_icon")
     assert "(error code 50101)" in line and "ROLE_ICONS" in line
-    await _put(control, f"/guilds/{guild}/features", {"features": ["ROLE_ICONS"]})
+    await as_owner(control, "PUT", f"/guilds/{guild}/features", {"features": ["ROLE_ICONS"]})
     await control.inject(channel, "!icon")
     await bot.wait_line("^icon role Stars$")
     state = await control.get(f"/guilds/{guild}/state")

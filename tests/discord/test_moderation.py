@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from .conftest import Control
-from .processes import sandbox_args
+from .server import as_owner, guild_state, member_state, start_bot
 
 BOT = """on_ready(func(client) { print("ready") })
 on_message(func(message) {
@@ -62,33 +62,17 @@ bot_start()
 """
 
 
-async def _setup(sandbox: Any, control: Control, ezlang_run: Any) -> tuple[Any, str, str]:
-    bot = await ezlang_run(BOT, *sandbox_args(sandbox))
-    await bot.wait_line("^ready$")
-    channel = await control.first_text_channel()
-    return bot, channel, str(int(channel) >> 22 << 22)
-
-
-async def _state(control: Control, guild: str) -> dict[str, Any]:
-    return await control.get(f"/guilds/{guild}/state")
-
-
 def _member_ids(state: dict[str, Any]) -> set[str]:
     return {m["user_id"] for m in state["members"]}
 
 
-async def _put(control: Control, path: str, body: dict[str, Any]) -> None:
-    async with control.http.put(control.url + path, json=body) as resp:
-        assert resp.status == 200, await resp.text()
-
-
 async def test_kick_ban_unban(sandbox: Any, control: Control, ezlang_run: Any) -> None:
-    bot, channel, guild = await _setup(sandbox, control, ezlang_run)
+    bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
     _, alice, bob = (str(u) for u in sandbox.world.member_ids(0)[:3])
 
     await control.inject(channel, f"!kick {alice}")
     await bot.wait_line(f"^kicked {alice}$")
-    assert alice not in _member_ids(await _state(control, guild))
+    assert alice not in _member_ids(await guild_state(control, guild))
 
     spam = await control.post(
         "/messages", {"channel_id": channel, "content": "buy now", "author_id": bob}
@@ -96,7 +80,7 @@ async def test_kick_ban_unban(sandbox: Any, control: Control, ezlang_run: Any) -
     assert sandbox.find_message(int(channel), spam["id"]) is not None
     await control.inject(channel, f"!ban {bob}")
     await bot.wait_line(f"^banned {bob}$")
-    state = await _state(control, guild)
+    state = await guild_state(control, guild)
     assert state["bans"] == [{"user_id": bob, "reason": "spam"}]
     assert bob not in _member_ids(state)
     # deleteMessageDays 1: the spam of the last day went with the ban.
@@ -106,7 +90,7 @@ async def test_kick_ban_unban(sandbox: Any, control: Control, ezlang_run: Any) -
     await bot.wait_line(f"^bans 1 {bob} spam 1$")
     await control.inject(channel, f"!unban {bob}")
     await bot.wait_line(f"^unbanned {bob}$")
-    assert (await _state(control, guild))["bans"] == []
+    assert (await guild_state(control, guild))["bans"] == []
 
     # The old alias, and an unknown ban: 10026 with what it means.
     await control.inject(channel, f"!unban2 {bob}")
@@ -119,12 +103,12 @@ async def test_kick_ban_unban(sandbox: Any, control: Control, ezlang_run: Any) -
 
 
 async def test_timeouts(sandbox: Any, control: Control, ezlang_run: Any) -> None:
-    bot, channel, guild = await _setup(sandbox, control, ezlang_run)
+    bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
     alice = str(sandbox.world.member_ids(0)[1])
     before = dt.datetime.now(dt.UTC)
     await control.inject(channel, f"!timeout {alice} 60000")
     line = await bot.wait_line(f"^timed out {alice} until ")
-    member = next(m for m in (await _state(control, guild))["members"] if m["user_id"] == alice)
+    member = await member_state(control, guild, alice)
     until = dt.datetime.fromisoformat(member["communication_disabled_until"])
     assert dt.timedelta(seconds=55) < until - before < dt.timedelta(seconds=70)
     assert line.endswith(member["communication_disabled_until"])
@@ -139,7 +123,7 @@ async def test_timeouts(sandbox: Any, control: Control, ezlang_run: Any) -> None
 
     await control.inject(channel, f"!untimeout {alice}")
     await bot.wait_line("^timeout over null$")
-    member = next(m for m in (await _state(control, guild))["members"] if m["user_id"] == alice)
+    member = await member_state(control, guild, alice)
     assert member["communication_disabled_until"] is None
     await control.post("/messages", {"channel_id": channel, "content": "hi", "author_id": alice})
 
@@ -153,7 +137,7 @@ async def test_timeouts(sandbox: Any, control: Control, ezlang_run: Any) -> None
 
 
 async def test_refusals(sandbox: Any, control: Control, ezlang_run: Any) -> None:
-    bot, channel, guild = await _setup(sandbox, control, ezlang_run)
+    bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
     owner, alice, bob, carol = (str(u) for u in sandbox.world.member_ids(0)[:4])
     gid = int(guild)
     moderator = gid | 32  # the seed's admin role (ADMINISTRATOR), position 3
@@ -181,20 +165,21 @@ async def test_refusals(sandbox: Any, control: Control, ezlang_run: Any) -> None
         rf"role '{moderator_name}' \(position 7\); drag 'SandboxBot' above",
         line,
     ), line
-    assert (await _state(control, guild))["bans"] == []
+    assert (await guild_state(control, guild))["bans"] == []
 
     # Missing permissions are named (Discord's settings call manage_guild Manage Server).
     await control.inject(channel, f"!bulk {bob} {carol}")
     line = await bot.wait_line("^caught .*bulk_ban_members")
     assert "the bot's role lacks Manage Server" in line
-    await _put(
+    await as_owner(
         control,
+        "PUT",
         f"/guilds/{guild}/bot_permissions",
         {"permissions": ["view_channel", "send_messages", "ban_members", "manage_guild"]},
     )
     await control.inject(channel, f"!bulk {bob} {carol} {owner}")
     await bot.wait_line(f"^bulk banned {bob},{carol} failed {owner}$")
-    assert {b["user_id"] for b in (await _state(control, guild))["bans"]} == {bob, carol}
+    assert {b["user_id"] for b in (await guild_state(control, guild))["bans"]} == {bob, carol}
     await control.inject(channel, f"!kick {alice}")
     line = await bot.wait_line(r"^caught .*kick_member\(\) failed: 403.*lacks")
     assert "the bot's role lacks Kick Members; give it Kick Members" in line

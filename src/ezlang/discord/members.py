@@ -27,7 +27,7 @@ from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
 from ezlang.lang.values import to_repr
 
-__all__ = ["BUILTINS", "member_ids", "member_from_payload", "guild_id_of"]
+__all__ = ["BUILTINS", "guild_id_of", "member_from_payload", "member_ids", "reason_arg"]
 
 NICK_MAX = 32
 ROLE_NAME_MAX = 100
@@ -91,7 +91,8 @@ def _role_ids(client: discord.Client, role: Any, what: str) -> tuple[int, int]:
     )
 
 
-def _reason(reason: Any, what: str) -> str | None:
+def reason_arg(reason: Any, what: str) -> str | None:
+    """An audit-log reason argument: null or a string (Discord keeps 512 characters)."""
     if reason is None:
         return None
     if not isinstance(reason, str):
@@ -209,7 +210,7 @@ async def _create(what: str, guild: Any, fields: dict[str, Any], reason: Any) ->
     client = _client(what)
     gid = guild_id_of(guild, what)
     try:
-        data = await client.http.create_role(gid, reason=_reason(reason, what), **fields)
+        data = await client.http.create_role(gid, reason=reason_arg(reason, what), **fields)
     except discord.HTTPException as exc:
         raise await refusal(what, exc, client, gid, ("manage_roles",)) from None
     return role_from_payload(dict(data), gid)
@@ -264,7 +265,7 @@ async def edit_role(role: Any, options: Any) -> dict[str, Any]:
         raise EzError("ValueError", f"{what} needs at least one option to change")
     try:
         data = await client.http.edit_role(
-            gid, rid, reason=_reason(opts.get("reason"), what), **fields
+            gid, rid, reason=reason_arg(opts.get("reason"), what), **fields
         )
     except discord.HTTPException as exc:
         raise await refusal(what, exc, client, gid, ("manage_roles",), role_id=rid) from None
@@ -279,7 +280,7 @@ async def delete_role(role: Any, reason: Any = None) -> None:
     if rid == gid:
         raise EzError("ValueError", f"{what}: @everyone can not be deleted")
     try:
-        await client.http.delete_role(gid, rid, reason=_reason(reason, what))
+        await client.http.delete_role(gid, rid, reason=reason_arg(reason, what))
     except discord.HTTPException as exc:
         raise await refusal(what, exc, client, gid, ("manage_roles",), role_id=rid) from None
 
@@ -354,7 +355,7 @@ async def remove_role_from_member(member: Any, role: Any) -> None:
 async def _nick(what: str, member: Any, nick: str | None, reason: Any) -> dict[str, Any]:
     client = _client(what)
     gid, uid = member_ids(member, what)
-    why = _reason(reason, what)
+    why = reason_arg(reason, what)
     try:
         if client.user is not None and uid == client.user.id:  # the bot's own: /members/@me
             data = await client.http.edit_my_member(gid, reason=why, nick=nick)

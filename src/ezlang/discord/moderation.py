@@ -19,7 +19,7 @@ from typing import Any
 import discord
 
 from ezlang.discord import convert
-from ezlang.discord.members import guild_id_of, member_from_payload, member_ids
+from ezlang.discord.members import guild_id_of, member_from_payload, member_ids, reason_arg
 from ezlang.discord.messages import _user_from_payload
 from ezlang.discord.refusals import refusal
 from ezlang.discord.runtime import runtime
@@ -40,14 +40,6 @@ class BanObject(convert.DiscordObject):
 
 def _client(what: str) -> discord.Client:
     return runtime().require_client(what)
-
-
-def _reason(reason: Any, what: str) -> str | None:
-    if reason is None:
-        return None
-    if not isinstance(reason, str):
-        raise EzError("TypeError", f"{what} reason must be a string, not {to_repr(reason)}")
-    return reason[:512]  # Discord keeps at most 512 characters of an audit-log reason
 
 
 def _user_id(user: Any, what: str) -> int:
@@ -83,7 +75,7 @@ async def kick_member(member: Any, reason: Any = None) -> None:
     client = _client(what)
     gid, uid = member_ids(member, what)
     try:
-        await client.http.kick(uid, gid, reason=_reason(reason, what))
+        await client.http.kick(uid, gid, reason=reason_arg(reason, what))
     except discord.HTTPException as exc:
         raise await refusal(what, exc, client, gid, ("kick_members",), member_id=uid) from None
 
@@ -96,7 +88,7 @@ async def ban_member(member: Any, reason: Any = None, delete_message_days: Any =
     gid, uid = member_ids(member, what)
     seconds = _delete_seconds(delete_message_days, what)
     try:
-        await client.http.ban(uid, gid, seconds, reason=_reason(reason, what))
+        await client.http.ban(uid, gid, seconds, reason=reason_arg(reason, what))
     except discord.HTTPException as exc:
         raise await refusal(what, exc, client, gid, ("ban_members",), member_id=uid) from None
 
@@ -108,7 +100,7 @@ async def unban_user(guild: Any, user_id: Any, reason: Any = None) -> None:
     gid = guild_id_of(guild, what)
     uid = _user_id(user_id, what)
     try:
-        await client.http.unban(uid, gid, reason=_reason(reason, what))
+        await client.http.unban(uid, gid, reason=reason_arg(reason, what))
     except discord.HTTPException as exc:
         raise await refusal(what, exc, client, gid, ("ban_members",)) from None
 
@@ -143,7 +135,7 @@ async def _timeout(what: str, member: Any, until: str | None, reason: Any) -> di
     gid, uid = member_ids(member, what)
     try:
         data = await client.http.edit_member(
-            gid, uid, reason=_reason(reason, what), communication_disabled_until=until
+            gid, uid, reason=reason_arg(reason, what), communication_disabled_until=until
         )
     except discord.HTTPException as exc:
         raise await refusal(
@@ -207,7 +199,7 @@ async def bulk_ban_members(guild: Any, user_ids: Any, options: Any = None) -> di
             gid,
             ids,  # type: ignore[arg-type]
             _delete_seconds(days, what),
-            reason=_reason(opts.get("reason"), what),
+            reason=reason_arg(opts.get("reason"), what),
         )
     except discord.HTTPException as exc:
         raise await refusal(what, exc, client, gid, ("ban_members", "manage_guild")) from None

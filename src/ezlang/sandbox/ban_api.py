@@ -10,27 +10,21 @@ Discord's: 403 50013 Missing Permissions, 404 10026 Unknown Ban, 10013 Unknown U
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from .guild_api import _body, _id, _invalid, _missing
+from .guild_api import GuildRoutes, _body, _id, _invalid, _missing
 from .guild_state import GuildState
 from .rest import error, json_response
-
-if TYPE_CHECKING:
-    from .core import Sandbox
 
 MAX_DELETE_MESSAGE_SECONDS = 7 * 24 * 3600
 BULK_BAN_MAX = 200
 
 
-class BanRoutes:
-    """``GET/PUT/DELETE /guilds/{id}/bans[/{user}]`` and ``POST /guilds/{id}/bulk-ban``."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
-        self.model = sandbox.server
+class BanRoutes(GuildRoutes):
+    """``GET/PUT/DELETE /guilds/{id}/bans[/{user}]`` and ``POST /guilds/{id}/bulk-ban`` (the
+    member routes' helpers: guild state, the bot, bodies)."""
 
     def routes(self) -> list[tuple[str, str, Any]]:
         """``(method, path, handler)`` for ``RestApi`` to register (auth, rate limits)."""
@@ -43,15 +37,15 @@ class BanRoutes:
             ("POST", g + "/bulk-ban", self.bulk_ban),
         ]
 
-    @property
-    def bot(self) -> int:
-        return self.sb.world.bot_id
-
-    def _state(self, request: web.Request) -> GuildState | None:
-        gid = _id(request.match_info["guild_id"])
-        if gid is None or self.sb.world.guild_index(gid) is None:
-            return None
-        return self.model.view(gid)
+    def _moderated(self, request: web.Request) -> GuildState | web.Response:
+        """The guild's state if the bot may see and lift bans there (Ban Members), else the
+        refusal (unknown guild, 50013)."""
+        state = self._state(request, edit=False)
+        if state is None:
+            return error(404, "Unknown Guild", 10004)
+        if not state.has(self.bot, "ban_members"):
+            return _missing()
+        return state
 
     def _ban_json(self, uid: int, reason: str | None) -> dict[str, Any]:
         return {"reason": reason, "user": self.sb.world.user(uid)}
@@ -80,26 +74,22 @@ class BanRoutes:
         return int(value)
 
     async def list_bans(self, request: web.Request) -> web.Response:
-        state = self._state(request)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        if not state.has(self.bot, "ban_members"):
-            return _missing()
+        state = self._moderated(request)
+        if isinstance(state, web.Response):
+            return state
         return json_response([self._ban_json(u, r) for u, r in state.bans.items()])
 
     async def get_ban(self, request: web.Request) -> web.Response:
-        state = self._state(request)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        if not state.has(self.bot, "ban_members"):
-            return _missing()
+        state = self._moderated(request)
+        if isinstance(state, web.Response):
+            return state
         uid = _id(request.match_info["user_id"])
         if uid is None or uid not in state.bans:
             return error(404, "Unknown Ban", 10026)
         return json_response(self._ban_json(uid, state.bans[uid]))
 
     async def ban(self, request: web.Request) -> web.StreamResponse:
-        state = self._state(request)
+        state = self._state(request, edit=False)
         if state is None:
             return error(404, "Unknown Guild", 10004)
         uid = _id(request.match_info["user_id"])
@@ -125,11 +115,9 @@ class BanRoutes:
         return web.Response(status=204)
 
     async def unban(self, request: web.Request) -> web.StreamResponse:
-        state = self._state(request)
-        if state is None:
-            return error(404, "Unknown Guild", 10004)
-        if not state.has(self.bot, "ban_members"):
-            return _missing()
+        state = self._moderated(request)
+        if isinstance(state, web.Response):
+            return state
         uid = _id(request.match_info["user_id"])
         if uid is None or uid not in state.bans:
             return error(404, "Unknown Ban", 10026)
@@ -137,7 +125,7 @@ class BanRoutes:
         return web.Response(status=204)
 
     async def bulk_ban(self, request: web.Request) -> web.Response:
-        state = self._state(request)
+        state = self._state(request, edit=False)
         if state is None:
             return error(404, "Unknown Guild", 10004)
         body = await _body(request)
