@@ -79,13 +79,22 @@ class BanRoutes(GuildRoutes):
             return state
         return json_response([self._ban_json(u, r) for u, r in state.bans.items()])
 
-    async def get_ban(self, request: web.Request) -> web.Response:
+    def _banned(self, request: web.Request) -> tuple[GuildState, int] | web.Response:
+        """The state and the banned user of a ``…/bans/{user}`` route, or the refusal
+        (unknown guild, 50013, 10026 Unknown Ban)."""
         state = self._moderated(request)
         if isinstance(state, web.Response):
             return state
         uid = _id(request.match_info["user_id"])
         if uid is None or uid not in state.bans:
             return error(404, "Unknown Ban", 10026)
+        return state, uid
+
+    async def get_ban(self, request: web.Request) -> web.Response:
+        found = self._banned(request)
+        if isinstance(found, web.Response):
+            return found
+        state, uid = found
         return json_response(self._ban_json(uid, state.bans[uid]))
 
     async def ban(self, request: web.Request) -> web.StreamResponse:
@@ -115,12 +124,10 @@ class BanRoutes(GuildRoutes):
         return web.Response(status=204)
 
     async def unban(self, request: web.Request) -> web.StreamResponse:
-        state = self._moderated(request)
-        if isinstance(state, web.Response):
-            return state
-        uid = _id(request.match_info["user_id"])
-        if uid is None or uid not in state.bans:
-            return error(404, "Unknown Ban", 10026)
+        found = self._banned(request)
+        if isinstance(found, web.Response):
+            return found
+        state, uid = found
         self.model.unban(state.guild_id, uid)
         return web.Response(status=204)
 
