@@ -15,7 +15,7 @@ import pytest
 
 from ezlang.sandbox import Sandbox
 
-from .test_guild_model_rest import MISSING, Guild, call
+from .test_guild_model_rest import AUTH, MISSING, Guild, call
 
 
 @pytest.fixture
@@ -191,3 +191,41 @@ async def test_a_timed_out_member_cannot_post(sb, http):
     )
     assert status == 200
     assert len(sb.channel_messages(int(channel["id"]))) == before + 1
+
+
+async def test_the_audit_log_records_what_the_bot_did(sb, http):
+    g = Guild(sb)
+    # View Audit Log is not in the seed bot role: Discord refuses.
+    status, data = await call(http, "GET", f"{g.api}/audit-logs")
+    assert (status, data) == (403, MISSING)
+    await set_bot_permissions(
+        http, g, ["view_audit_log", "kick_members", "ban_members", "manage_roles"]
+    )
+    reason = {**AUTH, "X-Audit-Log-Reason": "too%20loud%20%E2%9C%8B"}  # URL-encoded, as sent
+    assert (await call(http, "DELETE", f"{g.api}/members/{g.alice}", headers=reason))[0] == 204
+    assert (await call(http, "PUT", f"{g.api}/bans/{g.bob}", {}, headers=reason))[0] == 204
+    status, role = await call(http, "POST", f"{g.api}/roles", {"name": "quiet"})
+    assert status == 200
+    carol = sb.world.member_ids(0)[3]
+    assert (await call(http, "PUT", f"{g.api}/members/{carol}/roles/{role['id']}"))[0] == 204
+
+    status, log = await call(http, "GET", f"{g.api}/audit-logs")
+    assert status == 200
+    entries = log["audit_log_entries"]
+    assert [e["action_type"] for e in entries] == [25, 30, 22, 20]  # newest first
+    assert {e["user_id"] for e in entries} == {str(sb.world.bot_id)}
+    kick, ban = entries[3], entries[2]
+    assert (kick["target_id"], kick["reason"]) == (str(g.alice), "too loud ✋")
+    assert (ban["target_id"], ban["reason"]) == (str(g.bob), "too loud ✋")
+    assert entries[1]["changes"][0] == {"key": "name", "new_value": "quiet"}
+    assert entries[0]["changes"] == [
+        {"key": "$add", "new_value": [{"id": role["id"], "name": "quiet"}]}
+    ]
+    assert {u["id"] for u in log["users"]} >= {str(g.alice), str(g.bob), str(carol)}
+
+    status, log = await call(http, "GET", f"{g.api}/audit-logs?action_type=22&limit=5")
+    assert [e["target_id"] for e in log["audit_log_entries"]] == [str(g.bob)]
+    status, log = await call(http, "GET", f"{g.api}/audit-logs?after={kick['id']}")
+    assert [e["action_type"] for e in log["audit_log_entries"]] == [22, 30, 25]  # oldest first
+    status, data = await call(http, "GET", f"{g.api}/audit-logs?limit=101")
+    assert status == 400 and data["code"] == 50035

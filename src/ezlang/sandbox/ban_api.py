@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import audit_log as audit
 from .guild_api import GuildRoutes, _body, _id, _invalid, _missing
 from .guild_state import GuildState
 from .rest import error, json_response
@@ -119,8 +120,9 @@ class BanRoutes(GuildRoutes):
             return seconds
         if not state.has(self.bot, "ban_members") or not self._bannable(state, uid):
             return _missing()
-        reason = request.headers.get("X-Audit-Log-Reason")
-        self.model.ban(state.guild_id, uid, reason, seconds)
+        reason = audit.reason_of(request)
+        if self.model.ban(state.guild_id, uid, reason, seconds):
+            self._audit(request, state, audit.MEMBER_BAN_ADD, uid)
         return web.Response(status=204)
 
     async def unban(self, request: web.Request) -> web.StreamResponse:
@@ -129,6 +131,7 @@ class BanRoutes(GuildRoutes):
             return found
         state, uid = found
         self.model.unban(state.guild_id, uid)
+        self._audit(request, state, audit.MEMBER_BAN_REMOVE, uid)
         return web.Response(status=204)
 
     async def bulk_ban(self, request: web.Request) -> web.Response:
@@ -149,7 +152,7 @@ class BanRoutes(GuildRoutes):
         bot = self.bot
         if not (state.has(bot, "ban_members") and state.has(bot, "manage_guild")):
             return _missing()
-        reason = request.headers.get("X-Audit-Log-Reason")
+        reason = audit.reason_of(request)
         banned: list[str] = []
         failed: list[str] = []
         for uid in dict.fromkeys(int(u) for u in raw):
@@ -160,6 +163,8 @@ class BanRoutes(GuildRoutes):
                 and self.model.ban(state.guild_id, uid, reason, seconds)
             )
             state = self.model.view(state.guild_id) or state
+            if ok:
+                self._audit(request, state, audit.MEMBER_BAN_ADD, uid)
             (banned if ok else failed).append(str(uid))
         if not banned:
             return error(400, "Failed to ban users", 500000)

@@ -83,7 +83,7 @@ class ControlApi:
 
         for method, path, handler in control_routes(self.sb):
             r.add_route(method, prefix + path, self._guard(handler))
-        from .guild_api import control_routes as server_routes  # noqa: PLC0415
+        from .guild_control import control_routes as server_routes  # noqa: PLC0415
 
         for method, path, handler in server_routes(self.sb):
             r.add_route(method, prefix + path, self._guard(handler))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import audit_log as audit
 from . import permissions as perms
 from .guild_state import GuildState, Role
 from .rest import error, json_response
@@ -48,6 +49,13 @@ def _id(value: str) -> int | None:
     except ValueError:
         return None
     return n if 0 <= n < 1 << 64 else None
+
+
+def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Audit-log changes between two role objects (None: created or deleted)."""
+    keys = ("name", "permissions", "color", "hoist", "mentionable", "position", "icon")
+    old, new = before or {}, after or {}
+    return [audit.change(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
 
 
 async def _body(request: web.Request) -> Any:
@@ -100,6 +108,19 @@ class GuildRoutes:
     def _user(self, request: web.Request) -> int | None:
         raw = request.match_info["user_id"]
         return self.bot if raw == "@me" else _id(raw)
+
+    def _audit(
+        self,
+        request: web.Request,
+        state: GuildState,
+        action: int,
+        target: int | None,
+        changes: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record what the bot did in the guild's audit log, with the request's reason."""
+        self.model.audit.record(
+            state.guild_id, action, self.bot, target, audit.reason_of(request), changes
+        )
 
     # ---- members -----------------------------------------------------------------------
 
@@ -169,12 +190,30 @@ class GuildRoutes:
         # Every check passed: apply all at once, as Discord does, and tell the shards.
         state = self.model.edit(state.guild_id)
         member = state.members[uid]
+        old_nick, old_roles, old_until = (
+            member.nick,
+            member.roles,
+            member.communication_disabled_until,
+        )
         if "nick" in body:
             member.nick = body["nick"] or None
         if new_roles is not None:
             member.roles = new_roles
         member.communication_disabled_until = until
         self.model.member_update(state, uid)
+        updated = [
+            audit.change(key, old, new)
+            for key, old, new in (
+                ("nick", old_nick, member.nick),
+                ("communication_disabled_until", old_until, until),
+            )
+            if old != new
+        ]
+        if updated:
+            self._audit(request, state, audit.MEMBER_UPDATE, uid, updated)
+        if new_roles is not None and set(new_roles) != set(old_roles):
+            self._audit_roles(request, state, uid, set(new_roles) - set(old_roles),
+                              set(old_roles) - set(new_roles))  # fmt: skip
         return json_response(self.model.member_json(state, uid))
 
     async def kick(self, request: web.Request) -> web.StreamResponse:
@@ -190,6 +229,7 @@ class GuildRoutes:
         if not state.has(bot, "kick_members") or not state.above_member(bot, uid):
             return _missing()
         self.model.remove_member(state.guild_id, uid)
+        self._audit(request, state, audit.MEMBER_KICK, uid)
         return web.Response(status=204)
 
     async def _role_change(self, request: web.Request, add: bool) -> web.StreamResponse:
@@ -216,7 +256,19 @@ class GuildRoutes:
             else:
                 member.roles.remove(rid)
             self.model.member_update(state, uid)
+            self._audit_roles(request, state, uid, {rid} if add else set(), set() if add else {rid})
         return web.Response(status=204)
+
+    def _audit_roles(
+        self, request: web.Request, state: GuildState, uid: int, added: set[int], gone: set[int]
+    ) -> None:
+        def named(rids: set[int]) -> list[dict[str, str]]:
+            return [{"id": str(r), "name": state.roles[r].name} for r in sorted(rids)]
+
+        changes = [
+            audit.change(k, None, named(v)) for k, v in (("$add", added), ("$remove", gone)) if v
+        ]
+        self._audit(request, state, audit.MEMBER_ROLE_UPDATE, uid, changes)
 
     async def add_role(self, request: web.Request) -> web.StreamResponse:
         return await self._role_change(request, True)
@@ -299,6 +351,7 @@ class GuildRoutes:
         self._apply(role, body)
         state.roles[role.id] = role
         self.model.role_event(state, "GUILD_ROLE_CREATE", role)
+        self._audit(request, state, audit.ROLE_CREATE, role.id, _diff(None, role.to_json()))
         return json_response(role.to_json())
 
     async def move_roles(self, request: web.Request) -> web.Response:
@@ -328,8 +381,13 @@ class GuildRoutes:
         for rid, position in moves:
             if not state.above_role(bot, rid) or (bot != state.owner_id and position >= top):
                 return _missing()
-        self.model.reorder_roles(state.guild_id, moves)
+        before = {r.id: r.to_json() for r in state.roles.values()}
+        moved = self.model.reorder_roles(state.guild_id, moves)
         state = self.model.edit(state.guild_id)
+        for role in moved:
+            self._audit(
+                request, state, audit.ROLE_UPDATE, role.id, _diff(before[role.id], role.to_json())
+            )
         return json_response([r.to_json() for r in state.sorted_roles()])
 
     def _role_to_manage(self, request: web.Request) -> tuple[GuildState, int] | web.Response:
@@ -359,8 +417,10 @@ class GuildRoutes:
             return refused
         state = self.model.edit(state.guild_id)
         role = state.roles[rid]
+        before = role.to_json()
         self._apply(role, body)
         self.model.role_event(state, "GUILD_ROLE_UPDATE", role)
+        self._audit(request, state, audit.ROLE_UPDATE, rid, _diff(before, role.to_json()))
         return json_response(role.to_json())
 
     async def delete_role(self, request: web.Request) -> web.StreamResponse:
@@ -373,6 +433,7 @@ class GuildRoutes:
         if state.roles[rid].managed:  # it goes when its integration (bot) leaves
             return _missing()
         state = self.model.edit(state.guild_id)
+        self._audit(request, state, audit.ROLE_DELETE, rid, _diff(state.roles[rid].to_json(), None))
         del state.roles[rid]
         for box in state.overwrites.values():
             box.pop(rid, None)  # its channel overwrites go with it
@@ -442,7 +503,11 @@ class GuildRoutes:
         if refused is not None:
             return refused
         overwrite = {"id": str(oid), "type": body["type"], "allow": str(allow), "deny": str(deny)}
+        old = state.overwrites.get(cid, {}).get(oid)
         self.model.set_overwrite(cid, overwrite, oid)
+        action = audit.CHANNEL_OVERWRITE_CREATE if old is None else audit.CHANNEL_OVERWRITE_UPDATE
+        changes = [audit.change(k, (old or {}).get(k), overwrite[k]) for k in ("allow", "deny")]
+        self._audit(request, state, action, cid, changes)
         return web.Response(status=204)
 
     async def delete_overwrite(self, request: web.Request) -> web.StreamResponse:
@@ -457,113 +522,5 @@ class GuildRoutes:
         if oid is None or oid not in state.overwrites.get(cid, {}):
             return error(404, "Unknown Overwrite", 10009)
         self.model.set_overwrite(cid, None, oid)
+        self._audit(request, state, audit.CHANNEL_OVERWRITE_DELETE, cid)
         return web.Response(status=204)
-
-
-def control_routes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
-    """The control API of the server model: a user joins or leaves, the bot's role
-    permissions, a guild's state. Errors raise ``SandboxError`` (the control API's 400/404)."""
-    from .core import SandboxError  # noqa: PLC0415 - core imports the modules of this package
-
-    model = sandbox.server
-    world = sandbox.world
-
-    def guild_id(value: Any) -> int:
-        try:
-            gid = int(value)
-        except (TypeError, ValueError):
-            raise SandboxError(f"guild_id must be a snowflake, got {value!r}") from None
-        if world.guild_index(gid) is None:
-            raise SandboxError(f"unknown guild {value}")
-        return gid
-
-    def user_id(value: Any) -> int:
-        try:
-            uid = int(value)
-        except (TypeError, ValueError):
-            raise SandboxError(f"user_id must be a snowflake, got {value!r}") from None
-        if world.user(uid) is None:
-            raise SandboxError(f"unknown user {value}")
-        return uid
-
-    async def body_of(request: web.Request) -> dict[str, Any]:
-        body = await _body(request)
-        if not isinstance(body, dict):
-            raise SandboxError("body must be a JSON object")
-        return body
-
-    async def join(request: web.Request) -> web.Response:
-        body = await body_of(request)
-        gid = guild_id(body.get("guild_id"))
-        if body.get("user_id") is not None:
-            uid = user_id(body["user_id"])
-        else:  # the first pool user who is neither a member nor banned
-            state = model.view(gid)
-            assert state is not None
-            taken = state.members.keys() | state.bans.keys()
-            free = (world.user_id(i) for i in range(world.user_pool))
-            found = next((u for u in free if u not in taken), None)
-            if found is None:
-                raise SandboxError(f"every pool user is already in guild {gid}")
-            uid = found
-        try:
-            member = model.add_member(gid, uid)
-        except ValueError as exc:
-            raise SandboxError(str(exc)) from None
-        return json_response(member)
-
-    async def leave(request: web.Request) -> web.Response:
-        gid = guild_id(request.match_info["guild_id"])
-        uid = user_id(request.match_info["user_id"])
-        if not model.remove_member(gid, uid):
-            raise SandboxError(f"unknown member {uid} in guild {gid}")
-        return json_response({"removed": True})
-
-    async def bot_permissions(request: web.Request) -> web.Response:
-        gid = guild_id(request.match_info["guild_id"])
-        names = (await body_of(request)).get("permissions")
-        if not isinstance(names, list):
-            raise SandboxError('permissions must be a list of names, e.g. ["send_messages"]')
-        try:
-            bits = perms.parse_names(names)
-        except ValueError as exc:
-            raise SandboxError(str(exc)) from None
-        return json_response(model.set_bot_permissions(gid, bits).to_json())
-
-    async def move_role(request: web.Request) -> web.Response:
-        # The owner drags a role in the server settings: GUILD_ROLE_UPDATE.
-        gid = guild_id(request.match_info["guild_id"])
-        try:
-            rid = int(request.match_info["role_id"])
-        except ValueError:
-            raise SandboxError(f"unknown role {request.match_info['role_id']}") from None
-        position = (await body_of(request)).get("position")
-        if isinstance(position, bool) or not isinstance(position, int) or position < 1:
-            raise SandboxError("position must be an integer of 1 or more")
-        try:
-            role = model.move_role(gid, rid, position)
-        except KeyError:
-            raise SandboxError(f"unknown role {rid} in guild {gid}") from None
-        return json_response(role.to_json())
-
-    async def features(request: web.Request) -> web.Response:
-        # The owner boosts the server (e.g. ROLE_ICONS for role icons): GUILD_UPDATE.
-        gid = guild_id(request.match_info["guild_id"])
-        names = (await body_of(request)).get("features")
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise SandboxError('features must be a list of names, e.g. ["ROLE_ICONS"]')
-        model.set_features(gid, names)
-        return json_response({"features": names})
-
-    async def guild_state(request: web.Request) -> web.Response:
-        gid = guild_id(request.match_info["guild_id"])
-        return json_response(model.state_json(gid))
-
-    return [
-        ("POST", "/members", join),
-        ("DELETE", "/members/{guild_id}/{user_id}", leave),
-        ("PUT", "/guilds/{guild_id}/bot_permissions", bot_permissions),
-        ("GET", "/guilds/{guild_id}/state", guild_state),
-        ("PUT", "/guilds/{guild_id}/features", features),
-        ("PATCH", "/guilds/{guild_id}/roles/{role_id}", move_role),
-    ]

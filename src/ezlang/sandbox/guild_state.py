@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import permissions as perms
+from .audit_log import AuditLog
 from .world import BOT_ROLE_LOW, MEMBER_ROLE_LOW, dumps
 
 if TYPE_CHECKING:
@@ -191,6 +192,8 @@ class ServerModel:
         #: More sections of ``state_json`` by name (``webhooks``, ``invites``): other
         #: modules' state of a guild, as ``guild_id -> JSON``.
         self.state_sections: dict[str, Callable[[int], Any]] = {}
+        #: What the bot did, per guild (``GET /guilds/{id}/audit-logs``).
+        self.audit = AuditLog(sandbox.gateway.next_snowflake)
 
     # ---- reading and creating --------------------------------------------------------
 

@@ -93,6 +93,9 @@ class RestApi:
         from .ban_api import BanRoutes  # noqa: PLC0415 - it imports this module
 
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in BanRoutes(self.sb).routes()]
+        from .audit_api import AuditLogRoutes  # noqa: PLC0415 - it imports this module
+
+        routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in AuditLogRoutes(self.sb).routes()]
         from .message_api import MessageRoutes  # noqa: PLC0415 - it imports this module
 
         self.messages = MessageRoutes(self.sb)
