@@ -241,6 +241,9 @@ POLL_BUILTINS = (
     "get_poll_voters",
 )
 
+#: The audit log (``ezlang.discord.audit_logs``).
+AUDIT_LOG_BUILTINS = ("fetch_audit_logs", "get_audit_logs_filtered", "get_audit_log_entry")
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
@@ -255,6 +258,7 @@ def install() -> None:
     register_lazy(WEBHOOK_BUILTINS, "ezlang.discord.webhooks")
     register_lazy(INVITE_BUILTINS, "ezlang.discord.invites")
     register_lazy(POLL_BUILTINS, "ezlang.discord.polls")
+    register_lazy(AUDIT_LOG_BUILTINS, "ezlang.discord.audit_logs")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")

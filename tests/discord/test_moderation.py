@@ -51,6 +51,17 @@ on_message(func(message) {
             kick_member({guild_id: g, id: w[1]})
         } else if w[0] == "!kickuser" {
             kick_member(message.author)
+        } else if w[0] == "!audit" {
+            for e in fetch_audit_logs(g, {limit: 10}) {
+                print("audit " + e.action + " " + e.target_id + " " + e.reason + " by " + e.user_id)
+            }
+            let kicks = get_audit_logs_filtered(g, {action: "MemberKick"})
+            print("kicks " + length(kicks) + " " + kicks[0].id)
+            let one = get_audit_log_entry(g, kicks[0].id)
+            print("entry " + one.id + " " + one.action + " " + one.created_at)
+            print("no entry " + get_audit_log_entry(g, "123456789012345678"))
+        } else if w[0] == "!badaction" {
+            fetch_audit_logs(g, {action: "explode"})
         } else if w[0] == "!bigban" {
             ban_member(fetch_member(g, w[1]), "x", 8)
         }
@@ -194,4 +205,43 @@ async def test_refusals(sandbox: Any, control: Control, ezlang_run: Any) -> None
     await control.inject(channel, f"!bigban {alice}")
     line = await bot.wait_line("^caught ValueError")
     assert "can delete 0 to 7 days of messages" in line
+    assert "Traceback" not in bot.stderr
+
+
+async def test_the_audit_log(sandbox: Any, control: Control, ezlang_run: Any) -> None:
+    bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
+    _, alice, bob = (str(u) for u in sandbox.world.member_ids(0)[:3])
+    await control.inject(channel, "!audit")
+    line = await bot.wait_line("^caught .*fetch_audit_logs")
+    assert "the bot's role lacks View Audit Log" in line
+
+    await as_owner(
+        control,
+        "PUT",
+        f"/guilds/{guild}/bot_permissions",
+        {"permissions": ["view_channel", "send_messages", "kick_members", "ban_members",
+                         "view_audit_log"]},
+    )  # fmt: skip
+    await control.inject(channel, f"!kick {alice}")
+    await bot.wait_line(f"^kicked {alice}$")
+    await control.inject(channel, f"!ban {bob}")
+    await bot.wait_line(f"^banned {bob}$")
+    await control.inject(channel, "!audit")
+    await bot.wait_line(r"^no entry null$")
+    bot_id = str(sandbox.world.bot_id)
+    audit = [line for line in bot.out if line.startswith("audit ")]
+    assert audit == [
+        f"audit member_ban_add {bob} spam by {bot_id}",
+        f"audit member_kick {alice} rude by {bot_id}",
+    ]
+    kick_id = next(line for line in bot.out if line.startswith("kicks 1 ")).split()[2]
+    _, entry_id, action, created = next(line for line in bot.out if line.startswith("entry "))\
+        .split()  # fmt: skip
+    assert (entry_id, action) == (kick_id, "member_kick")
+    age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(created)
+    assert dt.timedelta(0) <= age < dt.timedelta(minutes=2)
+
+    await control.inject(channel, "!badaction")
+    line = await bot.wait_line("^caught ValueError")
+    assert '"explode" is not an audit log action' in line
     assert "Traceback" not in bot.stderr
