@@ -51,7 +51,7 @@ from ezlang.sharding.options import (
     shard_id_arg,
     timeout_arg,
 )
-from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess
+from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess, process_class
 from ezlang.sharding.progress import Reporter
 from ezlang.sharding.zygote import Zygote
 
@@ -59,7 +59,7 @@ from ezlang.sharding.zygote import Zygote
 ZYGOTE_ENV = "EZLANG_SHARD_ZYGOTE"
 
 #: Operations a shard may ask its manager to run for it (cross-shard calls from bot code).
-ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats")
+ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats", "respawn_all")
 #: Seconds ``stats`` waits for a shard before reporting it unreachable.
 STATS_TIMEOUT = 2.0
 #: The user-facing name of each shard operation, for errors (``call_shard`` from other hosts).
@@ -201,7 +201,16 @@ class ShardManager:
                 timeout=args.get("timeout"),
             )
         if op == "fetch_client_values":
+            if args.get("shard") is not None:  # one shard's value (discord.js's fetchClientValues)
+                shard_id = shard_id_arg(args["shard"], "fetch_client_values")
+                limit = self.options.eval_timeout
+                return await self.call_shard(shard_id, "fetch", {"path": args.get("path")}, limit)
             return await self.fetch_client_values(args.get("path"))  # type: ignore[arg-type]
+        if op == "respawn_all":
+            # discord.js's client.shard.respawnAll(): answered at once, done by the manager
+            # (the calling shard is replaced too), one shard after the other.
+            self._spawn_bg(self._respawn_all())
+            return True
         return await self.stats()
 
     # --- spawning ------------------------------------------------------------------------------------
@@ -265,6 +274,8 @@ class ShardManager:
     async def _start_zygote(self) -> Zygote | None:
         if os.environ.get(ZYGOTE_ENV, "1") == "0":
             return None
+        if not process_class(self.options.bot_file).uses_zygote:
+            return None
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
         return await Zygote.start(
             str(self.options.bot_file.parent),
@@ -325,7 +336,8 @@ class ShardManager:
         ids = self._ids
         self._spawned = True
         ShardManager._live = self
-        self.shards = {i: ShardProcess(self, i) for i in ids}
+        kind = process_class(self.options.bot_file)  # one bot file, whatever its language
+        self.shards = {i: kind(self, i) for i in ids}
         queue = self.identify_queue
         next_slot = getattr(queue, "next_slot_in", lambda: 0.0)
         self.reporter.spawn_started(ids, self.total_shards, self.identify_bound(), next_slot)
@@ -599,6 +611,13 @@ class ShardManager:
                     f"({shard.last_error() or shard.status})"
                 )
             await self._wait_change(min(0.25, remaining))
+
+    async def _respawn_all(self) -> None:
+        for shard_id in sorted(self.shards):
+            try:
+                await self.respawn_shard(shard_id)
+            except EzError as exc:
+                self.reporter.problem(f"respawning every shard: {exc.message}")
 
     async def stop(self) -> None:
         """Close every shard cleanly; returns when all processes are gone (idempotent)."""

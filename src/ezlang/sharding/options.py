@@ -139,6 +139,11 @@ def _string(name: str, value: Any) -> str:
 
 def check_bot_syntax(path: Path) -> None:
     """Raise the bot file's ``SyntaxError`` (an ``EzError`` with its position), if it has one."""
+    if path.suffix == ".js":
+        from ezlang.sharding.jsshard import check_js_bot
+
+        check_js_bot(path)
+        return
     if path.suffix == ".py":
         try:
             compile(path.read_text(encoding="utf-8"), str(path), "exec")
@@ -174,7 +179,8 @@ def timeout_arg(value: Any, default: float) -> float:
 
 
 def resolve_bot_file(bot_file: Any, base_dir: Path | None = None) -> Path:
-    """Check ``bot_file`` (a ``.ez``/``.ezlang``/``.py`` file that exists) and make it absolute.
+    """Check ``bot_file`` (a ``.ez``/``.ezlang``/``.py``/``.js`` file that exists) and make it
+    absolute.
 
     A relative path is looked up next to ``base_dir`` (the running script) first, then in the
     current directory, so ``create_shard_manager("bot.ez")`` works from any working directory.
@@ -186,10 +192,11 @@ def resolve_bot_file(bot_file: Any, base_dir: Path | None = None) -> Path:
     path = Path(bot_file)
     if not str(bot_file).strip():
         raise EzError("ValueError", "bot_file must not be empty")
-    if path.suffix not in (".ez", ".ezlang", ".py"):
+    if path.suffix not in (".ez", ".ezlang", ".py", ".js"):
         raise EzError(
             "ValueError",
-            f"bot_file must be an EasyLang file (.ez) or a discord.py bot (.py), got '{bot_file}'",
+            "bot_file must be an EasyLang file (.ez), a discord.py bot (.py) or a discord.js "
+            f"bot (.js), got '{bot_file}'",
         )
     candidates = (
         [path]

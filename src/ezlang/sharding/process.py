@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from ezlang.lang.errors import EzError
@@ -40,6 +41,15 @@ SCRUBBED_ENV = ("DISCORD_TOKEN",)
 ENV_REDIS_URL = "EZLANG_REDIS_URL"
 
 
+def process_class(bot_file: Path) -> type[ShardProcess]:
+    """The kind of :class:`ShardProcess` that runs ``bot_file`` (``.js``: a Node process)."""
+    if bot_file.suffix == ".js":
+        from ezlang.sharding.jsshard import JsShardProcess
+
+        return JsShardProcess
+    return ShardProcess
+
+
 def describe_exit(code: int | None) -> str:
     """``exit code 1`` / ``killed by SIGKILL``."""
     if code is None:
@@ -58,7 +68,14 @@ EXIT_GRACE = 2.0
 
 
 class ShardProcess:
-    """Supervises one shard id: its current child process, channel, status and history."""
+    """Supervises one shard id: its current child process, channel, status and history.
+
+    A bot kind that is not a Python process (a ``.js`` bot: :mod:`ezlang.sharding.jsshard`)
+    subclasses it and overrides :meth:`_start_child` and :meth:`_open_channel`.
+    """
+
+    #: Whether shards of this kind are forked from the manager's Python zygote.
+    uses_zygote = True
 
     def __init__(self, owner: ShardHost, shard_id: int) -> None:
         self.owner = owner
@@ -280,9 +297,7 @@ class ShardProcess:
         self.proc = proc
         self.pid = proc.pid
         self.started_at = self.attempt_started = time.monotonic()
-        self.channel = await Channel.from_socket(
-            parent_sock, on_request=self._on_request, on_event=self._on_event
-        )
+        self.channel = await self._open_channel(parent_sock)
         self.channel.start()
         assert proc.stdout is not None and proc.stderr is not None
         self._io_tasks = [
@@ -290,6 +305,10 @@ class ShardProcess:
             asyncio.create_task(self._forward(proc.stderr, True)),
         ]
         self._wait_task = asyncio.create_task(proc.wait())
+
+    async def _open_channel(self, sock: socket.socket) -> Channel:
+        """The manager's end of the IPC channel to the child just started."""
+        return await Channel.from_socket(sock, on_request=self._on_request, on_event=self._on_event)
 
     async def _start_child(self, child_sock: socket.socket, env: dict[str, str]) -> Any:
         """Fork the shard from the manager's zygote, or exec a fresh interpreter."""

@@ -1,0 +1,28 @@
+// An ordinary discord.js bot as one writes it for discord.js's ShardingManager: nothing in it
+// knows about ezlang (the sharding tests run it as shards of the ezlang manager).
+'use strict';
+const { Client, GatewayIntentBits } = require('discord.js');
+
+const client = new Client({
+  intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
+});
+
+client.once('clientReady', () => {
+  console.log(`ready shard=${client.shard.ids[0]}/${client.shard.count} guilds=${client.guilds.cache.size}`);
+});
+
+client.on('messageCreate', async (message) => {
+  if (message.author.bot) return;
+  if (message.content === '!whoami') {
+    await message.reply(`shard ${client.shard.ids[0]}`);
+  } else if (message.content === '!total') {
+    const counts = await client.shard.broadcastEval((c) => c.guilds.cache.size);
+    const fetched = await client.shard.fetchClientValues('guilds.cache.size');
+    const total = counts.reduce((a, b) => a + b, 0);
+    await message.reply(`total ${total} on ${counts.length} shards; fetched ${fetched.join(',')}`);
+  } else if (message.content === '!exit') {
+    process.exit(3);
+  }
+});
+
+client.login(); // DISCORD_TOKEN, as ShardingManager passes it
