@@ -87,16 +87,16 @@ def check_js_bot(bot_file: Path) -> None:
     node = node_binary()
     name = bot_file.name
     if node is None:
+        configured = os.environ.get(ENV_NODE)
         where = (
-            f"{ENV_NODE}={os.environ[ENV_NODE]!r} is not"
-            if os.environ.get(ENV_NODE)
-            else ("no 'node' was found on PATH")
+            f"{ENV_NODE}={configured!r} is not an executable"
+            if configured
+            else "no 'node' was found on PATH"
         )
         raise EzError(
             "ShardingError",
-            f"{name} is a discord.js bot and needs Node.js {MIN_NODE} or newer, but {where} "
-            f"an executable. Install Node.js: {INSTALL_NODE}; or set {ENV_NODE} to the node "
-            "binary",
+            f"{name} is a discord.js bot and needs Node.js {MIN_NODE} or newer, but {where}. "
+            f"Install Node.js: {INSTALL_NODE}; or set {ENV_NODE} to the node binary",
         )
     try:
         probe = subprocess.run(

@@ -1,5 +1,6 @@
-"""A manager process for the signal tests: ``python run_manager.py API SHARDS``; token from
-DISCORD_TOKEN. Spawns, supervises until SIGINT/SIGTERM, then stops every shard."""
+"""A manager process for the signal tests: ``python run_manager.py API SHARDS [BOT]``; token
+from DISCORD_TOKEN; BOT defaults to pybot.py. Spawns, supervises until SIGINT/SIGTERM, then
+stops every shard."""
 
 import asyncio
 import sys
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from ezlang.sharding.manager import ShardManager
 
-bot = Path(__file__).with_name("pybot.py")
+bot = Path(sys.argv[3]) if len(sys.argv) > 3 else Path(__file__).with_name("pybot.py")
 options = {
     "api": sys.argv[1],
     "total_shards": int(sys.argv[2]),

@@ -20,8 +20,10 @@ client.on('messageCreate', async (message) => {
     const fetched = await client.shard.fetchClientValues('guilds.cache.size');
     const total = counts.reduce((a, b) => a + b, 0);
     await message.reply(`total ${total} on ${counts.length} shards; fetched ${fetched.join(',')}`);
-  } else if (message.content === '!exit') {
-    process.exit(3);
+  } else if (message.content === '!block') {
+    // A handler stuck in an endless loop: the event loop never runs again.
+    console.log('blocking the event loop');
+    for (;;);
   }
 });
 
