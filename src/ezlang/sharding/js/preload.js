@@ -400,6 +400,14 @@ process.on('message', (message) => {
 event('hb');
 setInterval(() => event('hb'), config.heartbeat_interval * 1000).unref();
 
+// Our stdout and stderr are pipes to the manager: once it is gone, a write fails with EPIPE,
+// which must not crash the shard before it has closed its gateway session.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error?.code !== 'EPIPE') throw error;
+  });
+}
+
 process.on('disconnect', () => {
   // The manager is gone (end-of-file on the channel): close politely and leave.
   for (const waiter of pending.values()) waiter.reject(new Error('the shard manager is gone'));
