@@ -86,7 +86,9 @@ def test_token_is_required_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> N
 def test_bot_file_must_exist_and_be_a_bot() -> None:
     with pytest.raises(EzError, match="does not exist"):
         parse_options("nope.ez", {"token": "t"})
-    with pytest.raises(EzError, match=r"\.ez\) or a discord.py bot"):
+    with pytest.raises(
+        EzError, match=r"\.ez\), a discord.py bot \(\.py\) or a discord.js bot \(\.js\)"
+    ):
         parse_options(__file__.replace(".py", ".txt"), {"token": "t"})
     with pytest.raises(EzError) as info:
         parse_options(42, {"token": "t"})
