@@ -5,6 +5,7 @@ user who is not a member (10007) and a DM channel."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import discord
@@ -90,3 +91,42 @@ async def test_a_non_member_and_a_dm_channel_are_clear_errors(
     dm = await ez("create_dm_channel", str(outsider))
     with pytest.raises(EzError, match="that is a DM channel; permissions are per server"):
         await ez("get_channel_permissions", dm["id"], str(outsider))
+
+
+async def test_an_overwrite_is_read_back_at_once_and_a_refused_one_leaves_no_waiter(
+    run_ctx: Any, sandbox: Any, control: Control
+) -> None:
+    await start_and_wait_ready()
+    client = runtime().client
+    assert client is not None
+    channel = await control.first_text_channel()
+    ref = sandbox.world.channel(int(channel))
+    user = str(sandbox.world.member_ids(ref.guild_index)[1])
+    cached = client.get_channel(int(channel))
+    for _ in range(3):  # each line sees the write before it, with no gateway race
+        await ez("create_permission_overwrite", channel, user, {"deny": ["send_messages"]})
+        assert {o.id for o in cached._overwrites} == {int(user)}  # type: ignore[union-attr]
+        assert await ez("has_permissions", user, "send_messages", channel) is False
+        await ez("delete_permission_overwrite", channel, user)
+        assert cached._overwrites == []  # type: ignore[union-attr]
+        assert await ez("has_permissions", user, "send_messages", channel) is True
+    with pytest.raises(EzError, match="it lacks Manage Webhooks itself"):
+        await ez("create_permission_overwrite", channel, user, {"allow": ["manage_webhooks"]})
+
+    # Cancelled at once (a few loop turns), not left to its 1 s timeout.
+    for _ in range(5):
+        await asyncio.sleep(0)
+    waiters = client._listeners.get("guild_channel_update", [])
+    assert all(future.cancelled() for future, _ in waiters)
+
+
+async def test_without_the_echo_the_write_is_put_in_the_cache() -> None:
+    from types import SimpleNamespace
+
+    channel = SimpleNamespace(_overwrites=[])
+    never = asyncio.get_running_loop().create_future()
+    echo = asyncio.ensure_future(asyncio.wait_for(never, 0.01))
+    data = {"id": "5", "type": 1, "allow": "0", "deny": "2048"}
+    await permissions._settle(echo, channel, 5, data)
+    [o] = channel._overwrites
+    assert (o.id, o.allow, o.deny, o.type) == (5, 0, 2048, 1)

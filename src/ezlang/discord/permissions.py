@@ -23,6 +23,7 @@ intent) is fetched from Discord first.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 from collections.abc import Callable
@@ -407,13 +408,63 @@ def _refusal(what: str, exc: discord.HTTPException, guild: discord.Guild, bits: 
     )
 
 
-def _remember(channel: Any, data: dict[str, Any] | None, tid: int) -> None:
-    # Read your own write: Discord's CHANNEL_UPDATE updates the cache a moment later, but a
-    # has_permissions() on the next line must already see the overwrite.
+#: How long a write waits for Discord's CHANNEL_UPDATE of it (normally milliseconds).
+ECHO_TIMEOUT = 1.0
+
+
+def _echo(
+    client: discord.Client, channel: Any, tid: int, data: dict[str, Any] | None
+) -> asyncio.Future[Any] | None:
+    """An awaitable that ends when discord.py applied Discord's CHANNEL_UPDATE of our own
+    overwrite write — or None for a channel the cache does not hold (no event will touch it).
+
+    Read your own write: a has_permissions() on the next line must see the overwrite, and
+    with the echo applied the cache also holds every earlier update of the channel (the
+    gateway delivers them in order), so none can overwrite ours afterwards. Registered before
+    the request is sent, so an echo that beats the REST answer is not missed.
+    """
+    cid = channel.id
+    if client.get_channel(cid) is not channel:
+        return None
+
+    def ours(before: Any, after: Any) -> bool:
+        if after.id != cid:
+            return False
+        found = next((o for o in after._overwrites if o.id == tid), None)
+        if data is None:
+            return found is None
+        return found is not None and (found.allow, found.deny) == (
+            int(data["allow"]),
+            int(data["deny"]),
+        )
+
+    # A task, so that a refused write can cancel the wait (discord.py then drops the listener).
+    return asyncio.ensure_future(
+        client.wait_for("guild_channel_update", check=ours, timeout=ECHO_TIMEOUT)
+    )
+
+
+async def _settle(
+    echo: asyncio.Future[Any] | None, channel: Any, tid: int, data: dict[str, Any] | None
+) -> None:
+    """Wait for the echo; without one in time, put the write into the cache ourselves."""
+    if echo is None:
+        return
+    try:
+        await echo
+        return
+    except TimeoutError:
+        pass
     kept = [o for o in channel._overwrites if o.id != tid]
     if data is not None:
         kept.append(discord.abc._Overwrites(data))  # type: ignore[arg-type]
     channel._overwrites = kept
+
+
+def _drop(echo: asyncio.Future[Any] | None) -> None:
+    """Cancel an echo wait whose write Discord refused."""
+    if echo is not None:
+        echo.cancel()
 
 
 async def create_permission_overwrite(channel: Any, target: Any, permissions: Any) -> Any:
@@ -424,6 +475,8 @@ async def create_permission_overwrite(channel: Any, target: Any, permissions: An
     allow, deny, kind, reason = _allow_deny(permissions, what)
     ch = await _channel(client, channel, what)
     tid, ttype = await _target(client, ch.guild, target, kind, what)
+    data = {"id": str(tid), "type": ttype, "allow": str(allow), "deny": str(deny)}
+    echo = _echo(client, ch, tid, data)
     try:
         await client.http.edit_channel_permissions(
             ch.id,
@@ -434,9 +487,9 @@ async def create_permission_overwrite(channel: Any, target: Any, permissions: An
             reason=reason,
         )
     except discord.HTTPException as exc:
+        _drop(echo)
         raise _refusal(what, exc, ch.guild, allow | deny) from None
-    data = {"id": str(tid), "type": ttype, "allow": str(allow), "deny": str(deny)}
-    _remember(ch, data, tid)
+    await _settle(echo, ch, tid, data)
     return overwrite_object(ch.id, data)
 
 
@@ -448,11 +501,13 @@ async def delete_permission_overwrite(channel: Any, target: Any) -> None:
     tid = convert.snowflake_arg(
         target.get("id") if isinstance(target, dict) else target, what=f"{what} target"
     )
+    echo = _echo(client, ch, tid, None)
     try:
         await client.http.delete_channel_permissions(ch.id, tid)
     except discord.HTTPException as exc:
+        _drop(echo)
         raise _refusal(what, exc, ch.guild, 0) from None
-    _remember(ch, None, tid)
+    await _settle(echo, ch, tid, None)
 
 
 async def get_permission_overwrites(channel: Any) -> list[Any]:
