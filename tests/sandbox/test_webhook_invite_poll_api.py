@@ -477,3 +477,51 @@ async def test_poll_refusals(sb, http) -> None:
     status, got = await call(http, "POST", f"{api}/channels/{cid}/polls/{theirs['id']}/expire")
     assert (status, got["code"]) == (403, 50013)
     assert sb.find_message(cid, theirs["id"])["poll"]["results"]["is_finalized"] is False
+
+
+async def test_users_join_through_an_invite_until_it_is_used_up(sb, http) -> None:
+    cid = channel_of(sb)
+    gid = sb.world.guild_id(0)
+    _, inv = await call(http, "POST", f"{sb.api_url}/channels/{cid}/invites", {"max_uses": 2})
+    members = set(sb.world.member_ids(0))
+    newcomers = [
+        u for u in (sb.world.user_id(i) for i in range(sb.world.user_pool)) if u not in members
+    ]
+    use = f"{sb.control_url}/invites/{inv['code']}"
+    for n, uid in enumerate(newcomers[:2], start=1):
+        async with http.post(use, json={"user_id": uid}) as r:
+            assert r.status == 200, await r.text()
+            body = await r.json()
+        assert body["invite"]["uses"] == n and body["member"]["user"]["id"] == str(uid)
+    async with http.post(use, json={"user_id": newcomers[1]}) as r:
+        assert r.status == 404  # used up: the invite is gone
+    async with http.post(use, json={"user_id": newcomers[2]}) as r:
+        assert r.status == 404
+    members_now = sb.server.view(gid).members
+    assert newcomers[0] in members_now and newcomers[1] in members_now
+    assert newcomers[2] not in members_now
+    assert (await call(http, "GET", f"{sb.api_url}/invites/{inv['code']}"))[1]["code"] == 10006
+    async with http.get(f"{sb.control_url}/guilds/{gid}/state") as r:
+        assert (await r.json())["invites"] == []
+    # An existing member can not join again.
+    _, again = await call(http, "POST", f"{sb.api_url}/channels/{cid}/invites", {"unique": True})
+    async with http.post(
+        f"{sb.control_url}/invites/{again['code']}", json={"user_id": newcomers[0]}
+    ) as r:
+        assert r.status == 400 and "already a member" in (await r.json())["error"]
+
+
+async def test_a_webhook_poll_needs_no_bot_permission(sb, http) -> None:
+    await grant(http, sb, ["view_channel", "send_messages", "manage_webhooks"])
+    cid = channel_of(sb)
+    _, hook = await call(
+        http, "POST", f"{sb.api_url}/channels/{cid}/webhooks", {"name": "Pollster"}
+    )
+    url = f"{sb.api_url}/webhooks/{hook['id']}/{hook['token']}?wait=true"
+    status, msg = await call(http, "POST", url, poll_body(), {})
+    assert status == 200 and msg["poll"]["answers"][2]["poll_media"]["text"] == "fish"
+    status, got = await call(http, "POST", url, poll_body(duration=0), {})
+    assert (status, got["code"]) == (400, 50035)  # but it is still checked
+    # The bot itself, without Send Polls, is refused.
+    status, got = await call(http, "POST", f"{sb.api_url}/channels/{cid}/messages", poll_body())
+    assert (status, got["code"]) == (403, 50013)

@@ -91,9 +91,10 @@ class ControlApi:
 
         for method, path, handler in message_routes(self.sb):
             r.add_route(method, prefix + path, self._guard(handler))
+        from .invite_api import control_routes as invite_routes  # noqa: PLC0415
         from .poll_api import control_routes as poll_routes  # noqa: PLC0415
 
-        for method, path, handler in poll_routes(self.sb):
+        for method, path, handler in poll_routes(self.sb) + invite_routes(self.sb):
             r.add_route(method, prefix + path, self._guard(handler))
 
     def _guard(self, handler: Any) -> Any:

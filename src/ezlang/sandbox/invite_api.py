@@ -9,6 +9,9 @@ the bot with the same settings in that channel is answered again, as Discord doe
 10006 Unknown Invite (also for an expired one), 50035 for a bad ``max_age``/``max_uses``.
 Creating sends INVITE_CREATE and deleting INVITE_DELETE to the guild's shard, to sessions
 with GUILD_INVITES.
+
+Control API: ``POST {control}/invites/{code}`` ``{user_id}`` — a user joins through the
+invite (GUILD_MEMBER_ADD, ``uses`` + 1; an invite used ``max_uses`` times is gone).
 """
 
 from __future__ import annotations
@@ -263,3 +266,29 @@ class InviteRoutes:
         self._event(inv, "INVITE_DELETE")
         self.sb.log.line(f"invite deleted: {inv.code}")
         return json_response(self.invite_json(inv, metadata=True))
+
+
+def control_routes(sb: Sandbox) -> list[tuple[str, str, Any]]:
+    """``POST /invites/{code}`` ``{user_id}``: a user joins the guild through an invite."""
+    invites = InviteRoutes(sb)
+
+    async def use(request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read() or b"{}")
+            uid = int(body["user_id"])
+        except (ValueError, KeyError, TypeError):
+            return json_response({"error": "user_id (a snowflake) is required"}, 400)
+        inv = invites.store.invites.get(request.match_info["code"])
+        if inv is None or inv.expired():
+            return json_response({"error": f"unknown invite {request.match_info['code']}"}, 404)
+        if sb.world.user(uid) is None:
+            return json_response({"error": f"unknown user {uid}"}, 404)
+        try:
+            member = sb.server.add_member(inv.guild_id, uid)  # GUILD_MEMBER_ADD
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+        inv.uses += 1
+        sb.log.line(f"invite used: {inv.code} by user {uid} ({inv.uses} use(s))")
+        return json_response({"invite": invites.invite_json(inv, metadata=True), "member": member})
+
+    return [("POST", "/invites/{code}", use)]

@@ -158,14 +158,17 @@ def new_poll(request: dict[str, Any], now: float | None = None) -> dict[str, Any
     }
 
 
-def check_new_poll(sb: Sandbox, channel_id: int, body: dict[str, Any]) -> web.Response | None:
-    """The refusal for a message body's ``poll`` (50035, or 50013 without Send Polls), or None."""
+def check_new_poll(
+    sb: Sandbox, channel_id: int, body: dict[str, Any], *, by_bot: bool = True
+) -> web.Response | None:
+    """The refusal for a message body's ``poll`` (50035, or when the bot posts, 50013
+    without Send Polls), or None. A webhook's token is its permission."""
     if "poll" not in body or body["poll"] is None:
         return None
     errors = poll_errors(body["poll"])
     if errors:
         return error(400, "Invalid Form Body", 50035, errors=errors)
-    if not sb.server.bot_may(channel_id, "send_polls"):
+    if by_bot and not sb.server.bot_may(channel_id, "send_polls"):
         return error(403, "Missing Permissions", 50013)
     return None
 

@@ -343,7 +343,7 @@ class WebhookRoutes:
         if errors:
             return error(400, "Invalid Form Body", 50035, errors=errors)
         cid = int(hook["channel_id"])
-        refusal = check_new_poll(self.sb, cid, body)
+        refusal = check_new_poll(self.sb, cid, body, by_bot=False)
         if refusal is not None:
             return refusal
         if is_empty_message(body):
