@@ -8,6 +8,7 @@ Also discord.py's own ``Webhook.from_url`` against the sandbox.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from ezlang.sandbox import Sandbox
 
-from .conftest import pointed_at
+from .conftest import pointed_at, wait_for
 from .rawclient import RawGateway
 
 TOKEN = "sandbox-token"
@@ -525,3 +526,61 @@ async def test_a_webhook_poll_needs_no_bot_permission(sb, http) -> None:
     # The bot itself, without Send Polls, is refused.
     status, got = await call(http, "POST", f"{sb.api_url}/channels/{cid}/messages", poll_body())
     assert (status, got["code"]) == (403, 50013)
+
+
+async def test_a_discordpy_client_hears_webhooks_invites_and_votes(sandbox, clients, http) -> None:
+    """discord.py parses every new event: each handler fires with the object it builds."""
+    from ezlang.sandbox import permissions as perms
+
+    gid = sandbox.world.guild_id(0)
+    sandbox.server.set_bot_permissions(gid, perms.parse_names(GRANTED))
+    rc = clients(TOKEN, intents=discord.Intents.default())  # webhooks, invites, polls included
+    await rc.wait_ready()
+    client = rc.client
+    heard: dict[str, list[Any]] = {}
+
+    def record(name: str) -> Any:
+        async def handler(*args: Any) -> None:
+            heard.setdefault(name, []).append(args)
+
+        handler.__name__ = name
+        return handler
+
+    for name in ("on_webhooks_update", "on_invite_create", "on_invite_delete"):
+        client.event(record(name))
+    for name in ("on_raw_poll_vote_add", "on_raw_poll_vote_remove", "on_poll_vote_add"):
+        client.event(record(name))
+
+    guild = await wait_for(lambda: client.get_guild(gid), what="guild 0 in the cache")
+    channel = guild.get_channel(channel_of(sandbox))
+    hook = await channel.create_webhook(name="Hooky")
+    await wait_for(lambda: heard.get("on_webhooks_update"), what="on_webhooks_update")
+    assert heard["on_webhooks_update"][0][0].id == channel.id
+    sent = await hook.send("via discord.py", username="Relay", wait=True)
+    assert sent.webhook_id == hook.id and sent.author.name == "Relay"
+
+    invite = await channel.create_invite(max_age=60, max_uses=1, unique=True)
+    await wait_for(lambda: heard.get("on_invite_create"), what="on_invite_create")
+    assert heard["on_invite_create"][0][0].code == invite.code
+    assert [i.code for i in await guild.invites()] == [invite.code]
+    await invite.delete()
+    await wait_for(lambda: heard.get("on_invite_delete"), what="on_invite_delete")
+
+    poll = discord.Poll("Best pet?", dt.timedelta(hours=1))
+    poll.add_answer(text="cat").add_answer(text="dog")
+    message = await channel.send(poll=poll)
+    alice = sandbox.world.member_ids(0)[0]
+    assert (await vote(http, sandbox, channel.id, str(message.id), alice, 2))[0] == 200
+    await wait_for(lambda: heard.get("on_raw_poll_vote_add"), what="on_raw_poll_vote_add")
+    raw = heard["on_raw_poll_vote_add"][0][0]
+    assert (raw.user_id, raw.answer_id, raw.message_id) == (alice, 2, message.id)
+    assert (await vote(http, sandbox, channel.id, str(message.id), alice, 2, "DELETE"))[0] == 200
+    await wait_for(lambda: heard.get("on_raw_poll_vote_remove"), what="on_raw_poll_vote_remove")
+    assert (await vote(http, sandbox, channel.id, str(message.id), alice, 1))[0] == 200
+    voters = [
+        u.id async for u in (await channel.fetch_message(message.id)).poll.answers[0].voters()
+    ]
+    assert voters == [alice]
+    ended = await message.end_poll()
+    assert ended.poll is not None and ended.poll.is_finalised()
+    assert [a.vote_count for a in ended.poll.answers] == [1, 0]
