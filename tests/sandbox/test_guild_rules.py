@@ -177,6 +177,20 @@ async def test_a_timed_out_member_cannot_post(sb, http):
     )
     assert status == 400 and "timed out" in data["error"]
     assert len(sb.channel_messages(int(channel["id"]))) == before
+    # Nor react (to the owner's message).
+    said = await sb.inject_message(int(channel["id"]), "react to this")
+    reactions = len(sb.reactions)
+    status, data = await call(
+        http,
+        "POST",
+        f"{g.ctl}/reactions",
+        {"channel_id": channel["id"], "message_id": said["id"], "emoji": "👍",
+         "user_id": str(g.alice)},
+        headers={},
+    )  # fmt: skip
+    assert status == 400 and "not let them react" in data["error"]
+    assert len(sb.reactions) == reactions
+    before += 1
     # Lifting the timeout lets them post again.
     status, _ = await call(
         http, "PATCH", f"{g.api}/members/{g.alice}", {"communication_disabled_until": None}

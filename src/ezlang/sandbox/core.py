@@ -369,6 +369,10 @@ class Sandbox:
             raise SandboxError(f"unknown user {user_id}")
         if not isinstance(emoji, str) or not emoji:
             raise SandboxError("emoji must be a non-empty string")
+        if uid != self.world.bot_id:  # the bot's own reactions are checked by the REST route
+            refused = self.server.may_post(ref.guild_id, uid, cid, react=True)
+            if refused is not None:
+                raise SandboxError(refused)
         name, eid = emoji, None
         if ":" in emoji:  # a custom emoji: "name:id" as in the REST path, or "<:name:id>"
             parts = [p for p in emoji.strip("<>").split(":") if p]

@@ -471,24 +471,28 @@ class ServerModel:
         guild["features"] = list(state.features)
         self.emit(guild_id, "GUILD_UPDATE", guild, INTENT_GUILDS)
 
-    def may_post(self, guild_id: int, user_id: int, channel_id: int) -> str | None:
-        """Why a member may not post in a channel (timed out, or no Send Messages there), or
-        None. Only a changed guild can refuse: the seed gives every member Send Messages."""
+    def may_post(
+        self, guild_id: int, user_id: int, channel_id: int, *, react: bool = False
+    ) -> str | None:
+        """Why a member may not post (or, with ``react``, react) in a channel — timed out,
+        or lacking the permission there — or None. Only a changed guild can refuse: the seed
+        gives every member these permissions. (Joining an existing reaction needs no Add
+        Reactions, so reacting asks only View Channel and Read Message History.)"""
         state = self.changed.get(guild_id)
         if state is None or user_id not in state.members:
             return None
+        doing = "react" if react else "send messages"
         member = state.members[user_id]
         if member.timed_out():
             return (
                 f"user {user_id} is timed out in guild {guild_id} until "
-                f"{member.communication_disabled_until}: Discord does not let them send messages"
+                f"{member.communication_disabled_until}: Discord does not let them {doing}"
             )
+        needed = ("view_channel", "read_message_history" if react else "send_messages")
         bits = state.channel_permissions_of(user_id, channel_id)
-        if not bits & perms.FLAGS["send_messages"] or not bits & perms.VIEW_CHANNEL:
-            return (
-                f"user {user_id} may not send messages in channel {channel_id} "
-                "(View Channel and Send Messages are needed)"
-            )
+        if not all(bits & perms.FLAGS[p] for p in needed):
+            names = " and ".join(p.replace("_", " ").title() for p in needed)
+            return f"user {user_id} may not {doing} in channel {channel_id} ({names} are needed)"
         return None
 
     def state_json(self, guild_id: int) -> dict[str, Any] | None:
