@@ -297,6 +297,9 @@ def test_include_and_use_stay_ordinary_names_elsewhere() -> None:
         ('reply message "hi"', "natural-language statement of the older EasyLang"),
         ("start bot with token t", "bot_start(token)"),
         ('send channel "hi"', "send_message(channel"),
+        ("ban user spammer", "ban_member(fetch_member(guild_id, user_id)"),
+        ("timeout user x 60", "timeout_member(member, milliseconds, reason)"),
+        ("add role helper to user x", "add_role_to_member(member, role)"),
         ("use python math", "expected a module name in quotes after 'use python'"),
     ],
 )

@@ -87,11 +87,14 @@ _NATURAL_STATEMENTS = {
     "set": "name = value  (for `set name to value`)",
     "load": 'use python "module" as name  (for `load python package "module" as name`)',
     "register": 'slash_command("name", "description", func(i) { … })  (for `register slash command …`)',
+    "ban": 'ban_member(fetch_member(guild_id, user_id), "reason")',
+    "kick": 'kick_member(fetch_member(guild_id, user_id), "reason")',
+    "timeout": "timeout_member(member, milliseconds, reason)",
+    "add": "add_role_to_member(member, role)  (for `add role … to user …`)",
+    "remove": "remove_role_from_member(member, role)  (for `remove role … from user …`)",
 }
 #: Natural-language statements whose action ezlang has no builtin for yet.
-_NATURAL_WITHOUT_BUILTIN = frozenset(
-    {"ban", "kick", "timeout", "add", "remove", "create", "join", "play"}
-)
+_NATURAL_WITHOUT_BUILTIN = frozenset({"create", "join", "play"})
 
 #: Bodies whose missing braces get the hint "EasyLang needs braces".
 _BRACED = tuple(f"the body of the {w}" for w in ("if", "else", "while", "for"))
