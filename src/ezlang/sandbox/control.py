@@ -96,6 +96,10 @@ class ControlApi:
 
         for method, path, handler in poll_routes(self.sb) + invite_routes(self.sb):
             r.add_route(method, prefix + path, self._guard(handler))
+        from .channel_api import control_routes as channel_routes  # noqa: PLC0415
+
+        for method, path, handler in channel_routes(self.sb):
+            r.add_route(method, prefix + path, self._guard(handler))
 
     def _guard(self, handler: Any) -> Any:
         from .core import SandboxError

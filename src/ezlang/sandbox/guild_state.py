@@ -260,7 +260,8 @@ class ServerModel:
 
     def bot_may(self, channel_id: int, *permission: str) -> bool:
         """True if the bot holds every named permission in the channel (guild-wide
-        permissions, then the channel's overwrites)."""
+        permissions, then the channel's overwrites; in a thread, its parent's)."""
+        channel_id = self.world.permission_channel(channel_id)
         state = self.changed.get(channel_id >> 22 << 22)
         if state is None:
             bits = self.bot_permissions(channel_id >> 22 << 22)

@@ -96,6 +96,9 @@ class RestApi:
         from .audit_api import AuditLogRoutes  # noqa: PLC0415 - it imports this module
 
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in AuditLogRoutes(self.sb).routes()]
+        from .channel_api import ChannelRoutes  # noqa: PLC0415 - it imports this module
+
+        routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in ChannelRoutes(self.sb).routes()]
         from .message_api import MessageRoutes  # noqa: PLC0415 - it imports this module
 
         self.messages = MessageRoutes(self.sb)
@@ -284,8 +287,11 @@ class RestApi:
             return await self.messages.post_dm(request, dm, await _message_body(request))
         if cid is None:
             return error(404, "Unknown Channel", 10003)
-        if not self.sb.server.bot_may(cid, "view_channel", "send_messages"):
-            return error(403, "Missing Permissions", 50013)
+        from .channel_api import admit_message  # noqa: PLC0415 - it imports this module
+
+        refusal = admit_message(self.sb, cid)  # permissions; a thread's archived/locked rules
+        if refusal is not None:
+            return refusal
         body = await _message_body(request)
         if not isinstance(body, dict):
             return error(400, "Invalid Form Body", 50035)

@@ -22,7 +22,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol
 
 # Discord epoch milliseconds of 2019-01-01 and 2016-01-01: plausible snowflakes that
 # also keep guilds and users in disjoint id ranges.
@@ -83,6 +83,22 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+# Channel types a message can be posted in: text, announcement and the three thread types.
+POSTABLE_TYPES = frozenset((0, 5, 10, 11, 12))
+
+
+class ChannelOverlay(Protocol):
+    """What the channel model (channel_state.py) answers the world: ``None`` means "not
+    mine, ask the seed"."""
+
+    def channel_ref(self, channel_id: int) -> ChannelRef | Literal[False] | None: ...
+    def channel_type(self, channel_id: int) -> int | None: ...
+    def channels(self, index: int) -> list[dict[str, Any]] | None: ...
+    def thread_object(self, channel_id: int) -> dict[str, Any] | None: ...
+    def active_thread_objects(self, index: int) -> list[dict[str, Any]]: ...
+    def permission_channel(self, channel_id: int) -> int: ...
+
+
 @dataclass(frozen=True)
 class ChannelRef:
     """Where a channel lives: the ids needed to route an event to its shard."""
@@ -116,6 +132,9 @@ class World:
         self.member_override: Callable[[int, int], dict[str, Any] | None] | None = None
         self.member_ids_override: Callable[[int], list[int]] | None = None
         self.overwrites_override: Callable[[int], list[dict[str, Any]]] | None = None
+        #: Set by the channel model (channel_state.py): channels created, edited or deleted,
+        #: and threads. It answers for the guilds and threads it knows; the seed for the rest.
+        self.channel_overlay: ChannelOverlay | None = None
 
     # ---- ids and routing -------------------------------------------------------------
 
@@ -158,6 +177,11 @@ class World:
 
     def channel(self, channel_id: int) -> ChannelRef | None:
         """Resolve a channel id to its guild, or None for an unknown channel."""
+        overlay = self.channel_overlay
+        if overlay is not None:
+            known = overlay.channel_ref(channel_id)
+            if known is not None:
+                return known or None
         guild_id = channel_id >> 22 << 22
         index = self.guild_index(guild_id)
         if index is None:
@@ -169,8 +193,19 @@ class World:
             return ChannelRef(channel_id, guild_id, index)
         return None
 
+    def permission_channel(self, channel_id: int) -> int:
+        """The channel whose permissions apply in ``channel_id``: a thread's parent, else itself."""
+        if self.channel_overlay is None:
+            return channel_id
+        return self.channel_overlay.permission_channel(channel_id)
+
     def is_text_channel(self, channel_id: int) -> bool:
-        """True for the text channels bots can post in."""
+        """True for the text channels (and threads) bots can post in."""
+        overlay = self.channel_overlay
+        if overlay is not None:
+            kind = overlay.channel_type(channel_id)
+            if kind is not None:
+                return kind in POSTABLE_TYPES
         low = channel_id & ((1 << 22) - 1)
         return self.channel(channel_id) is not None and low >= _TEXT_LOW and low < _VOICE_LOW
 
@@ -290,7 +325,9 @@ class World:
     def channels(self, index: int) -> list[dict[str, Any]]:
         """The channels of guild ``index``: a category, text channels and a voice channel
         (with the permission overwrites the server model stored, once the guild changed)."""
-        out = self._seed_channels(index)
+        overlay = self.channel_overlay
+        listed = None if overlay is None else overlay.channels(index)
+        out = self._seed_channels(index) if listed is None else listed
         if index in self.changed_indices and self.overwrites_override is not None:
             for ch in out:
                 ch["permission_overwrites"] = self.overwrites_override(int(ch["id"]))
@@ -346,7 +383,11 @@ class World:
         return out
 
     def channel_object(self, channel_id: int) -> dict[str, Any] | None:
-        """The channel object for ``GET /channels/{id}``, or None."""
+        """The channel object for ``GET /channels/{id}`` (a thread too), or None."""
+        if self.channel_overlay is not None:
+            thread = self.channel_overlay.thread_object(channel_id)
+            if thread is not None:
+                return thread
         ref = self.channel(channel_id)
         if ref is None:
             return None
@@ -444,7 +485,9 @@ class World:
             "member_count": len(members),
             "members": members,
             "channels": self.channels(index),
-            "threads": [],
+            "threads": []
+            if self.channel_overlay is None
+            else self.channel_overlay.active_thread_objects(index),
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
