@@ -244,6 +244,22 @@ POLL_BUILTINS = (
 #: The audit log (``ezlang.discord.audit_logs``).
 AUDIT_LOG_BUILTINS = ("fetch_audit_logs", "get_audit_logs_filtered", "get_audit_log_entry")
 
+#: Channels and threads (``ezlang.discord.channels`` and ``ezlang.discord.threads``).
+CHANNEL_BUILTINS = ("create_channel", "edit_channel", "delete_channel")
+THREAD_BUILTINS = (
+    "create_thread",
+    "create_thread_from_message",
+    "join_thread",
+    "leave_thread",
+    "archive_thread",
+    "unarchive_thread",
+    "lock_thread",
+    "unlock_thread",
+    "add_thread_member",
+    "remove_thread_member",
+    "get_thread_members",
+)
+
 
 def install() -> None:
     """Declare every extension builtin (idempotent)."""
@@ -259,6 +275,8 @@ def install() -> None:
     register_lazy(INVITE_BUILTINS, "ezlang.discord.invites")
     register_lazy(POLL_BUILTINS, "ezlang.discord.polls")
     register_lazy(AUDIT_LOG_BUILTINS, "ezlang.discord.audit_logs")
+    register_lazy(CHANNEL_BUILTINS, "ezlang.discord.channels")
+    register_lazy(THREAD_BUILTINS, "ezlang.discord.threads")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")

@@ -236,3 +236,108 @@ def _normalise_iso(value: Any) -> str | None:
         return None
     parsed = discord.utils.parse_time(value)
     return None if parsed is None else parsed.isoformat()
+
+
+# ---- channels and threads -------------------------------------------------------------------
+
+#: Discord's channel types by number, with the names EasyLang shows (``channel.type``).
+CHANNEL_TYPES: dict[int, str] = {
+    0: "text",
+    1: "dm",
+    2: "voice",
+    3: "group_dm",
+    4: "category",
+    5: "announcement",
+    10: "announcement_thread",
+    11: "public_thread",
+    12: "private_thread",
+    13: "stage",
+    15: "forum",
+    16: "media",
+}
+THREAD_TYPES = frozenset((10, 11, 12))
+
+
+class ChannelObject(DiscordObject):
+    what = "a channel"
+
+
+class ThreadObject(DiscordObject):
+    what = "a thread"
+
+
+class ThreadMemberObject(DiscordObject):
+    what = "a thread member"
+
+
+def channel_from_payload(data: dict[str, Any]) -> dict[str, Any]:
+    """A channel or thread from Discord's channel JSON.
+
+    A channel: ``{id, name, type, guild_id, topic, position, parent_id}``; a thread:
+    ``{id, name, type, guild_id, parent_id, owner_id, archived, locked, auto_archive_duration,
+    member_count}`` (``type`` as in :data:`CHANNEL_TYPES`: ``"text"``, ``"public_thread"`` …).
+    """
+    kind = int(data.get("type", 0))
+    common = {
+        "id": str(data["id"]),
+        "name": data.get("name"),
+        "type": CHANNEL_TYPES.get(kind, str(kind)),
+        "guild_id": None if data.get("guild_id") is None else str(data["guild_id"]),
+    }
+    if kind in THREAD_TYPES:
+        meta = data.get("thread_metadata") or {}
+        return ThreadObject(
+            common,
+            parent_id=snowflake(_int_or_none(data.get("parent_id"))),
+            owner_id=snowflake(_int_or_none(data.get("owner_id"))),
+            archived=bool(meta.get("archived", False)),
+            locked=bool(meta.get("locked", False)),
+            auto_archive_duration=meta.get("auto_archive_duration"),
+            member_count=data.get("member_count"),
+        )
+    return ChannelObject(
+        common,
+        topic=data.get("topic"),
+        position=data.get("position"),
+        parent_id=None if data.get("parent_id") is None else str(data["parent_id"]),
+    )
+
+
+def channel(ch: discord.abc.GuildChannel | discord.Thread) -> dict[str, Any]:
+    """The same object as :func:`channel_from_payload`, from a discord.py channel or thread
+    (what the channel and thread events hand to EasyLang)."""
+    common = {
+        "id": str(ch.id),
+        "name": ch.name,
+        "type": CHANNEL_TYPES.get(ch.type.value, str(ch.type.value)),
+        "guild_id": str(ch.guild.id),
+    }
+    if isinstance(ch, discord.Thread):
+        return ThreadObject(
+            common,
+            parent_id=snowflake(ch.parent_id),
+            owner_id=snowflake(ch.owner_id),
+            archived=ch.archived,
+            locked=ch.locked,
+            auto_archive_duration=ch.auto_archive_duration,
+            member_count=ch.member_count,
+        )
+    return ChannelObject(
+        common,
+        topic=getattr(ch, "topic", None),
+        position=ch.position,
+        parent_id=snowflake(ch.category_id),
+    )
+
+
+def thread_member(data: dict[str, Any]) -> dict[str, Any]:
+    """``{id, thread_id, joined_at}`` (``id`` is the user's) from Discord's thread member."""
+    return ThreadMemberObject(
+        id=str(data["user_id"]),
+        thread_id=str(data["id"]),
+        joined_at=_normalise_iso(data.get("join_timestamp")),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 
 from ezlang.discord import convert
-from ezlang.discord.messages import ChannelObject, MemberObject, RoleObject, discord_error
+from ezlang.discord.messages import MemberObject, RoleObject, discord_error
 from ezlang.discord.runtime import runtime
 from ezlang.lang.registry import register
 
@@ -24,19 +24,6 @@ __all__ = ["BUILTINS"]
 
 # Discord's "unknown …" codes: the id names nothing, so a getter answers null.
 _UNKNOWN = {10003, 10004, 10011, 10013}
-
-_CHANNEL_TYPES = {
-    0: "text",
-    1: "dm",
-    2: "voice",
-    4: "category",
-    5: "announcement",
-    10: "announcement_thread",
-    11: "public_thread",
-    12: "private_thread",
-    13: "stage",
-    15: "forum",
-}
 
 
 def _client(what: str) -> discord.Client:
@@ -50,16 +37,8 @@ def _id_of(value: Any, what: str) -> int:
 
 
 def channel_object(data: dict[str, Any]) -> dict[str, Any]:
-    """``{id, name, type, guild_id, topic, position, parent_id}`` from Discord's channel JSON."""
-    return ChannelObject(
-        id=str(data["id"]),
-        name=data.get("name"),
-        type=_CHANNEL_TYPES.get(int(data.get("type", 0)), str(data.get("type"))),
-        guild_id=None if data.get("guild_id") is None else str(data["guild_id"]),
-        topic=data.get("topic"),
-        position=data.get("position"),
-        parent_id=None if data.get("parent_id") is None else str(data["parent_id"]),
-    )
+    """A channel (or thread) object from Discord's channel JSON (see ``convert``)."""
+    return convert.channel_from_payload(data)
 
 
 def role_object(r: discord.Role) -> dict[str, Any]:

@@ -72,8 +72,7 @@ def discord_error(action: str, exc: discord.HTTPException, permission: str = "")
     return err
 
 
-class ChannelObject(convert.DiscordObject):
-    what = "a channel"
+ChannelObject = convert.ChannelObject  # one home for the channel object: convert.py
 
 
 class RoleObject(convert.DiscordObject):
