@@ -10,6 +10,7 @@ an EasyLang error at its line before anything is sent.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from .conftest import Control
@@ -208,3 +209,14 @@ async def test_refusals_name_what_to_fix(sandbox: Any, control: Control, ezlang_
     assert sandbox.rest_requests == requests  # checked before anything was sent
     assert bot.proc.returncode is None
     assert "Traceback" not in bot.stderr
+
+
+def test_every_channel_and_thread_builtin_is_registered_and_documented() -> None:
+    from ezlang.discord import channels, threads
+    from ezlang.extensions import CHANNEL_BUILTINS, THREAD_BUILTINS
+
+    docs = (Path(__file__).parents[2] / "docs" / "BOTS.md").read_text()
+    registered = {**channels.BUILTINS, **threads.BUILTINS}
+    assert set(CHANNEL_BUILTINS + THREAD_BUILTINS) == set(registered)
+    for name in registered:
+        assert f"`{name}(" in docs, f"{name} is not documented in docs/BOTS.md"

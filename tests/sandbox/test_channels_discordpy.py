@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import discord
 
+from ezlang.discord import convert
 from ezlang.sandbox.permissions import FLAGS
 from ezlang.sandbox.world import BOT_ROLE_PERMISSIONS
 
@@ -53,6 +54,13 @@ async def test_discordpy_channel_lifecycle_updates_its_cache(sandbox, clients):
     assert got.overwrites_for(guild.default_role).view_channel is False
     assert got.overwrites_for(guild.me.top_role).view_channel is True
     assert got.permissions_synced
+    # EasyLang's channel object is the same from discord.py's cache and from the REST JSON.
+    from_rest = convert.channel_from_payload(dict(await client.http.get_channel(channel.id)))
+    assert convert.channel(got) == from_rest
+    assert from_rest == {
+        "id": str(channel.id), "name": "mods", "type": "text", "guild_id": str(gid),
+        "topic": "for mods", "position": from_rest["position"], "parent_id": str(category.id),
+    }  # fmt: skip
     await wait_for(lambda: len(created) == 2, what="on_guild_channel_create twice")
     assert len(guild.channels) == before + 2 and [c.id for c in created] == [
         category.id,
@@ -92,7 +100,14 @@ async def test_discordpy_threads_archive_lock_and_members(sandbox, clients):
     thread = await text.create_thread(name="plans", type=discord.ChannelType.public_thread)
     cached = await wait_for(lambda: guild.get_thread(thread.id), what="THREAD_CREATE")
     assert cached.parent_id == general and cached.owner_id == client.user.id
-    assert thread in guild.threads or cached in guild.threads
+    assert cached in guild.threads
+    as_ez = convert.channel(cached)
+    assert as_ez == convert.channel_from_payload(dict(await client.http.get_channel(thread.id)))
+    assert (as_ez["type"], as_ez["parent_id"], as_ez["archived"]) == (
+        "public_thread",
+        str(general),
+        False,
+    )
 
     # A thread is a channel: the bot posts in it, and the message routes accept it.
     sent = await cached.send("hello thread")
