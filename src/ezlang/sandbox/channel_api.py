@@ -506,33 +506,34 @@ class ChannelRoutes:
             return error(404, "Unknown Member", 10007)
         return uid
 
-    async def join_thread(self, request: web.Request) -> web.Response:
+    def _active_thread(self, request: web.Request) -> Thread | web.Response:
+        """The thread of a membership route, or the refusal (archived threads too: 50083)."""
         thread = self._thread(request)
         if isinstance(thread, web.Response):
             return thread
-        if thread.archived:
-            return _archived()
+        return _archived() if thread.archived else thread
+
+    async def join_thread(self, request: web.Request) -> web.Response:
+        thread = self._active_thread(request)
+        if isinstance(thread, web.Response):
+            return thread
         self.model.add_member(thread, self.world.bot_id)
         return web.Response(status=204)
 
     async def leave_thread(self, request: web.Request) -> web.Response:
-        thread = self._thread(request)
+        thread = self._active_thread(request)
         if isinstance(thread, web.Response):
             return thread
-        if thread.archived:
-            return _archived()
         self.model.remove_member(thread, self.world.bot_id)
         return web.Response(status=204)
 
     async def add_thread_member(self, request: web.Request) -> web.Response:
-        thread = self._thread(request)
+        thread = self._active_thread(request)
         if isinstance(thread, web.Response):
             return thread
         uid = self._user(thread, request.match_info["user_id"])
         if isinstance(uid, web.Response):
             return uid
-        if thread.archived:
-            return _archived()
         if not self._may(thread.id, "send_messages_in_threads"):
             self._refused(f"add a member to thread {thread.id}", "Send Messages in Threads")
             return _missing()
@@ -544,14 +545,12 @@ class ChannelRoutes:
         return web.Response(status=204)
 
     async def remove_thread_member(self, request: web.Request) -> web.Response:
-        thread = self._thread(request)
+        thread = self._active_thread(request)
         if isinstance(thread, web.Response):
             return thread
         uid = self._user(thread, request.match_info["user_id"])
         if isinstance(uid, web.Response):
             return uid
-        if thread.archived:
-            return _archived()
         creator = thread.type == PRIVATE_THREAD and thread.owner_id == self.world.bot_id
         if not creator and not self._may(thread.id, "manage_threads"):
             self._refused(f"remove a member from thread {thread.id}", "Manage Threads")
