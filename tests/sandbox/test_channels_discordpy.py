@@ -45,8 +45,10 @@ async def test_discordpy_channel_lifecycle_updates_its_cache(sandbox, clients):
     before = len(guild.channels)
     category = await guild.create_category("Staff")
     hidden = discord.PermissionOverwrite(view_channel=False)
+    # The bot's role first: once @everyone is denied, a bot without it could not see the
+    # category any more (and Discord refuses overwrites in a channel it cannot see).
+    await category.set_permissions(guild.me.top_role, view_channel=True)
     await category.set_permissions(guild.default_role, overwrite=hidden)
-    await category.set_permissions(guild.me.top_role, view_channel=True)  # the bot still sees it
     channel = await guild.create_text_channel("mods", category=category, topic="for mods")
     got = await wait_for(lambda: guild.get_channel(channel.id), what="CHANNEL_CREATE in cache")
     assert got.category_id == category.id and got.topic == "for mods"

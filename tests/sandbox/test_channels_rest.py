@@ -100,6 +100,22 @@ async def test_channel_routes_create_edit_delete_and_refusals(sb, http):
     assert status == 200 and edited["name"] == "moderators" and edited["topic"] == "new"
     status, got = await call(http, "GET", f"{g.api}/channels/{text['id']}")
     assert status == 200 and got["name"] == "moderators" and len(got["permission_overwrites"]) == 2
+    # Overwrites on an edit follow Edit Channel Permissions: nothing the bot lacks, and
+    # Manage Roles needed at all.
+    status, body = await call(
+        http, "PATCH", f"{g.api}/channels/{text['id']}", {"permission_overwrites": [admin]}
+    )
+    assert (status, body["code"]) == (403, 50013)
+    sb.server.set_bot_permissions(g.id, BOT_ROLE_PERMISSIONS & ~FLAGS["manage_roles"])
+    status, body = await call(
+        http, "PATCH", f"{g.api}/channels/{text['id']}", {"permission_overwrites": [deny_view]}
+    )
+    assert (status, body["code"]) == (403, 50013)
+    sb.server.set_bot_permissions(g.id, BOT_ROLE_PERMISSIONS)
+    assert (
+        len((await call(http, "GET", f"{g.api}/channels/{text['id']}"))[1]["permission_overwrites"])
+        == 2
+    )
     status, _ = await call(
         http, "POST", f"{g.api}/channels/{text['id']}/messages", {"content": "x"}
     )

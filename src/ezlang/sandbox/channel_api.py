@@ -138,14 +138,42 @@ class ChannelRoutes:
     def _bot_bits(self, guild_id: int) -> int:
         return self.sb.server.bot_permissions(guild_id)
 
-    def _overwrites_refusal(self, guild_id: int, raw: Any) -> web.Response | list[dict[str, Any]]:
-        """Check ``permission_overwrites`` as Discord does: only permissions the bot holds in
-        the guild, and MANAGE_ROLES only for an administrator."""
+    def _may_set_bits(self, guild_id: int, channel_id: int | None, bits: int) -> bool:
+        """Discord's rule for overwrites the bot sets. Creating a channel: only permissions the
+        bot holds in the guild, MANAGE_ROLES only for an administrator. Editing one: Edit
+        Channel Permissions' rule (``permissions.may_edit_overwrite``: MANAGE_ROLES in the
+        channel; permissions held in the category or guild, or any with a MANAGE_ROLES
+        overwrite there)."""
+        mine = self._bot_bits(guild_id)
+        if mine & perms.ADMINISTRATOR:
+            return True
+        if channel_id is None:
+            return not bits & ~mine and not bits & perms.FLAGS["manage_roles"]
+        state = self.sb.server.view(guild_id)
+        assert state is not None
+        bot = self.world.bot_id
+        parent = (self.world.channel_object(channel_id) or {}).get("parent_id")
+        scope = state.channel_permissions_of(bot, int(parent)) if parent else mine
+        return perms.may_edit_overwrite(
+            here=state.channel_permissions_of(bot, channel_id),
+            scope=scope,
+            bits=bits,
+            manage_overwrite=perms.allows_manage_roles(
+                guild_id=guild_id,
+                member_id=bot,
+                member_roles=state.members[bot].roles,
+                overwrites=state.overwrites.get(channel_id, {}).values(),
+            ),
+        )
+
+    def _overwrites_refusal(
+        self, guild_id: int, raw: Any, channel_id: int | None = None
+    ) -> web.Response | list[dict[str, Any]]:
+        """Parse ``permission_overwrites`` and check them (:meth:`_may_set_bits`)."""
         if not isinstance(raw, list):
             return _invalid("permission_overwrites", "BASE_TYPE_ARRAY", "Must be an array.")
-        mine = self._bot_bits(guild_id)
-        admin = bool(mine & perms.ADMINISTRATOR)
         out = []
+        bits = 0
         for i, o in enumerate(raw):
             oid = _id(o.get("id")) if isinstance(o, dict) else None
             try:
@@ -156,12 +184,15 @@ class ChannelRoutes:
             kind = o.get("type") if isinstance(o, dict) else None
             if oid is None or kind not in (0, 1, "role", "member") or allow < 0 or deny < 0:
                 return _invalid(f"permission_overwrites.{i}", "INVALID", "Invalid overwrite.")
-            if not admin and (
-                (allow | deny) & ~mine or (allow | deny) & perms.FLAGS["manage_roles"]
-            ):
-                return _missing()
+            bits |= allow | deny
             kind = {"role": 0, "member": 1}.get(kind, kind)  # type: ignore[arg-type]
             out.append({"id": str(oid), "type": kind, "allow": str(allow), "deny": str(deny)})
+        if not self._may_set_bits(guild_id, channel_id, bits):
+            what = "set overwrites of channel" if channel_id else "create a channel with overwrites"
+            self._refused(
+                f"{what} {channel_id or ''}".strip(), "Manage Roles (or the permissions it grants)"
+            )
+            return _missing()
         return out
 
     def _parent_refusal(self, guild_id: int, raw: Any) -> web.Response | int | None:
@@ -278,10 +309,7 @@ class ChannelRoutes:
             fields["parent_id"] = None if parent is None else str(parent)
         overwrites = None
         if body.get("permission_overwrites") is not None:
-            if not self._may(cid, "manage_roles"):
-                self._refused(f"set overwrites of channel {cid}", "Manage Roles")
-                return _missing()
-            checked = self._overwrites_refusal(gid, body["permission_overwrites"])
+            checked = self._overwrites_refusal(gid, body["permission_overwrites"], cid)
             if isinstance(checked, web.Response):
                 return checked
             overwrites = checked
