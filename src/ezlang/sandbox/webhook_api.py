@@ -89,7 +89,7 @@ def _name_errors(name: Any, required: bool) -> Errors:
 
 def _public(hook: dict[str, Any], *, with_user: bool) -> dict[str, Any]:
     """The webhook object as a route answers it (a token route shows no ``user``)."""
-    out = {k: v for k, v in hook.items() if not k.startswith("_")}
+    out = dict(hook)
     if not with_user:
         out.pop("user", None)
     return out
