@@ -10,6 +10,7 @@ DiscordError that says what to fix.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from .conftest import Control, wait_until
@@ -59,6 +60,9 @@ on_message(func(message) {
         } else if w[0] == "!icon" {
             let r = create_role_with_icon(message.guild_id, "Stars", "⭐")
             print("icon role " + r.name)
+        } else if w[0] == "!iconfile" {
+            let r = create_role_with_icon(message.guild_id, "Pictured", w[1], {hoist: true})
+            print("icon file role " + r.name + " " + r.hoist)
         } else if w[0] == "!longnick" {
             set_nickname(fetch_member(message.guild_id, w[1]), "a name that is far longer than Discord allows")
         }
@@ -143,7 +147,7 @@ async def test_roles_and_members(sandbox: Any, control: Control, ezlang_run: Any
 
 
 async def test_refusals_name_the_permission_and_the_roles(
-    sandbox: Any, control: Control, ezlang_run: Any
+    sandbox: Any, control: Control, ezlang_run: Any, tmp_path: Path
 ) -> None:
     bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
     alice = str(sandbox.world.member_ids(0)[1])
@@ -191,11 +195,21 @@ async def test_refusals_name_the_permission_and_the_roles(
     await bot.wait_line("^icon role Stars$")
     state = await control.get(f"/guilds/{guild}/state")
     assert any(r["name"] == "Stars" and r["unicode_emoji"] == "⭐" for r in state["roles"])
+    image = tmp_path / "icon.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    await control.inject(channel, f"!iconfile {image}")
+    await bot.wait_line("^icon file role Pictured true$")
+    state = await control.get(f"/guilds/{guild}/state")
+    pictured = next(r for r in state["roles"] if r["name"] == "Pictured")
+    assert pictured["icon"] and pictured["unicode_emoji"] is None
+    await control.inject(channel, f"!iconfile {tmp_path / 'missing.png'}")
+    line = await bot.wait_line("^caught ValueError")
+    assert "create_role_with_icon(): no image file at" in line
 
     # Checked before sending: a nickname over 32 characters.
     requests = sandbox.rest_requests
     await control.inject(channel, f"!longnick {alice}")
-    line = await bot.wait_line("^caught ValueError")
+    line = await bot.wait_line("^caught ValueError: set_nickname")
     assert line.startswith("caught ValueError: set_nickname(): a nickname is at most 32")
     # fetch_member is the only request that command made.
     assert sandbox.rest_requests - requests == 1
