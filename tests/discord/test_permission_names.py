@@ -107,3 +107,21 @@ try { create_permission_bitfield(["send_messagez"]) } catch err { print(err.kind
         '(did you mean "send_messages"?); permissions are named like "send_messages", '
         '"BanMembers" or "MANAGE_ROLES"',
     ]
+
+
+def test_each_declared_builtin_is_registered_by_its_module() -> None:
+    import importlib
+
+    from ezlang import extensions
+    from ezlang.lang.registry import BUILTINS
+
+    for names, module in (
+        (extensions.PERMISSION_BUILTINS, "ezlang.discord.permissions"),
+        (extensions.CHECK_BUILTINS, "ezlang.discord.checks"),
+        (extensions.INTERACTION_BUILTINS, "ezlang.discord.interactions"),
+    ):
+        importlib.import_module(module)
+        lazy = [n for n in names if getattr(BUILTINS.get(n), "__module__", "").endswith("registry")]
+        assert lazy == [], module
+    for name in ("register_command", "register_user_context_menu", "run_checks"):
+        assert name in BUILTINS
