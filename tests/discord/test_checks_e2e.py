@@ -55,6 +55,7 @@ slash_command("config", "Subcommand checks", {subcommands: [
     interaction_reply(i, "config " + i.subcommand)
 })
 apply_checks("config reset", [require_permission("administrator")])
+apply_checks("config", [guild_only()])  // the command's checks hold for each subcommand
 register_command({name: "hello", description: "The older form", checks: [guild_only()],
     execute: func(i) { interaction_reply(i, "hello there") }})
 register_command({name: "legacy", description: "Answered by interactionCreate"})
@@ -72,6 +73,8 @@ on_message(func(m) {
     if m.content == "!ban" {
         let r = run_checks("ban", m)
         print("prefix ban by " + m.author.id + " " + r.passed + " " + r.reason)
+    } else if m.content == "!reset" {
+        print("prefix reset " + run_checks("config reset", m).reason)
     }
 })
 print("checks " + json_stringify(get_command_checks("ban")) + " " + length(get_command_checks("custom")))
@@ -169,6 +172,10 @@ async def test_checks_refuse_with_a_clear_ephemeral_answer_and_the_handler_does_
         True,
     )
     assert _said(await use("config reset", owner)) == ("config reset", False)
+    assert _said(await use("config show", plain, dm=True)) == (
+        "/config show can only be used in a server.",
+        True,
+    )
 
     # The older forms: register_command with a handler and checks, without a handler
     # (interactionCreate + run_checks), and the two context-menu names.
@@ -197,6 +204,12 @@ async def test_checks_refuse_with_a_clear_ephemeral_answer_and_the_handler_does_
     )
     await control.post("/messages", {"channel_id": channel, "content": "!ban", "author_id": owner})
     await bot.wait_line(f"^prefix ban by {owner} true null$")
+    await control.post(
+        "/messages", {"channel_id": channel, "content": "!reset", "author_id": plain}
+    )
+    await bot.wait_line(
+        "^prefix reset You need the Administrator permission to use /config reset.$"
+    )
 
     # Every refused handler stayed silent; the allowed ones ran once each.
     ran = [line for line in bot.out if " ran by " in line]

@@ -92,11 +92,13 @@ class CheckRegistry:
             f"owner_only(), a function or a registered check's name, not {to_repr(check)}",
         )
 
-    def for_command(self, name: str, path: tuple[str, ...] = ()) -> list[Any]:
-        """The checks of a command, then those of its subcommand path (``"config set"``)."""
-        found = list(self.by_command.get(name, ()))
-        if path:
-            found += self.by_command.get(" ".join((name, *path)), ())
+    def for_command(self, parts: list[str]) -> list[Any]:
+        """The checks of a command, then those of its group and subcommand: for
+        ``["config", "set", "color"]``, those of ``"config"``, ``"config set"`` and
+        ``"config set color"``. A context menu is one part (its name may hold spaces)."""
+        found: list[Any] = []
+        for n in range(1, len(parts) + 1):
+            found += self.by_command.get(" ".join(parts[:n]), ())
         return found
 
 
@@ -332,7 +334,8 @@ async def run_checks(command_name: Any, context: Any) -> dict[str, Any]:
     rt = runtime()
     name = _command_name(command_name, what)
     ctx = context_of(name, context, what)
-    text = await first_refusal(rt, ctx, registry(rt).for_command(name), what)
+    parts = name.split() if ctx.slash else [name]
+    text = await first_refusal(rt, ctx, registry(rt).for_command(parts), what)
     return convert.DiscordObject(passed=text is None, reason=text)
 
 

@@ -120,8 +120,8 @@ class Router:
             handler = self._command_handler(obj)
             if handler is not None:
                 label = _command_label(obj)
-                path = tuple(p for p in (obj["subcommand_group"], obj["subcommand"]) if p)
-                gate = self.checks.for_command(obj["command"], path)
+                path = [p for p in (obj["subcommand_group"], obj["subcommand"]) if p]
+                gate = self.checks.for_command([obj["command"], *path])
                 rt.spawn(self.run(handler, (obj,), obj, label, gate=gate))
             elif not rt.handlers.get("interactionCreate"):
                 self._unhandled(f"the {_command_label(obj)}", "slash_command")
