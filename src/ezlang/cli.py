@@ -81,6 +81,25 @@ def _build_parser() -> tuple[_Parser, _Parser]:
         help="with --sandbox: log connections, IDENTIFYs, messages in and out on stderr",
     )
 
+    run.add_argument(
+        "--metrics",
+        type=_port,
+        metavar="PORT",
+        help="shard manager: serve Prometheus metrics on 127.0.0.1:PORT/metrics",
+    )
+    run.add_argument(
+        "--dashboard",
+        type=_port,
+        metavar="PORT",
+        help="shard manager: serve the live dashboard on 127.0.0.1:PORT "
+        "(actions need EZLANG_DASHBOARD_TOKEN)",
+    )
+    run.add_argument(
+        "--log-json",
+        action="store_true",
+        help="shard manager: write its messages as one JSON object per line on stderr",
+    )
+
     check = sub.add_parser(
         "check",
         help="find syntax errors, undefined names and wrong builtin calls without running",
@@ -106,7 +125,8 @@ def _build_parser() -> tuple[_Parser, _Parser]:
 
 
 _USAGE = {
-    "run": "usage: ezlang run FILE [--debug] [--api URL] [--sandbox [--log]] [NAME=value ...]",
+    "run": "usage: ezlang run FILE [--debug] [--api URL] [--sandbox [--log]] [--metrics PORT] "
+    "[--dashboard PORT] [--log-json] [NAME=value ...]",
     "check": "usage: ezlang check FILE...",
     "test": "usage: ezlang test PATH... [--timeout SECONDS] [--debug]",
 }
@@ -116,6 +136,13 @@ def _usage_error(message: str, command: str) -> int:
     """A usage mistake found after parsing: the command's usage line, the problem, exit 2."""
     sys.stderr.write(f"{_USAGE[command]}\nezlang {command}: error: {message}\n")
     return EXIT_USAGE
+
+
+def _port(text: str) -> int:
+    """A TCP port argument (0: any free port)."""
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return int(text)
 
 
 def _parse_assignments(items: Sequence[str]) -> dict[str, str] | str:
@@ -223,6 +250,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         options["sandbox_log"] = True
     if args.commands_guild:
         options["commands_guild"] = args.commands_guild
+    # Defaults for create_shard_manager's options (an option the script gives wins).
+    if args.metrics is not None:
+        options["shard_manager_defaults"] = {"metrics": args.metrics}
+    if args.dashboard is not None:
+        options.setdefault("shard_manager_defaults", {})["dashboard"] = args.dashboard
+    if args.log_json:
+        options.setdefault("shard_manager_defaults", {})["log_format"] = "json"
     return run_file(
         args.file,
         arguments=assignments,

@@ -40,7 +40,7 @@ class CapturingReporter(Reporter):
     def _emit(self, text: str, out: Any) -> None:
         self.lines.append(text)
 
-    def problem(self, message: str) -> None:
+    def problem(self, message: str, **where: Any) -> None:
         self.lines.append(f"[manager] {message}")
 
     def text(self) -> str:

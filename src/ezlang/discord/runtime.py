@@ -33,6 +33,7 @@ from ezlang.discord.clients import (
     IdentifyGate,
     running_shard_sockets,
 )
+from ezlang.discord.counters import COUNTERS
 from ezlang.discord.handlers import Handler, _arity, handler_options  # noqa: F401
 from ezlang.discord.intents import (  # noqa: F401  (part of this module's interface)
     DEFAULT_INTENTS,
@@ -211,6 +212,7 @@ class BotRuntime:
 
     def report_handler_error(self, exc: BaseException, event: str) -> None:
         """Print the error with its .ez position, or hand it to the ``error`` handlers."""
+        COUNTERS.handler_errors += 1  # the shard's handler_errors stat and metric
         if event != "error" and self.handlers.get("error"):
             self.emit("error", (_error_value(exc, event),))
             return

@@ -9,14 +9,14 @@ cheap (a dict lookup and a ``len``).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import discord
 
-from ezlang.discord import convert
+from ezlang.discord import convert, latency
+from ezlang.discord.latency import measured_latency
 from ezlang.lang.values import EzObject
 
 Getter = Callable[[discord.Client], Any]
@@ -59,14 +59,10 @@ def _channel_count(c: discord.Client) -> int:
 
 
 def _ping_ms(c: discord.Client) -> int:
-    """Gateway heartbeat latency in whole milliseconds; -1 before the first heartbeat (discord.js)."""
-    try:
-        latency = c.latency
-    except (AttributeError, ZeroDivisionError):
-        return -1
-    if latency is None or math.isnan(latency) or math.isinf(latency):
-        return -1
-    return round(latency * 1000)
+    """Gateway heartbeat latency in whole milliseconds; -1 until a heartbeat sent after READY
+    was answered (discord.js says -1 before its first heartbeat; see ezlang.discord.latency)."""
+    latency = measured_latency(c)
+    return -1 if latency is None else round(latency * 1000)
 
 
 def _ws_status(c: discord.Client) -> str:
@@ -120,6 +116,7 @@ class ClientView(EzObject):
 
     def __init__(self, client: discord.Client) -> None:
         self.client = client
+        latency.install()  # ws.ping counts only heartbeats sent after READY
 
         def cache(members: dict[str, Getter], label: str) -> Getter:
             section = _Section(client, members, label)

@@ -34,6 +34,8 @@ from typing import Any
 
 import aiohttp
 
+from ezlang.discord.counters import COUNTERS, trace_config
+from ezlang.discord.latency import measured_latency
 from ezlang.lang.asyncbridge import Done, KeptRunner
 from ezlang.lang.errors import EzError
 from ezlang.sharding.ipc import Channel, ChannelClosed
@@ -253,11 +255,16 @@ class ShardAgent:
         original_connect = client.connect
         original_login = client.login
 
+        counters = COUNTERS
+
         def dispatch(event: str, /, *args: Any, **kwargs: Any) -> Any:
-            if event == "ready":
+            if event == "socket_event_type":  # every gateway dispatch, by its type
+                counters.event(args[0])
+            elif event == "ready":
                 self._ready_at = time.monotonic()
                 self.set_status("ready")
             elif event == "resumed":
+                counters.resumes += 1
                 self.set_status("ready")
             elif event == "disconnect" and not client.is_closed():
                 ws = getattr(client, "ws", None)
@@ -297,6 +304,7 @@ class ShardAgent:
                 raise
 
         client.dispatch = dispatch
+        _count_rest_and_errors(client)
         _report_identify_sends(self)
         self._track_sockets(client)
         # The connection state keeps its own reference to dispatch (READY goes through it).
@@ -448,8 +456,9 @@ class ShardAgent:
         ping: int | None = None
         guilds = users = 0
         if client is not None:
-            latency = client.latency
-            ping = round(latency * 1000) if math.isfinite(latency) else None
+            # None until a heartbeat sent after READY is answered (ezlang.discord.latency).
+            latency = measured_latency(client)
+            ping = None if latency is None else round(latency * 1000)
             guilds = len(client.guilds)
             users = sum((g.member_count or 0) for g in client.guilds)
         if self._process is None:
@@ -465,6 +474,7 @@ class ShardAgent:
             if ready and self._ready_at is not None
             else 0,
             "ready": ready,
+            **COUNTERS.snapshot(),
         }
 
     async def close_client(self) -> None:
@@ -526,6 +536,21 @@ class ShardAgent:
             raise EzError(
                 "TimeoutError", f"the shard manager did not answer {op} within {timeout:g} s"
             ) from None
+
+
+def _count_rest_and_errors(client: Any) -> None:
+    """Count REST requests (an aiohttp trace on discord.py's session, made at login) and the
+    errors of a discord.py bot's own handlers (``.ez`` handlers are counted by the runtime)."""
+    http = getattr(client, "http", None)
+    if http is not None and getattr(http, "http_trace", None) is None:
+        http.http_trace = trace_config()
+    original_on_error = client.on_error
+
+    async def on_error(event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        COUNTERS.handler_errors += 1
+        await original_on_error(event_method, *args, **kwargs)
+
+    client.on_error = on_error
 
 
 _identify_patched = False

@@ -61,6 +61,10 @@ def create_shard_manager(bot_file: Any = None, options: Any = None) -> dict[str,
         )
     ctx = context.current()
     base_dir = ctx.main_file.parent if ctx.main_file is not None else None
+    # --metrics, --dashboard and --log-json give defaults; the script's options win.
+    defaults = ctx.options.get("shard_manager_defaults")
+    if defaults:
+        options = {**defaults, **(options or {})}
     manager = ShardManager(
         bot_file,
         options,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ezlang.lang.errors import EzError
 
 if TYPE_CHECKING:
+    from ezlang.sharding.monitor import Monitor
     from ezlang.sharding.options import ShardOptions
     from ezlang.sharding.progress import Reporter
     from ezlang.sharding.zygote import Zygote
@@ -96,6 +97,11 @@ class ShardHost(Protocol):
     @property
     def zygote(self) -> Zygote | None:
         """The fork server to start shards from, if there is one."""
+        ...
+
+    @property
+    def monitor(self) -> Monitor:
+        """Where waits in the identify queue are recorded (metrics, dashboard)."""
         ...
 
     @property

@@ -44,6 +44,7 @@ from ezlang.sharding.fanout import FanOut, fan_out, name_shard
 from ezlang.sharding.gateway import api_base, fetch_gateway_bot
 from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.interfaces import IdentifyQueue, ShardCallError, ShardDirectory
+from ezlang.sharding.monitor import Monitor
 from ezlang.sharding.options import (
     ShardOptions,
     check_bot_syntax,
@@ -52,7 +53,7 @@ from ezlang.sharding.options import (
     timeout_arg,
 )
 from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess, process_class
-from ezlang.sharding.progress import Reporter
+from ezlang.sharding.progress import Reporter, make_reporter
 from ezlang.sharding.zygote import Zygote
 
 #: Set to 0 to start every shard as a fresh interpreter instead of forking it from a zygote.
@@ -106,7 +107,8 @@ class ShardManager:
         self.identify_queue: IdentifyQueue | None = identify_queue
         self.directory: ShardDirectory | None = directory
         self.remote: RemoteCaller | None = remote
-        self.reporter = reporter or Reporter(self.options.progress)
+        self.reporter = reporter or make_reporter(self.options.progress, self.options.log_format)
+        self.monitor = Monitor(self)  # metrics, dashboard, live table (ezlang.sharding.monitor)
         self.gateway: GatewayFacts | None = None
         self._token = self.options.token
         self._changed = asyncio.Event()
@@ -255,6 +257,7 @@ class ShardManager:
         live = ShardManager._live
         if live is not None and live is not self and live.has_live_shards:
             raise _sharding_error("another shard manager with running shards exists")
+        await self.monitor.start()  # a busy metrics/dashboard port fails before anything starts
         # The fork server imports discord.py while we check the bot and talk to the API.
         zygote_start = asyncio.ensure_future(self._start_zygote())
         try:
@@ -267,6 +270,7 @@ class ShardManager:
             # Zygote.start() returns None on its own failures; only the cancellation comes back.
             with contextlib.suppress(asyncio.CancelledError):
                 await zygote_start
+            await self.monitor.stop()
             raise
         self.zygote = await zygote_start
         return await self._launch_all(gateway)
@@ -349,6 +353,7 @@ class ShardManager:
         finally:
             self._in_spawn = False
             self.reporter.spawn_finished(all(s.status == "ready" for s in self.shards.values()))
+        self.monitor.spawned()
         return [
             {"id": s.id, "ready": s.status == "ready", "pid": s.pid, "status": s.status}
             for s in self.shards.values()
@@ -493,13 +498,17 @@ class ShardManager:
         # The child enforces the limit itself; the manager's own limit is a little longer so
         # the child's clearer message wins, while a frozen child still cannot hang the call.
         call_limit = limit + 0.25
-        if shard is None:
-            return await self._call_all("broadcast_eval", "eval", payload, call_limit)
-        shard_id = shard_id_arg(shard, "broadcast_eval")
-        if shard_id not in self._all_ids():
-            raise self._unknown_shard(shard_id)
-        results = await self._call_all("broadcast_eval", "eval", payload, call_limit, [shard_id])
-        return results[0]
+        started = time.perf_counter()
+        try:
+            if shard is None:
+                return await self._call_all("broadcast_eval", "eval", payload, call_limit)
+            shard_id = shard_id_arg(shard, "broadcast_eval")
+            if shard_id not in self._all_ids():
+                raise self._unknown_shard(shard_id)
+            ids = [shard_id]
+            return (await self._call_all("broadcast_eval", "eval", payload, call_limit, ids))[0]
+        finally:
+            self.monitor.eval_done(started)  # the latency histogram of the metrics
 
     async def fetch_client_values(self, path: str) -> list[Any]:
         """The value of the client view's dotted ``path`` in every shard, ordered by shard id."""
@@ -631,6 +640,7 @@ class ShardManager:
             # A user pressing Ctrl-C sees that the shutdown happened, and how long it took.
             self.reporter.stopping(count)
         try:
+            await self.monitor.stop()
             await asyncio.gather(*(s.stop() for s in self.shards.values()))
             if count:
                 self.reporter.stopped(count, time.monotonic() - started)

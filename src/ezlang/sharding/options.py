@@ -35,7 +35,23 @@ OPTION_HELP: dict[str, str] = {
     "api": "a Discord-compatible REST base URL",
     "redis": "a redis:// URL to coordinate several hosts",
     "progress": '"auto", true or false: show the spawn progress',
+    "metrics": "a port, or {port, host}: serve Prometheus metrics (host: 127.0.0.1)",
+    "dashboard": "a port, or {port, host, token}: serve the live web dashboard",
+    "log_format": '"text" or "json": how the manager writes its messages on stderr',
+    "live": '"auto", true or false: one live shard table on a terminal after spawn',
 }
+
+#: Where the dashboard's token comes from when the option does not give one.
+ENV_DASHBOARD_TOKEN = "EZLANG_DASHBOARD_TOKEN"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the manager serves metrics or the dashboard (``token``: the dashboard's actions)."""
+
+    host: str
+    port: int  # 0: any free port (the manager says which)
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,10 @@ class ShardOptions:
     api: str | None = None
     redis: str | None = None
     progress: bool | None = None  # None: auto (a bar on a terminal, plain lines otherwise)
+    metrics: Endpoint | None = None
+    dashboard: Endpoint | None = None
+    log_format: str = "text"
+    live: bool | None = None  # None: auto (on when stdout and stderr are terminals)
 
     def public(self) -> dict[str, Any]:
         """What ``create_shard_manager`` returns: never the token."""
@@ -336,7 +356,61 @@ def parse_options(
         if not isinstance(progress, bool):
             raise _type_error("progress", '"auto", true or false', progress)
         kw["progress"] = progress
+    kw.update(_monitoring_options(o))
     return ShardOptions(bot_file=path, **kw)
+
+
+def _port(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error(name, "a port number", value)
+    if isinstance(value, float) and not value.is_integer() or not 0 <= value <= 65535:
+        raise EzError(
+            "ValueError", f"option '{name}' must be a port from 0 to 65535 (0: any free port)"
+        )
+    return int(value)
+
+
+def _endpoint(name: str, value: Any, keys: tuple[str, ...]) -> Endpoint:
+    """``9100`` or ``{port: 9100, host: "0.0.0.0", …}`` (host defaults to loopback)."""
+    if not isinstance(value, Mapping):
+        return Endpoint("127.0.0.1", _port(name, value))
+    for key in value:
+        if key not in keys:
+            raise EzError(
+                "ValueError", f"option '{name}' has unknown key '{key}' (known: {', '.join(keys)})"
+            )
+    if value.get("port") is None:
+        raise EzError("ValueError", f"option '{name}' needs a port, like {{port: 9100}}")
+    host = _string(f"{name}.host", value["host"]) if value.get("host") is not None else "127.0.0.1"
+    token = value.get("token")
+    if token is not None:
+        token = _string(f"{name}.token", token)
+    return Endpoint(host, _port(f"{name}.port", value["port"]), token)
+
+
+def _monitoring_options(o: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metrics``, ``dashboard``, ``log_format`` and ``live`` options."""
+    kw: dict[str, Any] = {}
+    if o.get("metrics") is not None:
+        kw["metrics"] = _endpoint("metrics", o["metrics"], ("port", "host"))
+    if o.get("dashboard") is not None:
+        board = _endpoint("dashboard", o["dashboard"], ("port", "host", "token"))
+        if board.token is None and os.environ.get(ENV_DASHBOARD_TOKEN):
+            board = Endpoint(board.host, board.port, os.environ[ENV_DASHBOARD_TOKEN])
+        kw["dashboard"] = board
+    log_format = o.get("log_format")
+    if log_format is not None:
+        if log_format not in ("text", "json") or not isinstance(log_format, str):
+            raise EzError(
+                "ValueError", f'option \'log_format\' must be "text" or "json", got {log_format!r}'
+            )
+        kw["log_format"] = log_format
+    live = o.get("live")
+    if live is not None and live != "auto":
+        if not isinstance(live, bool):
+            raise _type_error("live", '"auto", true or false', live)
+        kw["live"] = live
+    return kw
 
 
 assert {f.name for f in fields(ShardOptions)} - {"bot_file"} == set(OPTION_HELP)

@@ -198,7 +198,10 @@ class ShardProcess:
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             self.owner.reporter.problem(
-                f"shard {self.id}: supervision stopped on an internal error: {exc!r}"
+                f"shard {self.id}: supervision stopped on an internal error: {exc!r}",
+                shard=self.id,
+                event="internal_error",
+                level="error",
             )
 
     async def supervise(self) -> None:
@@ -229,7 +232,9 @@ class ShardProcess:
             if not opts.respawn:
                 self.set_status("dead")
                 self.owner.reporter.problem(
-                    f"shard {self.id} exited ({self.exit_summary(code)}); respawn is off"
+                    f"shard {self.id} exited ({self.exit_summary(code)}); respawn is off",
+                    shard=self.id,
+                    event="shard_exited",
                 )
                 return
             now = time.monotonic()
@@ -244,7 +249,9 @@ class ShardProcess:
                 return
             delay = self.policy.next_delay()
             self.owner.reporter.problem(
-                f"shard {self.id} exited ({self.exit_summary(code)}); restarting in {delay:g} s"
+                f"shard {self.id} exited ({self.exit_summary(code)}); restarting in {delay:g} s",
+                shard=self.id,
+                event="shard_exited",
             )
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -264,7 +271,9 @@ class ShardProcess:
     def _give_up(self, why: str) -> None:
         self.failure = why
         self.set_status("failed")
-        self.owner.reporter.problem(f"shard {self.id} failed: {why}")
+        self.owner.reporter.problem(
+            f"shard {self.id} failed: {why}", shard=self.id, event="shard_failed", level="error"
+        )
 
     async def _launch(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -357,7 +366,7 @@ class ShardProcess:
             line = scrub(raw.decode("utf-8", "replace").rstrip("\r\n"))
             if is_err:
                 self._stderr_tail.append(line)
-            self.owner.reporter.child_line(prefix + line, is_err)
+            self.owner.reporter.child_line(prefix + line, is_err, shard=self.id)
 
     async def _wait_exit(self) -> int:
         """Wait for the child to exit, killing it on heartbeat or startup timeout."""
@@ -412,7 +421,9 @@ class ShardProcess:
     def _kill(self, reason: str) -> None:
         if self._kill_reason is None:
             self._kill_reason = reason
-            self.owner.reporter.problem(f"shard {self.id}: {reason}; killing it")
+            self.owner.reporter.problem(
+                f"shard {self.id}: {reason}; killing it", shard=self.id, event="shard_killed"
+            )
         if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
@@ -474,7 +485,8 @@ class ShardProcess:
             self.attempt_started = time.monotonic()
             queue = self.owner.identify_queue
             assert queue is not None  # set before any shard starts
-            await queue.acquire(self.id)
+            async with self.owner.monitor.identify_wait(self.id):  # metrics, dashboard
+                await queue.acquire(self.id)
             self._granted = True
             self.attempt_started = time.monotonic()
             return True

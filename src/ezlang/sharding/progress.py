@@ -32,6 +32,7 @@ class Reporter:
         self._started = 0.0
         self._next_slot: Callable[[], float] | None = None
         self._problems_seen: set[str] = set()
+        self._display: Any = None  # the live table, while it is shown (ezlang.sharding.live)
 
     # --- lines ---------------------------------------------------------------------------------
 
@@ -39,37 +40,55 @@ class Reporter:
         if self._progress is not None and out is self.err:
             self._progress.console.print(text, markup=False, highlight=False)
             return
+        if self._display is not None:
+            self._display.write_above(text, out)  # the live table stays below
+            return
         try:
             out.write(text + "\n")
             out.flush()
         except (OSError, ValueError):  # a closed terminal must not take the manager down
             pass
 
-    def child_line(self, line: str, is_err: bool = False) -> None:
+    def attach_display(self, display: Any) -> None:
+        """Lines go above ``display`` (the live table: ``write_above``) until detached."""
+        self._display = display
+
+    def child_line(self, line: str, is_err: bool = False, *, shard: int | None = None) -> None:
         """Forward one line of a shard's output (already prefixed): stdout or stderr."""
         self._emit(line, self.err if is_err else self.out)
 
-    def info(self, message: str) -> None:
+    def _line(self, level: str, message: str, shard: int | None, event: str) -> None:
+        # Every manager message comes through here (the JSON reporter writes it as an object).
+        self._emit(f"[manager] {message}", self.err)
+
+    def info(self, message: str, *, shard: int | None = None, event: str = "info") -> None:
         """A manager notice (suppressed with ``progress: false``)."""
         if not self.quiet:
-            self._emit(f"[manager] {message}", self.err)
+            self._line("info", message, shard, event)
 
-    def problem(self, message: str) -> None:
+    def problem(
+        self,
+        message: str,
+        *,
+        shard: int | None = None,
+        event: str = "problem",
+        level: str = "warning",
+    ) -> None:
         """Something the user must know about (always printed, on stderr)."""
-        self._emit(f"[manager] {message}", self.err)
+        self._line(level, message, shard, event)
 
-    def notice(self, message: str) -> None:
+    def notice(self, message: str, *, event: str = "notice") -> None:
         """A manager event the user should see even with ``progress: false`` (on stderr, so
         it does not mix with the program's own output): shutdown, say."""
-        self._emit(f"[manager] {message}", self.err)
+        self._line("info", message, None, event)
 
     def stopping(self, count: int) -> None:
         """The manager starts stopping its ``count`` shards (SIGINT/SIGTERM, stop_shards())."""
-        self.notice(f"stopping {_shards(count)}…")
+        self.notice(f"stopping {_shards(count)}…", event="stopping")
 
     def stopped(self, count: int, elapsed: float) -> None:
         """Every shard process is gone, ``elapsed`` seconds after :meth:`stopping`."""
-        self.notice(f"all {_shards(count)} stopped in {elapsed:.1f} s")
+        self.notice(f"all {_shards(count)} stopped in {elapsed:.1f} s", event="stopped")
 
     # --- spawn progress --------------------------------------------------------------------------
 
@@ -100,7 +119,7 @@ class Reporter:
             self._task = self._progress.add_task("spawn", total=self._total, slot="")
             self._progress.console.print(f"[manager] {line}", markup=False, highlight=False)
         else:
-            self.info(line)
+            self.info(line, event="spawn_started")
 
     def shard_status(self, shard_id: int, status: str, pid: int | None) -> None:
         if self._progress is not None:
@@ -118,7 +137,9 @@ class Reporter:
             elapsed = time.monotonic() - self._started
             self.info(
                 f"shard {shard_id} ready (pid {pid}) — {len(self._ready)}/{self._total} "
-                f"after {elapsed:.1f} s"
+                f"after {elapsed:.1f} s",
+                shard=shard_id,
+                event="shard_ready",
             )
 
     def spawn_finished(self, ok: bool) -> None:
@@ -128,8 +149,17 @@ class Reporter:
             self._progress.stop()
             self._progress = None
         if ok:
-            self.info(f"all {self._total} shards ready in {elapsed:.1f} s")
+            self.info(f"all {self._total} shards ready in {elapsed:.1f} s", event="spawn_finished")
         self._started = 0.0
+
+
+def make_reporter(progress: bool | None, log_format: str = "text") -> Reporter:
+    """The reporter for a manager's ``progress`` and ``log_format`` options."""
+    if log_format == "json":
+        from ezlang.sharding.jsonlog import JsonReporter
+
+        return JsonReporter(progress)
+    return Reporter(progress)
 
 
 def stats_table(stats: list[dict[str, Any]]) -> str:

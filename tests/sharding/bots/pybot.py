@@ -49,6 +49,10 @@ async def on_message(message: discord.Message) -> None:
         print("blocking the event loop", flush=True)
         while True:
             time.sleep(0.05)
+    if message.content == "!pong":  # one REST request (the monitoring tests count them)
+        await message.channel.send("pong")
+    if message.content == "!fail":  # a handler error (counted by the monitoring tests)
+        raise RuntimeError("this handler fails on purpose")
     if message.content == "!exit":
         sys.stdout.flush()
         os._exit(3)
