@@ -7,7 +7,10 @@ prometheus_client's own parser, and every check waits for a value to *change*.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +25,8 @@ from ezlang.sharding.options import parse_options
 from .conftest import FAST, PYBOT, text_channel
 
 pytestmark = pytest.mark.timeout(120)
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 async def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -121,6 +126,17 @@ async def test_the_metrics_endpoint_follows_the_shards(sandbox: Sandbox, make_ma
         value(respawned, "ezlang_shard_events_received_total", shard="0", type="MESSAGE_CREATE")
         or 0
     ) >= (events_0 or 0)
+    # The example Grafana dashboard asks only for series the endpoint has.
+    board = json.loads((EXAMPLES / "monitoring" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in board["panels"] for t in panel["targets"]]
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        declared = set(re.findall(r"^# TYPE (\S+) (\S+)$", await resp.text(), re.M))
+    names = {name for name, _ in respawned}
+    for name, kind in declared:  # a series without samples yet (latency) is still declared
+        names |= {name, f"{name}_total"} if kind == "counter" else {name, f"{name}_bucket"}
+    for expr in exprs:
+        for name in re.findall(r"ezlang_[a-z_]+", expr):
+            assert name in names, f"{name} (in the Grafana example) is not exported"
     await manager.stop()
     with pytest.raises(aiohttp.ClientConnectionError):
         await scrape(url)

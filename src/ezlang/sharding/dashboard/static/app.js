@@ -5,6 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const DASH = "\u2014"; // shown for "no value yet" (ping before a heartbeat after READY, ...)
 const WINDOW_MS = 60000;
+const MIN_SPAN_MS = 10000;
 
 const tokenInput = $("token");
 tokenInput.value = sessionStorage.getItem("ezlang-dashboard-token") || "";
@@ -88,7 +89,10 @@ function drawTimeline(state) {
     " per " + (q.window || "?") + " s)";
   const box = $("timeline");
   box.textContent = "";
-  const start = state.now - WINDOW_MS;
+  // The last minute at most; less when everything happened recently, so bars stay readable.
+  const first = Math.min(...q.timeline.map((row) => row.requested), state.now);
+  const span = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, state.now - first + 1000));
+  const start = state.now - span;
   const lanes = new Map();
   for (const row of q.timeline) {
     const end = row.granted || state.now;
@@ -103,7 +107,7 @@ function drawTimeline(state) {
       lanes.set(row.shard, lane);
     }
     const lane = lanes.get(row.shard);
-    const pct = (t) => Math.max(0, (t - start) / WINDOW_MS * 100);
+    const pct = (t) => Math.max(0, (t - start) / span * 100);
     const wait = document.createElement("div");
     wait.className = "bar wait";
     wait.style.left = pct(row.requested) + "%";
