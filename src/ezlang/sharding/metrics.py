@@ -40,7 +40,8 @@ class ManagerMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.host: str | None = None
         if manager.options.redis is not None:
-            # Filled in once the directory exists (spawn); the label is there from the start.
+            # The directory (and so the host name) exists once spawn has asked the API; the
+            # histograms get their host label at their first observation, which comes later.
             self.host = ""
         labels = ["host"] if self.host is not None else []
         self.eval_duration = Histogram(
@@ -57,12 +58,18 @@ class ManagerMetrics:
             buckets=IDENTIFY_BUCKETS,
             registry=self.registry,
         )
-        if labels:
-            # A labelled histogram exports nothing until its label values exist.
-            self.eval_duration = self.eval_duration.labels(self._host())  # type: ignore[assignment]
-            self.identify_wait = self.identify_wait.labels(self._host())  # type: ignore[assignment]
         self.registry.register(_ShardCollector(self))
         self._processes: dict[int, psutil.Process] = {}
+
+    def observe_eval(self, seconds: float) -> None:
+        """One ``broadcast_eval`` took ``seconds``."""
+        hist = self.eval_duration
+        (hist.labels(self._host()) if self.host is not None else hist).observe(seconds)
+
+    def observe_identify(self, seconds: float) -> None:
+        """One IDENTIFY waited ``seconds`` for its slot."""
+        hist = self.identify_wait
+        (hist.labels(self._host()) if self.host is not None else hist).observe(seconds)
 
     def _host(self) -> str:
         directory = self.monitor.manager.directory

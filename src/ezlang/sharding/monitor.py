@@ -100,12 +100,12 @@ class Monitor:
         row["granted"] = time.time()
         self.identifies[shard_id] = self.identifies.get(shard_id, 0) + 1
         if self.metrics is not None:
-            self.metrics.identify_wait.observe(time.monotonic() - started)
+            self.metrics.observe_identify(time.monotonic() - started)
 
     def eval_done(self, started: float) -> None:
         """A ``broadcast_eval`` that began at ``perf_counter()`` ``started`` has ended."""
         if self.metrics is not None:
-            self.metrics.eval_duration.observe(time.perf_counter() - started)
+            self.metrics.observe_eval(time.perf_counter() - started)
 
     # --- the picture ------------------------------------------------------------------------------
 
