@@ -81,6 +81,7 @@ class Monitor:
         self._parts: list[Any] = []  # started servers / views, stopped in reverse order
         self.metrics_url: str | None = None  # where they are served (port 0: the port taken)
         self.dashboard_url: str | None = None
+        self.show_all = False  # ask other hosts' shards too (dashboard, live table)
 
     # --- hooks the manager and its shards call -------------------------------------------------
 
@@ -128,7 +129,9 @@ class Monitor:
         if not manager.has_live_shards:
             return
         generations = {i: s.generation for i, s in manager.shards.items()}
-        entries = await manager._stats_of(manager._all_ids())
+        # The metrics export only this host's shards; the dashboard and the table show all.
+        ids = manager._all_ids() if self.show_all else sorted(manager.shards)
+        entries = await manager._stats_of(ids)
         now = time.monotonic()
         for entry in entries:
             shard_id = int(entry["shard_id"])
@@ -206,6 +209,7 @@ class Monitor:
             from ezlang.sharding.dashboard import dashboard_app
 
             board = opts.dashboard
+            self.show_all = True
             url = await self._serve(dashboard_app(self, board.token), board.host, board.port)
             note = "" if board.token else " (actions off: no dashboard token)"
             reporter.info(f"dashboard on {url}/{note}", event="dashboard")
@@ -217,6 +221,7 @@ class Monitor:
 
         opts = self.manager.options
         if live.wanted(opts.live, self.manager.reporter.quiet, opts.log_format):
+            self.show_all = True
             view = live.LiveView(self)
             view.start()
             self._parts.append(view)
