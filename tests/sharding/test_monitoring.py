@@ -7,6 +7,7 @@ prometheus_client's own parser, and every check waits for a value to *change*.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import time
@@ -19,7 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
+from ezlang.sharding.jsonlog import JsonReporter
 from ezlang.sharding.manager import ShardManager
+from ezlang.sharding.monitor import ShardTotals
 from ezlang.sharding.options import parse_options
 
 from .conftest import FAST, PYBOT, text_channel
@@ -203,3 +206,91 @@ async def test_a_busy_metrics_port_fails_before_any_shard_starts(
     finally:
         blocker.close()
         await blocker.wait_closed()
+
+
+async def test_identify_depth_and_resumes_are_counted_as_they_happen() -> None:
+    # A 1 s identify window: while shard 0 is READY, shards 1 and 2 wait in the queue.
+    async with Sandbox(guilds=30, identify_window=1.0) as sb:
+        opts = {
+            "token": sb.token,
+            "api": sb.api_url,
+            "total_shards": 3,
+            "metrics": {"port": 0},
+            **FAST,
+        }
+        manager = ShardManager(PYBOT, opts)
+        spawn = asyncio.ensure_future(manager.spawn())
+        try:
+            await wait_until_url(manager)
+            url = manager.monitor.metrics_url
+            waiting = await wait_for_metric(
+                url,
+                lambda s: (value(s, "ezlang_identify_queue_depth") or 0) >= 1,
+                "an IDENTIFY waiting in the queue",
+            )
+            assert (value(waiting, "ezlang_identify_wait_seconds_count") or 0) < 3
+            await spawn
+            done = await scrape(url)
+            assert value(done, "ezlang_identify_queue_depth") == 0.0
+            assert value(done, "ezlang_identify_wait_seconds_count") == 3.0
+            # The later shards waited about a window each for their slot.
+            assert (value(done, "ezlang_identify_wait_seconds_sum") or 0) >= 2 * 0.9
+            assert value(done, "ezlang_shard_resumes_total", shard="2") == 0.0
+
+            # op 7 RECONNECT: shard 2 resumes its session; a RESUME is not an IDENTIFY.
+            assert await sb.reconnect(2, 3) == 1
+            resumed = await wait_for_metric(
+                url,
+                lambda s: value(s, "ezlang_shard_resumes_total", shard="2") == 1.0,
+                "shard 2's RESUME",
+            )
+            assert value(resumed, "ezlang_shard_identifies_total", shard="2") == 1.0
+            assert value(resumed, "ezlang_shard_restarts_total", shard="2") == 0.0
+            assert value(resumed, "ezlang_shard_resumes_total", shard="1") == 0.0
+        finally:
+            spawn.cancel()
+            await asyncio.gather(spawn, return_exceptions=True)
+            await manager.stop()
+
+
+async def wait_until_url(manager: ShardManager) -> None:
+    deadline = time.monotonic() + 20
+    while manager.monitor.metrics_url is None:
+        assert time.monotonic() < deadline, "the metrics endpoint never started"
+        await asyncio.sleep(0.02)
+
+
+def test_shard_counters_never_drop_across_processes() -> None:
+    totals = ShardTotals()
+    totals.update(1, {"handler_errors": 2, "events_by_type": {"MESSAGE_CREATE": 5}})
+    totals.update(1, {"handler_errors": 3, "events_by_type": {"MESSAGE_CREATE": 7}})
+    assert totals.total("handler_errors") == 3 and totals.events() == {"MESSAGE_CREATE": 7}
+    # Process 2 starts from zero: its counts add to what process 1 counted last.
+    totals.update(2, {"handler_errors": 1, "events_by_type": {"GUILD_CREATE": 4}})
+    assert totals.total("handler_errors") == 4
+    assert totals.events() == {"MESSAGE_CREATE": 7, "GUILD_CREATE": 4}
+    totals.update(2, {"handler_errors": 2, "events_by_type": {"GUILD_CREATE": 4}})
+    assert totals.total("handler_errors") == 5 and totals.total("rest_requests") == 0
+
+
+def test_json_logs_carry_level_shard_and_event_and_keep_program_output_plain() -> None:
+    out = io.StringIO()
+    reporter = JsonReporter(progress=None, out=out)
+    reporter.problem("shard 1 failed: boom", shard=1, event="shard_failed", level="error")
+    reporter.child_line("[shard 1] Traceback-free warning", True, shard=1)
+    reporter.child_line("[shard 0] hello from the bot", False, shard=0)
+    reporter.stopping(2)
+    lines = out.getvalue().splitlines()
+    first, second = json.loads(lines[0]), json.loads(lines[1])
+    assert (first["level"], first["shard"], first["event"]) == ("error", 1, "shard_failed")
+    assert first["message"] == "shard 1 failed: boom"
+    assert (second["level"], second["shard"], second["event"]) == ("warning", 1, "shard_stderr")
+    assert second["message"] == "Traceback-free warning"
+    assert lines[2] == "[shard 0] hello from the bot"  # program output: not a log record
+    stopping = json.loads(lines[3])
+    assert (stopping["shard"], stopping["event"], stopping["message"]) == (
+        None,
+        "stopping",
+        "stopping 2 shards…",
+    )
+    assert reporter.fancy is False
