@@ -51,8 +51,19 @@ def install() -> None:
 
 
 def measured_latency(client: Any) -> float | None:
-    """Seconds of the last heartbeat round trip measured after READY, or ``None``."""
-    ws = getattr(client, "ws", None)
-    keep_alive = getattr(ws, "_keep_alive", None)
-    value = getattr(keep_alive, "ez_latency", None)
+    """Seconds of the last heartbeat round trip measured after READY, or ``None``.
+
+    For a client with several shards in one process (``AutoShardedClient``): the average
+    over the shards that have a measurement, as discord.py's ``latency`` averages them.
+    """
+    shards = getattr(client, "shards", None)
+    if isinstance(shards, dict):
+        values = [_of(getattr(getattr(i, "_parent", None), "ws", None)) for i in shards.values()]
+        measured = [v for v in values if v is not None]
+        return sum(measured) / len(measured) if measured else None
+    return _of(getattr(client, "ws", None))
+
+
+def _of(ws: Any) -> float | None:
+    value = getattr(getattr(ws, "_keep_alive", None), "ez_latency", None)
     return value if isinstance(value, float) else None

@@ -61,8 +61,8 @@ def _channel_count(c: discord.Client) -> int:
 def _ping_ms(c: discord.Client) -> int:
     """Gateway heartbeat latency in whole milliseconds; -1 until a heartbeat sent after READY
     was answered (discord.js says -1 before its first heartbeat; see ezlang.discord.latency)."""
-    latency = measured_latency(c)
-    return -1 if latency is None else round(latency * 1000)
+    seconds = measured_latency(c)
+    return -1 if seconds is None else round(seconds * 1000)
 
 
 def _ws_status(c: discord.Client) -> str:
