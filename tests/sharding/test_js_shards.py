@@ -196,6 +196,39 @@ async def test_kill_9_and_respawn_shard_replace_the_node_process(
     assert await manager.broadcast_eval("client.shard.ids[0]") == [0, 1, 2, 3]
 
 
+async def test_a_resumable_disconnect_resumes_and_respawn_all_from_the_bot_replaces_all(
+    sandbox: Sandbox, make_manager, js_bot: Path
+) -> None:
+    manager, _ = make_manager(js_bot, total_shards=2)
+    shards = await manager.spawn()
+    seen: list[str] = []
+    original = manager.shard_status_changed
+
+    def record(shard_id: int, status: str, pid: int | None) -> None:
+        seen.append(f"{shard_id}:{status}")
+        original(shard_id, status, pid)
+
+    manager.shard_status_changed = record  # type: ignore[method-assign]
+    # discord.js resumes the session by itself (no IDENTIFY, so no trip through the queue).
+    await sandbox.disconnect(1, 4000, shard_count=2)
+    await wait_until(lambda: "1:ready" in seen, 15, "shard 1 resumed")
+    assert "1:reconnecting" in seen
+    assert manager.shards[1].pid == shards[1]["pid"] and manager.shards[1].restarts == 0
+    assert len(identifies(sandbox, 1)) == 1
+
+    # client.shard.respawnAll() inside the bot: the manager replaces every shard in turn.
+    await sandbox.inject_message(text_channel(sandbox, 0, 2), "!respawnall")
+    await wait_until(
+        lambda: all(
+            s.status == "ready" and s.pid not in (None, old["pid"])
+            for s, old in zip(manager.shards.values(), shards, strict=True)
+        ),
+        30,
+        "both shards replaced",
+    )
+    assert [len(identifies(sandbox, i)) for i in (0, 1)] == [2, 2]
+
+
 async def test_a_blocked_event_loop_stops_the_heartbeats_and_is_restarted(
     sandbox: Sandbox, make_manager, js_bot: Path
 ) -> None:
@@ -232,6 +265,25 @@ async def test_a_fatal_close_code_fails_the_shard_once_with_the_explanation(
         # One attempt, never retried: the gateway closed one session with 4014.
         refused = [c for c in sb.state()["closes"] if c["by"] == "sandbox" and c["code"] == 4014]
         assert len(refused) == 1 and sb.state()["identify_violations"] == 0
+
+
+async def test_a_token_reset_fails_the_shards_and_a_refused_login_is_never_retried(
+    sandbox: Sandbox, make_manager, js_bot: Path
+) -> None:
+    manager, reporter = make_manager(js_bot, total_shards=2)
+    await manager.spawn()
+    # The live sessions close with 4004; a shard started afterwards is refused at login (401).
+    await sandbox.reset_token("a-brand-new-token")
+    await wait_until(
+        lambda: all(s.status == "failed" for s in manager.shards.values()), 15, "both failed"
+    )
+    assert "4004" in reporter.text()
+    before = len(identifies(sandbox))
+    with pytest.raises(EzError) as info:
+        await manager.respawn_shard(1)
+    assert "401" in info.value.message and "Reset Token" in info.value.message
+    assert "not retried" in info.value.message and manager.shards[1].status == "failed"
+    assert len(identifies(sandbox)) == before and "restarting" not in reporter.text()
 
 
 async def test_what_is_missing_is_said_before_any_shard_starts(

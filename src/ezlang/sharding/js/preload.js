@@ -159,7 +159,10 @@ discord.WebSocketManager.prototype.connect = function ezlangConnect() {
   watchGateway(this._ws); // made synchronously at the start of connect()
   return connecting.catch((error) => {
     if (error?.code === 'TokenInvalid') {
+      // Discord refused the token (401): never retried. login() is left pending, so that a
+      // bot without a .catch() does not crash before the manager has been told why.
       stopFatal({ close_code: null, error: config.login_rejected, fatal: true });
+      return new Promise(() => {});
     }
     throw error;
   });

@@ -20,6 +20,8 @@ client.on('messageCreate', async (message) => {
     const fetched = await client.shard.fetchClientValues('guilds.cache.size');
     const total = counts.reduce((a, b) => a + b, 0);
     await message.reply(`total ${total} on ${counts.length} shards; fetched ${fetched.join(',')}`);
+  } else if (message.content === '!respawnall') {
+    await client.shard.respawnAll();
   } else if (message.content === '!block') {
     // A handler stuck in an endless loop: the event loop never runs again.
     console.log('blocking the event loop');
