@@ -157,6 +157,10 @@ async def test_a_discordjs_bot_runs_as_4_shards_with_every_function(
         assert entry["guild_count"] == count and entry["user_count"] > 0
         assert 10 < entry["memory_mb"] < 1000 and entry["uptime_ms"] >= 0
         assert "ping" in entry and entry["restarts"] == 0
+        # The counters of the metrics: every GUILD_CREATE, the messages, the REST calls.
+        assert entry["events_by_type"]["GUILD_CREATE"] == count
+        assert entry["events_by_type"]["MESSAGE_CREATE"] >= 1
+        assert entry["rest_requests"] >= 2 and entry["rest_429s"] == 0  # gateway/bot, a reply
 
     await manager.stop()
     assert await wait_until(
@@ -215,6 +219,7 @@ async def test_a_resumable_disconnect_resumes_and_respawn_all_from_the_bot_repla
     assert "1:reconnecting" in seen
     assert manager.shards[1].pid == shards[1]["pid"] and manager.shards[1].restarts == 0
     assert len(identifies(sandbox, 1)) == 1
+    assert [entry["resumes"] for entry in await manager.stats()] == [0, 1]
 
     # client.shard.respawnAll() inside the bot: the manager replaces every shard in turn.
     await sandbox.inject_message(text_channel(sandbox, 0, 2), "!respawnall")

@@ -143,11 +143,30 @@ ws.WebSocketShard.prototype.send = async function ezlangSend(payload) {
 const FATAL = new Set(config.fatal_close_codes);
 const hooked = new WeakSet();
 
+// What the shard counts about itself for the manager's metrics (the fields and meaning of
+// ezlang.discord.counters): gateway dispatches by type, resumes, REST responses and 429s.
+const counters = { events: {}, resumes: 0, rest_requests: 0, rest_429s: 0 };
+
 function watchGateway(wsManager) {
   if (!wsManager || hooked.has(wsManager)) return;
   hooked.add(wsManager);
   wsManager.on('closed', ({ code }) => {
     if (FATAL.has(code)) stopFatal({ close_code: code, error: null, fatal: true });
+  });
+  wsManager.on('dispatch', ({ data }) => {
+    counters.events[data.t] = (counters.events[data.t] ?? 0) + 1;
+  });
+  wsManager.on('resumed', () => {
+    counters.resumes += 1;
+  });
+}
+
+function watchRest(restManager) {
+  if (!restManager || hooked.has(restManager)) return;
+  hooked.add(restManager);
+  restManager.on('response', (request, response) => {
+    counters.rest_requests += 1;
+    if (response.status === 429) counters.rest_429s += 1;
   });
 }
 
@@ -155,6 +174,7 @@ const connect = discord.WebSocketManager.prototype.connect;
 discord.WebSocketManager.prototype.connect = function ezlangConnect() {
   client = this.client;
   this.client.options.ws.buildIdentifyThrottler = () => throttler;
+  watchRest(this.client.rest);
   const connecting = connect.call(this);
   watchGateway(this._ws); // made synchronously at the start of connect()
   return connecting.catch((error) => {
@@ -339,6 +359,11 @@ function stats() {
     memory_mb: Math.round((process.memoryUsage.rss() / (1024 * 1024)) * 10) / 10,
     uptime_ms: ready ? bot.uptime ?? 0 : 0,
     ready,
+    events_received: Object.values(counters.events).reduce((a, b) => a + b, 0),
+    events_by_type: counters.events,
+    resumes: counters.resumes,
+    rest_requests: counters.rest_requests,
+    rest_429s: counters.rest_429s,
   };
 }
 
