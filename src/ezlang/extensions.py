@@ -93,6 +93,14 @@ SHARDING_BUILTINS = (
     "stop_shards",
 )
 
+MESSAGING_BUILTINS = (
+    "send_to_shard",
+    "send_to_all_shards",
+    "on_shard_message",
+    "shard_for_guild",
+    "eval_on_guild_shard",
+)
+
 DB_BUILTINS = ("db_get", "db_set", "db_delete", "db_has", "db_keys", "db_incr")
 
 FILES_BUILTINS = (
@@ -278,6 +286,7 @@ def install() -> None:
     register_lazy(CHANNEL_BUILTINS, "ezlang.discord.channels")
     register_lazy(THREAD_BUILTINS, "ezlang.discord.threads")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
+    register_lazy(MESSAGING_BUILTINS, "ezlang.sharding.messaging")
     register_lazy(DB_BUILTINS, "ezlang.toolkit.db.builtins")
     register_lazy(FILES_BUILTINS, "ezlang.toolkit.files")
     register_lazy(PYTHON_BUILTINS, "ezlang.toolkit.pymodules")

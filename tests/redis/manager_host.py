@@ -3,7 +3,7 @@
 Run as its own process (``EZLANG_HOST_NAME`` names the host). It spawns its ``--shards`` of the
 test bot against the sandbox, prints ``{"event": "spawned", ...}`` (or ``spawn_failed``), then
 answers JSON commands read line by line from stdin — ``{"id", "cmd": "stats" | "eval" |
-"fetch" | "respawn", "arg"}`` — with ``{"id", "ok", "result" | "error"}`` lines on stdout. It
+"fetch" | "respawn" | "send", "arg"}`` — with ``{"id", "ok", "result" | "error"}`` lines on stdout. It
 stops its shards on SIGTERM or when stdin closes.
 """
 
@@ -40,6 +40,10 @@ async def run_command(m: ShardManager, cmd: dict[str, Any]) -> Any:
         return await m.fetch_client_values(arg)
     if name == "respawn":
         return await m.respawn_shard(arg)
+    if name == "send":
+        from ezlang.sharding import messaging
+
+        return await messaging.manager_send(m, arg["shard"], arg["data"])
     raise EzError("ValueError", f"unknown command {name}")
 
 
@@ -61,7 +65,7 @@ async def main(args: argparse.Namespace) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     try:
-        return await serve(loop, stop, options)
+        return await serve(loop, stop, options, Path(args.bot))
     finally:
         # Python 3.11's loop.close() closes its self-pipe before it removes the signal
         # handlers: a SIGTERM in between prints "Exception ignored … BrokenPipeError".
@@ -70,10 +74,10 @@ async def main(args: argparse.Namespace) -> int:
 
 
 async def serve(
-    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, options: dict[str, Any]
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, options: dict[str, Any], bot: Path
 ) -> int:
     try:
-        m = ShardManager(PYBOT, options, reporter=Reporter(progress=False))
+        m = ShardManager(bot, options, reporter=Reporter(progress=False))
         spawned = await m.spawn()
     except EzError as exc:
         emit(event="spawn_failed", kind=exc.kind, message=exc.message)
@@ -107,4 +111,5 @@ if __name__ == "__main__":
         ap.add_argument(f"--{name}", required=True)
     ap.add_argument("--total", type=int, default=0)
     ap.add_argument("--heartbeat", type=float, default=0.5)
+    ap.add_argument("--bot", default=str(PYBOT))
     sys.exit(asyncio.run(main(ap.parse_args())))

@@ -40,9 +40,12 @@ GUILDS = 80
 class ManagerHost:
     """A manager_host.py process: spawn, then answer commands over stdin/stdout."""
 
-    def __init__(self, name: str, shards: list[int]) -> None:
+    def __init__(self, name: str, shards: list[int], bot: Path = PYBOT) -> None:
         self.name = name
         self.shards = shards
+        self.bot = bot
+        #: Lines on stdout that are not JSON: the shards' own output.
+        self.output: list[str] = []
         self.proc: asyncio.subprocess.Process | None = None
         self.spawned: asyncio.Future[dict[str, Any]] | None = None
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -62,7 +65,7 @@ class ManagerHost:
         self.proc = await asyncio.create_subprocess_exec(
             *prefix, sys.executable, str(HOST_SCRIPT), "--redis", redis_url, "--api", sb.api_url,
             "--token", sb.token, "--shards", ",".join(map(str, self.shards)),
-            "--total", str(total), "--heartbeat", str(HEARTBEAT),
+            "--total", str(total), "--heartbeat", str(HEARTBEAT), "--bot", str(self.bot),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip
@@ -90,6 +93,7 @@ class ManagerHost:
             try:
                 msg = json.loads(raw)
             except ValueError:
+                self.output.append(raw.decode(errors="replace").rstrip("\n"))
                 continue  # shard output forwarded by the manager
             if not isinstance(msg, dict):
                 continue

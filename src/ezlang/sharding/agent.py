@@ -378,6 +378,10 @@ class ShardAgent:
             return True
         if op == "ping":
             return True
+        if op == "message":  # from another shard (send_to_shard)
+            from ezlang.sharding import messaging
+
+            return messaging.deliver(self.shard_id, data)
         raise EzError("ShardingError", f"unknown request {op!r}")
 
     def _require_client(self) -> Any:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ezlang.lang.errors import EzError
+from ezlang.sharding import messaging
 from ezlang.sharding.backends import (
     Backends,
     GatewayFacts,
@@ -60,11 +61,16 @@ from ezlang.sharding.zygote import Zygote
 ZYGOTE_ENV = "EZLANG_SHARD_ZYGOTE"
 
 #: Operations a shard may ask its manager to run for it (cross-shard calls from bot code).
-ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats", "respawn_all")
+ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats", "respawn_all", *messaging.ROUTED_OPS)
 #: Seconds ``stats`` waits for a shard before reporting it unreachable.
 STATS_TIMEOUT = 2.0
 #: The user-facing name of each shard operation, for errors (``call_shard`` from other hosts).
-OP_NAMES = {"eval": "broadcast_eval", "fetch": "fetch_client_values", "stats": "get_shard_stats"}
+OP_NAMES = {
+    "eval": "broadcast_eval",
+    "fetch": "fetch_client_values",
+    "stats": "get_shard_stats",
+    messaging.DELIVER_OP: "send_to_shard",
+}
 
 
 def _sharding_error(message: str) -> EzError:
@@ -196,6 +202,8 @@ class ShardManager:
             raise _sharding_error(f"shard {from_shard} asked for an unknown operation")
         args: dict[str, Any] = data.get("args") or {}
         op = data["op"]
+        if op in messaging.ROUTED_OPS:
+            return await messaging.route(self, from_shard, op, args)
         if op == "broadcast_eval":
             return await self.broadcast_eval(
                 args.get("code"),  # type: ignore[arg-type]
