@@ -115,14 +115,12 @@ class Monitor:
         (callers at the same moment share one round)."""
         if time.monotonic() - self.refreshed_at < max_age:
             return
-        if self._refreshing is not None:
-            await asyncio.shield(self._refreshing)
-            return
-        self._refreshing = asyncio.ensure_future(self._refresh())
-        try:
-            await asyncio.shield(self._refreshing)
-        finally:
-            self._refreshing = None
+        if self._refreshing is None or self._refreshing.done():
+            # Owned here, not by the caller: a caller that goes away (a closed page) does not
+            # cancel the round for the others, and stop() waits for it.
+            self._refreshing = asyncio.ensure_future(self._refresh())
+            self._refreshing.add_done_callback(_retrieve)
+        await asyncio.shield(self._refreshing)
 
     async def _refresh(self) -> None:
         manager = self.manager
@@ -242,9 +240,7 @@ class Monitor:
                 "ShardingError", f"cannot listen on {host}:{port}: {exc.strerror or exc}"
             ) from None
         self._parts.append(runner)
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        bound = runner.addresses[0][1] if runner.addresses else port  # port 0: the one taken
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{bound}"
 
@@ -260,3 +256,12 @@ class Monitor:
                 await part.cleanup()
             except Exception as exc:  # one part failing to stop must not keep the others
                 self.manager.reporter.problem(f"could not stop {part!r}: {exc!r}")
+        # Nothing can ask for a new round now; the one in flight ends within STATS_TIMEOUT.
+        if self._refreshing is not None and not self._refreshing.done():
+            await asyncio.wait({self._refreshing})
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    # Every caller that waited for the round got its error already; nobody left is fine too.
+    if not future.cancelled():
+        future.exception()
