@@ -412,3 +412,31 @@ async def test_guild_create_and_control_state_show_channels_and_threads(sb, http
         http, "GET", f"{g.ctl}/guilds/{sb.world.guild_id(1)}/state", headers={}
     )
     assert len(other["channels"]) == 4 and other["threads"] == []
+
+
+async def test_channel_and_thread_changes_are_in_the_audit_log(sb, http):
+    g = Guild(sb)
+    grant(sb, g.id, "view_audit_log", "manage_threads")
+    why = {**AUTH, "X-Audit-Log-Reason": "spring%20cleaning"}  # URL-encoded, as discord.py does
+    _, text = await call(http, "POST", f"{g.guild}/channels", {"name": "tmp", "topic": "t"}, why)
+    await call(http, "PATCH", f"{g.api}/channels/{text['id']}", {"name": "tmp2"}, why)
+    _, thread = await call(
+        http, "POST", f"{g.api}/channels/{text['id']}/threads", {"name": "th", "type": 11}, why
+    )
+    await call(http, "PATCH", f"{g.api}/channels/{thread['id']}", {"locked": True}, why)
+    await call(http, "DELETE", f"{g.api}/channels/{thread['id']}", None, why)
+    await call(http, "DELETE", f"{g.api}/channels/{text['id']}", None, why)
+    status, log = await call(http, "GET", f"{g.guild}/audit-logs")
+    assert status == 200
+    entries = log["audit_log_entries"][::-1]  # oldest first
+    assert [e["action_type"] for e in entries] == [10, 11, 110, 111, 112, 12]
+    assert {e["reason"] for e in entries} == {"spring cleaning"}
+    assert {e["user_id"] for e in entries} == {str(sb.world.bot_id)}
+    assert [e["target_id"] for e in entries] == [text["id"]] * 2 + [thread["id"]] * 3 + [text["id"]]
+    changes = [
+        {c["key"]: (c.get("old_value"), c.get("new_value")) for c in e["changes"]} for e in entries
+    ]
+    assert changes[0]["name"] == (None, "tmp") and changes[0]["topic"] == (None, "t")
+    assert changes[1] == {"name": ("tmp", "tmp2")}
+    assert changes[3] == {"locked": (False, True)}
+    assert changes[4]["name"] == ("th", None) and changes[5]["name"] == ("tmp2", None)

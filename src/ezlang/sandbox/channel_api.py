@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import audit_log as audit
 from . import permissions as perms
 from .channel_state import (
     CATEGORY,
@@ -30,6 +31,14 @@ from .rest import error, json_response
 
 if TYPE_CHECKING:
     from .core import Sandbox
+
+# Discord's audit log actions for channels and threads.
+CHANNEL_CREATE, CHANNEL_UPDATE, CHANNEL_DELETE = 10, 11, 12
+THREAD_CREATE, THREAD_UPDATE, THREAD_DELETE = 110, 111, 112
+# What an audit entry shows of a channel or thread (Discord's keys).
+AUDITED = ("name", "type", "topic", "nsfw", "rate_limit_per_user", "parent_id", "bitrate",
+           "user_limit", "permission_overwrites", "archived", "locked", "auto_archive_duration",
+           "invitable")  # fmt: skip
 
 # Fields a bot may PATCH on a guild channel.
 _CHANNEL_FIELDS = ("name", "topic", "nsfw", "rate_limit_per_user", "position", "bitrate",
@@ -127,6 +136,25 @@ class RouteBase:
 
     def _may(self, channel_id: int, *permission: str) -> bool:
         return self.sb.server.bot_may(channel_id, *permission)
+
+    def _audit(
+        self,
+        request: web.Request,
+        guild_id: int,
+        action: int,
+        target: int,
+        old: dict[str, Any],
+        new: dict[str, Any],
+    ) -> None:
+        """Record what the bot did (with the request's X-Audit-Log-Reason): the audited
+        fields that differ between ``old`` and ``new``."""
+        changes = [
+            audit.change(k, old.get(k), new.get(k))
+            for k in AUDITED
+            if old.get(k) != new.get(k) and (old.get(k), new.get(k)) != (None, [])
+        ]
+        reason = audit.reason_of(request)
+        self.sb.server.audit.record(guild_id, action, self.world.bot_id, target, reason, changes)
 
     def _refused(self, action: str, permission: str) -> None:
         if self.sb.log.enabled:
@@ -272,7 +300,9 @@ class ChannelRoutes(RouteBase):
             k: body[k] for k in _CHANNEL_FIELDS if body.get(k) is not None and k != "parent_id"
         }
         fields.update(type=kind, name=name, parent_id=None if parent is None else str(parent))
-        return json_response(self.model.create_channel(gid, fields, overwrites), 201)
+        created = self.model.create_channel(gid, fields, overwrites)
+        self._audit(request, gid, CHANNEL_CREATE, int(created["id"]), {}, created)
+        return json_response(created, 201)
 
     async def edit_channel(self, request: web.Request) -> web.Response:
         cid = _id(request.match_info["channel_id"])
@@ -312,7 +342,9 @@ class ChannelRoutes(RouteBase):
             parent_id = fields.get("parent_id", channel.get("parent_id"))
             if parent_id is not None:
                 overwrites = self.model.overwrites_of(int(parent_id))
-        return json_response(self.model.edit_channel(cid, fields, overwrites))
+        edited = self.model.edit_channel(cid, fields, overwrites)
+        self._audit(request, gid, CHANNEL_UPDATE, cid, channel, edited)
+        return json_response(edited)
 
     async def delete_channel(self, request: web.Request) -> web.Response:
         cid = _id(request.match_info["channel_id"])
@@ -325,7 +357,9 @@ class ChannelRoutes(RouteBase):
         if not self._may(cid, "view_channel", "manage_channels"):
             self._refused(f"delete channel {cid}", "Manage Channels")
             return _missing()
-        return json_response(self.model.delete_channel(cid))
+        gone = self.model.delete_channel(cid)
+        self._audit(request, cid >> 22 << 22, CHANNEL_DELETE, cid, gone, {})
+        return json_response(gone)
 
 
 __all__ = ["ChannelRoutes", "RouteBase", "admit_message"]

@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .channel_api import RouteBase, _archived, _body, _id, _invalid, _missing, _no_access
+from .channel_api import (
+    THREAD_CREATE,
+    THREAD_DELETE,
+    THREAD_UPDATE,
+    RouteBase,
+    _archived,
+    _body,
+    _id,
+    _invalid,
+    _missing,
+    _no_access,
+)
 from .channel_state import (
     ANNOUNCEMENT,
     ANNOUNCEMENT_THREAD,
@@ -31,6 +42,11 @@ if TYPE_CHECKING:
 HAS_THREAD = 1 << 5  # message flag: a thread was started from it
 _THREAD_FIELDS = ("name", "archived", "locked", "auto_archive_duration", "invitable",
                   "rate_limit_per_user")  # fmt: skip
+
+
+def _flat(thread: dict[str, Any]) -> dict[str, Any]:
+    """A thread's fields with its ``thread_metadata`` lifted up (as audit entries show them)."""
+    return {**thread, **thread.get("thread_metadata", {})}
 
 
 class ThreadRoutes(RouteBase):
@@ -61,6 +77,7 @@ class ThreadRoutes(RouteBase):
             return _missing()
         data = thread.to_json()
         self.model.delete_thread(thread)
+        self._audit(request, thread.guild_id, THREAD_DELETE, thread.id, _flat(data), {})
         return json_response(data)
 
     # ---- threads -----------------------------------------------------------------------
@@ -128,7 +145,9 @@ class ThreadRoutes(RouteBase):
             rate_limit_per_user=options["rate_limit_per_user"],
             invitable=bool(body.get("invitable", True)),
         )
-        return json_response(thread.to_json(self.world.bot_id), 201)
+        data = thread.to_json(self.world.bot_id)
+        self._audit(request, thread.guild_id, THREAD_CREATE, thread.id, {}, _flat(data))
+        return json_response(data, 201)
 
     async def thread_from_message(self, request: web.Request) -> web.Response:
         found = self._thread_parent(request)
@@ -164,6 +183,7 @@ class ThreadRoutes(RouteBase):
         message["flags"] = message.get("flags", 0) | HAS_THREAD
         message["thread"] = data
         self._message_update(int(parent["guild_id"]), message)
+        self._audit(request, thread.guild_id, THREAD_CREATE, thread.id, {}, _flat(data))
         return json_response(data, 201)
 
     def _message_update(self, guild_id: int, message: dict[str, Any]) -> None:
@@ -227,7 +247,10 @@ class ThreadRoutes(RouteBase):
                 return _missing()
         if thread.type != PRIVATE_THREAD:
             fields.pop("invitable", None)
-        return json_response(self.model.update_thread(thread, fields))
+        before = _flat(thread.to_json())
+        after = self.model.update_thread(thread, fields)
+        self._audit(request, thread.guild_id, THREAD_UPDATE, thread.id, before, _flat(after))
+        return json_response(after)
 
     async def active_threads(self, request: web.Request) -> web.Response:
         gid = _id(request.match_info["guild_id"])
