@@ -351,11 +351,8 @@ def parse_options(
         if not redis.startswith(("redis://", "rediss://", "unix://")):
             raise EzError("ValueError", f"option 'redis' must be a redis:// URL, got {redis!r}")
         kw["redis"] = redis
-    progress = o.get("progress")
-    if progress is not None and progress != "auto":
-        if not isinstance(progress, bool):
-            raise _type_error("progress", '"auto", true or false', progress)
-        kw["progress"] = progress
+    if _auto_bool("progress", o.get("progress")) is not None:
+        kw["progress"] = o["progress"]
     kw.update(_monitoring_options(o))
     return ShardOptions(bot_file=path, **kw)
 
@@ -405,12 +402,18 @@ def _monitoring_options(o: Mapping[str, Any]) -> dict[str, Any]:
                 "ValueError", f'option \'log_format\' must be "text" or "json", got {log_format!r}'
             )
         kw["log_format"] = log_format
-    live = o.get("live")
-    if live is not None and live != "auto":
-        if not isinstance(live, bool):
-            raise _type_error("live", '"auto", true or false', live)
-        kw["live"] = live
+    if _auto_bool("live", o.get("live")) is not None:
+        kw["live"] = o["live"]
     return kw
+
+
+def _auto_bool(name: str, value: Any) -> bool | None:
+    """An ``"auto"``/``true``/``false`` option: ``None`` for auto (or not given)."""
+    if value is None or (isinstance(value, str) and value == "auto"):
+        return None
+    if not isinstance(value, bool):
+        raise _type_error(name, '"auto", true or false', value)
+    return value
 
 
 assert {f.name for f in fields(ShardOptions)} - {"bot_file"} == set(OPTION_HELP)
