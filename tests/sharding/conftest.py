@@ -47,13 +47,18 @@ class CapturingReporter(Reporter):
         return "\n".join(self.lines)
 
 
+#: What the command line of a shard process (or zygote) contains: Python shards, and Node
+#: shards of .js bots (which load ezlang's preload).
+SHARD_MARKS = ("ezlang.sharding.shard_main", "ezlang.sharding.zygote", "sharding/js/preload.js")
+
+
 def shard_processes() -> list[psutil.Process]:
     """Live shard processes (and zygotes) started by this test process."""
     out = []
     for child in psutil.Process().children(recursive=True):
         try:
             cmdline = " ".join(child.cmdline())
-            if "ezlang.sharding.shard_main" in cmdline or "ezlang.sharding.zygote" in cmdline:
+            if any(mark in cmdline for mark in SHARD_MARKS):
                 if child.status() != psutil.STATUS_ZOMBIE:
                     out.append(child)
         except psutil.Error:
@@ -122,6 +127,19 @@ def bot_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         if key.startswith("EZTEST_"):
             monkeypatch.delenv(key)
     return set_env
+
+
+def record_statuses(manager: ShardManager) -> list[str]:
+    """From now on, every status change of ``manager``'s shards as ``"1:ready"``, in order."""
+    seen: list[str] = []
+    original = manager.shard_status_changed
+
+    def record(shard_id: int, status: str, pid: int | None) -> None:
+        seen.append(f"{shard_id}:{status}")
+        original(shard_id, status, pid)
+
+    manager.shard_status_changed = record  # type: ignore[method-assign]
+    return seen
 
 
 def identifies(sb: Sandbox, shard_id: int | None = None) -> list[dict[str, Any]]:

@@ -13,8 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -24,7 +22,15 @@ from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.jsshard import ENV_NODE, PRELOAD
 
-from .conftest import CapturingReporter, client_closes, identifies, text_channel, wait_until
+from .conftest import (
+    CapturingReporter,
+    client_closes,
+    identifies,
+    record_statuses,
+    shard_processes,
+    text_channel,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,27 +66,9 @@ def discordjs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def node_shards() -> list[psutil.Process]:
-    """Live Node shard processes started (directly or not) by this test process."""
-    out = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if str(PRELOAD) in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
-                out.append(child)
-        except psutil.Error:
-            pass
-    return out
-
-
-@pytest.fixture(autouse=True)
-def no_orphan_node() -> Iterator[None]:
-    yield
-    deadline = time.monotonic() + 10
-    while node_shards() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    strays = node_shards()
-    for p in strays:
-        p.kill()
-    assert not strays, f"node shard processes left behind: {[p.pid for p in strays]}"
+    """Live Node shard processes started (directly or not) by this test process (the autouse
+    fixture of conftest.py checks that none outlives its test)."""
+    return [p for p in shard_processes() if str(PRELOAD) in p.cmdline()]
 
 
 @pytest.fixture
@@ -205,14 +193,7 @@ async def test_a_resumable_disconnect_resumes_and_respawn_all_from_the_bot_repla
 ) -> None:
     manager, _ = make_manager(js_bot, total_shards=2)
     shards = await manager.spawn()
-    seen: list[str] = []
-    original = manager.shard_status_changed
-
-    def record(shard_id: int, status: str, pid: int | None) -> None:
-        seen.append(f"{shard_id}:{status}")
-        original(shard_id, status, pid)
-
-    manager.shard_status_changed = record  # type: ignore[method-assign]
+    seen = record_statuses(manager)
     # discord.js resumes the session by itself (no IDENTIFY, so no trip through the queue).
     await sandbox.disconnect(1, 4000, shard_count=2)
     await wait_until(lambda: "1:ready" in seen, 15, "shard 1 resumed")

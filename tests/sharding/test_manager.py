@@ -26,6 +26,7 @@ from .conftest import (
     WINDOW,
     client_closes,
     identifies,
+    record_statuses,
     shard_processes,
     text_channel,
     wait_until,
@@ -428,14 +429,7 @@ async def test_a_resumable_disconnect_is_not_a_crash(sandbox: Sandbox, make_mana
     await manager.spawn()
     shard = manager.shards[1]
     pid = shard.pid
-    seen: list[str] = []
-    original = manager.shard_status_changed
-
-    def record(shard_id: int, status: str, pid: int | None) -> None:
-        seen.append(f"{shard_id}:{status}")
-        original(shard_id, status, pid)
-
-    manager.shard_status_changed = record  # type: ignore[method-assign]
+    seen = record_statuses(manager)
     await sandbox.disconnect(1, 4000, shard_count=2)
     await wait_until(lambda: "1:ready" in seen, 15, "shard 1 resumed")
     assert "1:resuming" in seen or "1:reconnecting" in seen

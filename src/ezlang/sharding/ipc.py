@@ -151,7 +151,48 @@ def error_from_payload(err: dict[str, Any]) -> RemoteError:
     )
 
 
-class _FrameProtocol(asyncio.BufferedProtocol):
+class LinkProtocol:
+    """What a channel's protocol does whatever the wire format: hold the transport (paused
+    until :meth:`Channel.start`), track the other end's backpressure (``can_write``) and end
+    the channel when the link ends or cannot be trusted (:meth:`fail`). Mixed into
+    :class:`_FrameProtocol` here and into the Node IPC line protocol of
+    :mod:`ezlang.sharding.jsshard`."""
+
+    channel: Channel
+    transport: asyncio.Transport | None = None
+    can_write: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.pause_reading()  # until Channel.start(): the handlers may not be set yet
+
+    def fail(self, reason: str) -> None:
+        """The stream is corrupt: the link cannot be trusted any more."""
+        self.channel.close_reason = reason
+        if self.transport is not None:
+            self.transport.close()
+
+    def eof_received(self) -> bool:
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.channel.close_reason == "channel closed":
+            self.channel.close_reason = "the other end closed the channel"
+        self.channel._finish()
+        if self.can_write is not None and not self.can_write.done():
+            self.can_write.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.can_write = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self.can_write is not None and not self.can_write.done():
+            self.can_write.set_result(None)
+        self.can_write = None
+
+
+class _FrameProtocol(LinkProtocol, asyncio.BufferedProtocol):
     """Cuts the byte stream into frames and hands each to its channel, inline.
 
     Frames are dispatched from ``buffer_updated`` itself — no reader task and no wake-up per
@@ -166,13 +207,6 @@ class _FrameProtocol(asyncio.BufferedProtocol):
         self.buffer = bytearray(_BUFFER)
         self.start = 0  # first byte not yet dispatched
         self.end = 0  # end of the bytes received
-        self.transport: asyncio.Transport | None = None
-        self.can_write: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.pause_reading()  # until Channel.start(): the handlers may not be set yet
 
     def get_buffer(self, sizehint: int) -> memoryview:
         buf, start, end = self.buffer, self.start, self.end
@@ -222,29 +256,8 @@ class _FrameProtocol(asyncio.BufferedProtocol):
                 self.buffer = bytearray(_BUFFER)
 
     def _corrupt(self, reason: str) -> None:
-        # A corrupt frame: the link cannot be trusted any more.
-        self.channel.close_reason = reason
         self.start = self.end = 0
-        if self.transport is not None:
-            self.transport.close()
-
-    def eof_received(self) -> bool:
-        return False  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.channel.close_reason == "channel closed":
-            self.channel.close_reason = "the other end closed the channel"
-        self.channel._finish()
-        if self.can_write is not None and not self.can_write.done():
-            self.can_write.set_result(None)
-
-    def pause_writing(self) -> None:
-        self.can_write = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self.can_write is not None and not self.can_write.done():
-            self.can_write.set_result(None)
-        self.can_write = None
+        self.fail(reason)
 
 
 class Channel:

@@ -38,7 +38,7 @@ from typing import Any
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.agent import ENV_FD, LOGIN_REJECTED
-from ezlang.sharding.ipc import Channel, ChannelClosed, loads
+from ezlang.sharding.ipc import Channel, ChannelClosed, LinkProtocol, loads
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
 from ezlang.sharding.process import ShardProcess
 
@@ -143,19 +143,12 @@ def _syntax_message(name: str, stderr: str) -> str:
 # --- the Node IPC channel ---------------------------------------------------------------------
 
 
-class _LineProtocol(asyncio.Protocol):
+class _LineProtocol(LinkProtocol, asyncio.Protocol):
     """Cuts the Node IPC stream into JSON lines and hands each to its channel."""
 
     def __init__(self, channel: NodeChannel) -> None:
-        self.channel = channel
+        self.channel: NodeChannel = channel
         self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.can_write: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.pause_reading()  # until Channel.start()
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -167,9 +160,7 @@ class _LineProtocol(asyncio.Protocol):
             try:
                 message = loads(line.decode())
             except ValueError as exc:  # UnicodeDecodeError included
-                self.channel.close_reason = f"Node IPC protocol error: {exc}"
-                assert self.transport is not None
-                self.transport.close()
+                self.fail(f"Node IPC protocol error: {exc}")
                 return
             if isinstance(message, dict):
                 try:
@@ -180,27 +171,7 @@ class _LineProtocol(asyncio.Protocol):
                     )
         del buf[:start]
         if len(buf) > _MAX_LINE:
-            self.channel.close_reason = "Node IPC message too large"
-            assert self.transport is not None
-            self.transport.close()
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.channel.close_reason == "channel closed":
-            self.channel.close_reason = "the other end closed the channel"
-        self.channel._finish()
-        if self.can_write is not None and not self.can_write.done():
-            self.can_write.set_result(None)
-
-    def pause_writing(self) -> None:
-        self.can_write = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self.can_write is not None and not self.can_write.done():
-            self.can_write.set_result(None)
-        self.can_write = None
+            self.fail("Node IPC message too large")
 
 
 class NodeChannel(Channel):
