@@ -20,6 +20,7 @@ import pytest
 
 from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
+from ezlang.sharding import messaging
 from ezlang.sharding.jsshard import ENV_NODE, PRELOAD
 
 from .conftest import (
@@ -137,6 +138,15 @@ async def test_a_discordjs_bot_runs_as_4_shards_with_every_function(
     with pytest.raises(EzError) as err:
         await manager.fetch_client_values("guilds.cache.sizee")
     assert err.value.kind == "ValueError" and "valid: size" in err.value.message
+
+    # send_to_shard / send_to_all_shards reach the bot's process.on('message') listeners.
+    assert await messaging.manager_send(manager, 2, {"say": "to two"}) is True
+    assert await messaging.manager_send_all(manager, {"say": "to all"}) == 4
+    await wait_until(
+        lambda: reporter.text().count("message: to all") == 4, 5, "4 shards got the message"
+    )
+    assert "[shard 2] message: to two" in reporter.text()
+    assert reporter.text().count("message: to two") == 1
 
     stats = await manager.stats()
     assert [s["shard_id"] for s in stats] == [0, 1, 2, 3]

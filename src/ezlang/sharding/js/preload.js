@@ -402,6 +402,9 @@ function onRequest(message) {
       case 'ping':
         reply(id, true);
         return;
+      case 'message':
+        deliverMessage(id, data);
+        return;
       default:
         replyError(id, 'ShardingError', `unknown request ${JSON.stringify(op)}`);
     }
@@ -410,7 +413,27 @@ function onRequest(message) {
   }
 }
 
-process.on('message', (message) => {
+/** send_to_shard / send_to_all_shards: `data` reaches the bot's own process.on('message')
+ * listeners, as a message from discord.js's Shard#send or ShardingManager#broadcast does. */
+function deliverMessage(id, message) {
+  const theirs = process
+    .rawListeners('message') // a once() listener is removed when called
+    .filter((fn) => fn !== onMessage && fn.name !== 'bound _handleMessage'); // ours, discord.js's
+  if (!theirs.length) {
+    replyError(
+      id,
+      'ShardingError',
+      `shard ${config.shard_id} has no process.on('message') listener, so nothing received the message`,
+    );
+    return;
+  }
+  reply(id, true);
+  setImmediate(() => {
+    for (const listener of theirs) listener(message?.data ?? null);
+  });
+}
+
+function onMessage(message) {
   if (!message || typeof message !== 'object') return;
   if (message.k === 'r') {
     const waiter = pending.get(message.i);
@@ -421,7 +444,8 @@ process.on('message', (message) => {
   } else if (message.k === 'q') {
     onRequest(message);
   }
-});
+}
+process.on('message', onMessage);
 
 // --- heartbeats, and leaving with the manager ------------------------------------------------
 

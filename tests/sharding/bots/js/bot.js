@@ -29,4 +29,9 @@ client.on('messageCreate', async (message) => {
   }
 });
 
+// What the manager sends (discord.js: ShardingManager#broadcast; ezlang: send_to_all_shards).
+process.on('message', (data) => {
+  if (data?.say) console.log(`message: ${data.say}`);
+});
+
 client.login(); // DISCORD_TOKEN, as ShardingManager passes it
