@@ -20,7 +20,8 @@ GUILDS, GUILD_MEMBERS, GUILD_MESSAGES = 1, 1 << 1, 1 << 9
 
 @pytest.fixture
 async def sb():
-    async with Sandbox(guilds=4, identify_window=0.0) as sandbox:
+    # Without per-route limits: these tests react and post faster than Discord's buckets allow.
+    async with Sandbox(guilds=4, identify_window=0.0, rest_rate_limits=False) as sandbox:
         yield sandbox
 
 
@@ -192,6 +193,8 @@ async def test_thread_routes_and_discords_rules(sb, http):
     assert (await call(http, "GET", f"{t}/messages/{msg['id']}"))[0] == 200
     posted = await sb.inject_message(thread["id"], "a user replies")
     assert posted["guild_id"] == str(g.id)
+    counted = (await call(http, "GET", t))[1]
+    assert (counted["message_count"], counted["last_message_id"]) == (2, posted["id"])
 
     # From a message: same id; a second one is 160004.
     status, parent_msg = await call(http, "POST", f"{ch}/messages", {"content": "start"})
@@ -229,6 +232,10 @@ async def test_thread_routes_and_discords_rules(sb, http):
     assert status == 200 and archived["thread_metadata"]["archived"] is True
     status, body = await call(http, "PATCH", t, {"name": "renamed"})
     assert (status, body["code"]) == (400, 50083)  # only unarchiving touches it
+    thumbs = f"{t}/messages/{msg['id']}/reactions/%F0%9F%91%8D/@me"
+    assert (await call(http, "PUT", thumbs))[1]["code"] == 50083  # no reactions, no edits
+    edit = await call(http, "PATCH", f"{t}/messages/{msg['id']}", {"content": "edited"})
+    assert (edit[0], edit[1]["code"]) == (400, 50083)
     assert (await call(http, "PUT", f"{t}/thread-members/@me"))[1]["code"] == 50083
     assert (await call(http, "POST", f"{t}/messages", {"content": "wake up"}))[0] == 200
     assert (await call(http, "GET", t))[1]["thread_metadata"]["archived"] is False
@@ -251,6 +258,12 @@ async def test_thread_routes_and_discords_rules(sb, http):
     sb.server.set_bot_permissions(g.id, BOT_ROLE_PERMISSIONS)
     status, body = await call(http, "POST", f"{t}/messages", {"content": "still locked"})
     assert (status, body["code"]) == (403, 160005)
+    edit = await call(http, "PATCH", f"{t}/messages/{msg['id']}", {"content": "edited"})
+    assert (edit[0], edit[1]["code"]) == (403, 160005)
+    assert (await call(http, "PUT", thumbs))[
+        0
+    ] == 204  # reacting in an active locked thread is fine
+    assert sb.find_message(int(thread["id"]), msg["id"])["content"] == "in the thread"
 
     # Deleting a thread needs Manage Threads.
     status, body = await call(http, "DELETE", t)

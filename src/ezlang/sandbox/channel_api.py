@@ -106,6 +106,20 @@ def admit_message(sb: Sandbox, channel_id: int) -> web.Response | None:
     return None
 
 
+def thread_refusal(sb: Sandbox, channel_id: int, *, editing: bool) -> web.Response | None:
+    """Discord's rule for reacting (``editing=False``) or editing a message (``True``) in a
+    thread: nothing in an archived thread (400 50083); no edits in a locked one without
+    Manage Threads (403 160005). None for a channel that is not a thread."""
+    thread = channel_model(sb).threads.get(channel_id)
+    if thread is None:
+        return None
+    if thread.archived:
+        return _archived()
+    if editing and thread.locked and not sb.server.bot_may(channel_id, "manage_threads"):
+        return error(403, "Thread is locked", 160005)
+    return None
+
+
 class RouteBase:
     """What the channel and the thread routes share: the model and the lookups."""
 
@@ -362,4 +376,4 @@ class ChannelRoutes(RouteBase):
         return json_response(gone)
 
 
-__all__ = ["ChannelRoutes", "RouteBase", "admit_message"]
+__all__ = ["ChannelRoutes", "RouteBase", "admit_message", "thread_refusal"]

@@ -84,8 +84,11 @@ class Thread:
             "flags": 0,
         }
 
-    def to_json(self, me: int | None = None) -> dict[str, Any]:
-        """Discord's channel object of a thread (with ``member`` when ``me`` is a member)."""
+    def to_json(
+        self, me: int | None = None, history: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """Discord's channel object of a thread (with ``member`` when ``me`` is a member;
+        ``history``: its messages, oldest first, for the counts and ``last_message_id``)."""
         meta: dict[str, Any] = {
             "archived": self.archived,
             "auto_archive_duration": self.auto_archive_duration,
@@ -102,11 +105,11 @@ class Thread:
             "owner_id": str(self.owner_id),
             "type": self.type,
             "name": self.name,
-            "last_message_id": None,
+            "last_message_id": history[-1]["id"] if history else None,
             "rate_limit_per_user": self.rate_limit_per_user,
             "flags": 0,
-            "message_count": 0,
-            "total_message_sent": 0,
+            "message_count": len(history),
+            "total_message_sent": len(history),
             "member_count": min(len(self.members), 50),  # Discord stops counting at 50
             "thread_metadata": meta,
         }
@@ -172,13 +175,13 @@ class ChannelModel:
     def thread_object(self, channel_id: int) -> dict[str, Any] | None:
         """A thread's channel object (``member`` for the bot if it joined), or None."""
         thread = self.threads.get(channel_id)
-        return None if thread is None else thread.to_json(self.world.bot_id)
+        return None if thread is None else self.json(thread)
 
     def active_thread_objects(self, index: int) -> list[dict[str, Any]]:
         """The active threads of a guild the bot can see (GUILD_CREATE's ``threads``)."""
         gid = self.world.guild_id(index)
         return [
-            t.to_json(self.world.bot_id)
+            self.json(t)
             for t in self.threads.values()
             if t.guild_id == gid and not t.archived and self.bot_sees(t)
         ]
@@ -189,6 +192,12 @@ class ChannelModel:
         return channel_id if thread is None else thread.parent_id
 
     # ---- reading -----------------------------------------------------------------------
+
+    def json(self, thread: Thread, *, with_me: bool = True) -> dict[str, Any]:
+        """A thread's channel object: its counts from the messages the sandbox remembers, and
+        (``with_me``) the bot's thread member, as Discord shows the bot its own."""
+        me = self.world.bot_id if with_me else None
+        return thread.to_json(me, self.sb.channel_messages(thread.id))
 
     def bot_sees(self, thread: Thread) -> bool:
         """Discord's rule: a public thread is seen by whoever sees its parent; a private one
@@ -358,7 +367,7 @@ class ChannelModel:
         thread.members[owner_id] = thread.created
         self.threads[tid] = thread
         if self.bot_sees(thread):
-            data = dict(thread.to_json(self.world.bot_id), newly_created=True)
+            data = dict(self.json(thread), newly_created=True)
             self.sb.server.emit(gid, "THREAD_CREATE", data, INTENT_GUILDS)
         self._members_update(thread, added=[owner_id])
         self._log(f"thread created: {name!r} ({tid}) in channel {parent_id}")
@@ -373,14 +382,14 @@ class ChannelModel:
         if "archived" in fields or "auto_archive_duration" in fields:
             thread.archive_timestamp = now_iso()  # Discord moves it on both
         if self.bot_sees(thread):
-            data = thread.to_json(self.world.bot_id)
+            data = self.json(thread)
             self.sb.server.emit(thread.guild_id, "THREAD_UPDATE", data, INTENT_GUILDS)
             me = self.world.bot_id
             if was_archived and not thread.archived and me in thread.members:
                 member = dict(thread.member_json(me), guild_id=str(thread.guild_id))
                 self.sb.server.emit(thread.guild_id, "THREAD_MEMBER_UPDATE", member, INTENT_GUILDS)
         self._log(f"thread updated: {thread.name!r} ({thread.id}) {fields}")
-        return thread.to_json(self.world.bot_id)
+        return self.json(thread)
 
     def delete_thread(self, thread: Thread) -> None:
         """Delete a thread: THREAD_DELETE ``{id, guild_id, parent_id, type}``."""
@@ -403,7 +412,7 @@ class ChannelModel:
             return False
         thread.members[user_id] = now_iso()
         if user_id == self.world.bot_id and self.bot_sees(thread):
-            data = thread.to_json(self.world.bot_id)
+            data = self.json(thread)
             self.sb.server.emit(thread.guild_id, "THREAD_CREATE", data, INTENT_GUILDS)
         self._members_update(thread, added=[user_id])
         return True
@@ -459,7 +468,7 @@ class ChannelModel:
         ``member_ids``."""
         out = []
         for t in self.guild_threads(guild_id):
-            item = t.to_json()
+            item = self.json(t, with_me=False)
             item["member_ids"] = [str(u) for u in t.members]
             out.append(item)
         return out

@@ -346,6 +346,11 @@ class RestApi:
         errors = message_errors(body)
         if errors:
             return error(400, "Invalid Form Body", 50035, errors=errors)
+        from .channel_api import thread_refusal  # noqa: PLC0415 - it imports this module
+
+        refusal = thread_refusal(self.sb, cid, editing=True)  # archived or locked thread
+        if refusal is not None:
+            return refusal
         msg = self.sb.edit_bot_message(cid, request.match_info["message_id"], body)
         if msg is None:
             return error(404, "Unknown Message", 10008)
@@ -376,6 +381,11 @@ class RestApi:
             return error(404, "Unknown Message", 10008)
         if not self.sb.server.bot_may(cid, "view_channel", "read_message_history", "add_reactions"):
             return error(403, "Missing Permissions", 50013)
+        from .channel_api import thread_refusal  # noqa: PLC0415 - it imports this module
+
+        refusal = thread_refusal(self.sb, cid, editing=False)  # an archived thread
+        if refusal is not None:
+            return refusal
         # Discord tells the guild's shards about the bot's own reaction too.
         self.sb.add_reaction(
             cid,

@@ -75,7 +75,7 @@ class ThreadRoutes(RouteBase):
         if not self._may(thread.id, "manage_threads"):
             self._refused(f"delete thread {thread.id}", "Manage Threads")
             return _missing()
-        data = thread.to_json()
+        data = self.model.json(thread, with_me=False)
         self.model.delete_thread(thread)
         self._audit(request, thread.guild_id, THREAD_DELETE, thread.id, _flat(data), {})
         return json_response(data)
@@ -145,7 +145,7 @@ class ThreadRoutes(RouteBase):
             rate_limit_per_user=options["rate_limit_per_user"],
             invitable=bool(body.get("invitable", True)),
         )
-        data = thread.to_json(self.world.bot_id)
+        data = self.model.json(thread)
         self._audit(request, thread.guild_id, THREAD_CREATE, thread.id, {}, _flat(data))
         return json_response(data, 201)
 
@@ -179,7 +179,7 @@ class ThreadRoutes(RouteBase):
             auto_archive_duration=options["auto_archive_duration"],
             rate_limit_per_user=options["rate_limit_per_user"],
         )
-        data = thread.to_json(self.world.bot_id)
+        data = self.model.json(thread)
         message["flags"] = message.get("flags", 0) | HAS_THREAD
         message["thread"] = data
         self._message_update(int(parent["guild_id"]), message)
@@ -247,7 +247,7 @@ class ThreadRoutes(RouteBase):
                 return _missing()
         if thread.type != PRIVATE_THREAD:
             fields.pop("invitable", None)
-        before = _flat(thread.to_json())
+        before = _flat(self.model.json(thread, with_me=False))
         after = self.model.update_thread(thread, fields)
         self._audit(request, thread.guild_id, THREAD_UPDATE, thread.id, before, _flat(after))
         return json_response(after)
@@ -263,7 +263,7 @@ class ThreadRoutes(RouteBase):
         ]
         return json_response(
             {
-                "threads": [t.to_json() for t in threads],
+                "threads": [self.model.json(t, with_me=False) for t in threads],
                 "members": [t.member_json(me) for t in threads if me in t.members],
             }
         )
@@ -400,7 +400,7 @@ def control_routes(sb: Sandbox) -> list[tuple[str, str, Any]]:
             if thread_id in model.threads:
                 return json_response({"error": "that message already has a thread"}, 400)
         thread = model.create_thread(cid, name, kind, uid, thread_id=thread_id)
-        return json_response(thread.to_json())
+        return json_response(model.json(thread, with_me=False))
 
     return [("POST", "/threads", user_thread)]
 
