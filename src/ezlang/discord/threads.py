@@ -177,7 +177,12 @@ async def leave_thread(thread: Any) -> None:
 async def add_thread_member(thread: Any, member: Any) -> None:
     """Add a server member to a thread (needs Send Messages in Threads)."""
     await _members_call(
-        thread, member, "add_thread_member()", "Send Messages in Threads", "add_user_to_thread"
+        thread,
+        member,
+        "add_thread_member()",
+        "Send Messages in Threads (and, for a private thread made with invitable: false, "
+        "Manage Threads)",
+        "add_user_to_thread",
     )
 
 
