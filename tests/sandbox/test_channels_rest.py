@@ -453,3 +453,78 @@ async def test_channel_and_thread_changes_are_in_the_audit_log(sb, http):
     assert changes[1] == {"name": ("tmp", "tmp2")}
     assert changes[3] == {"locked": (False, True)}
     assert changes[4]["name"] == ("th", None) and changes[5]["name"] == ("tmp2", None)
+
+
+async def test_people_change_channels_and_threads_through_the_control_api(sb, http):
+    g = Guild(sb)
+    gw = await _connect(sb, [0, 1], GUILDS | GUILD_MEMBERS)
+    ctl = g.ctl
+    try:
+        status, cat = await call(
+            http, "POST", f"{ctl}/channels", {"guild_id": str(g.id), "name": "Cat", "type": 4}, {}
+        )
+        assert status == 200
+        hide = {"id": str(g.id), "type": 0, "allow": "0", "deny": str(FLAGS["send_messages"])}
+        await call(
+            http, "PATCH", f"{g.api}/channels/{cat['id']}", {"permission_overwrites": [hide]}
+        )
+        status, ch = await call(
+            http,
+            "POST",
+            f"{ctl}/channels",
+            {"guild_id": str(g.id), "name": "talk", "parent_id": cat["id"]},
+            {},
+        )
+        assert status == 200 and ch["permission_overwrites"] == [hide]  # starts synced
+        status, ch = await call(http, "PATCH", f"{ctl}/channels/{ch['id']}", {"topic": "x"}, {})
+        assert status == 200 and ch["topic"] == "x"
+        status, th = await call(
+            http,
+            "POST",
+            f"{ctl}/threads",
+            {"channel_id": str(g.general), "name": "q", "user_id": str(g.alice)},
+            {},
+        )
+        assert status == 200 and th["owner_id"] == str(g.alice)
+        status, joined = await call(
+            http, "PUT", f"{ctl}/threads/{th['id']}/members/{g.bob}", None, {}
+        )
+        assert (status, joined) == (200, {"added": True})
+        status, left = await call(
+            http, "DELETE", f"{ctl}/threads/{th['id']}/members/{g.bob}", None, {}
+        )
+        assert (status, left) == (200, {"removed": True})
+        status, th2 = await call(
+            http, "PATCH", f"{ctl}/channels/{th['id']}", {"archived": True}, {}
+        )
+        assert status == 200 and th2["thread_metadata"]["archived"] is True
+        assert (await call(http, "DELETE", f"{ctl}/channels/{th['id']}", None, {}))[0] == 200
+        assert (await call(http, "DELETE", f"{ctl}/channels/{ch['id']}", None, {}))[0] == 200
+        expected = [
+            "CHANNEL_CREATE", "CHANNEL_UPDATE", "CHANNEL_CREATE", "CHANNEL_UPDATE",
+            "THREAD_CREATE", "THREAD_MEMBERS_UPDATE", "THREAD_MEMBERS_UPDATE",
+            "THREAD_MEMBERS_UPDATE", "THREAD_UPDATE", "THREAD_DELETE", "CHANNEL_DELETE",
+        ]  # fmt: skip
+        got = await _events(gw, len(expected))
+        assert [p["t"] for p in got] == expected
+        assert got[4]["d"]["newly_created"] is True and got[4]["d"]["owner_id"] == str(g.alice)
+        assert got[6]["d"]["added_members"][0]["user_id"] == str(g.bob)
+        assert got[7]["d"]["removed_member_ids"] == [str(g.bob)]
+        for method, url, body, code in [
+            ("POST", f"{ctl}/channels", {"guild_id": "5", "name": "x"}, 404),
+            ("POST", f"{ctl}/channels", {"guild_id": str(g.id), "name": ""}, 400),
+            ("POST", f"{ctl}/channels", {"guild_id": str(g.id), "name": "x", "type": 9}, 400),
+            (
+                "POST",
+                f"{ctl}/channels",
+                {"guild_id": str(g.id), "name": "x", "parent_id": str(g.general)},
+                400,
+            ),
+            ("PATCH", f"{ctl}/channels/77", {"name": "x"}, 404),
+            ("DELETE", f"{ctl}/channels/77", None, 404),
+            ("PUT", f"{ctl}/threads/77/members/{g.bob}", None, 404),
+        ]:
+            status, body_ = await call(http, method, url, body, {})
+            assert status == code and "error" in body_, (method, url, body_)
+    finally:
+        await gw.close()

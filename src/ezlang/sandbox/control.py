@@ -96,7 +96,7 @@ class ControlApi:
 
         for method, path, handler in poll_routes(self.sb) + invite_routes(self.sb):
             r.add_route(method, prefix + path, self._guard(handler))
-        from .thread_api import control_routes as channel_routes  # noqa: PLC0415
+        from .channel_control import control_routes as channel_routes  # noqa: PLC0415
 
         for method, path, handler in channel_routes(self.sb):
             r.add_route(method, prefix + path, self._guard(handler))

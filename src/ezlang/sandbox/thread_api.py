@@ -30,14 +30,13 @@ from .channel_state import (
     PUBLIC_THREAD,
     TEXT,
     Thread,
-    channel_model,
 )
 from .gateway import INTENT_GUILD_MESSAGES, INTENT_MESSAGE_CONTENT
 from .rest import error, json_response
 from .world import dumps
 
 if TYPE_CHECKING:
-    from .core import Sandbox
+    pass
 
 HAS_THREAD = 1 << 5  # message flag: a thread was started from it
 _THREAD_FIELDS = ("name", "archived", "locked", "auto_archive_duration", "invitable",
@@ -370,39 +369,4 @@ class ThreadRoutes(RouteBase):
         return json_response([self._member_json(thread, u, with_member) for u in ids])
 
 
-def control_routes(sb: Sandbox) -> list[tuple[str, str, Any]]:
-    """Control routes: a user starts a thread (``POST {control}/threads``)."""
-    model = channel_model(sb)
-
-    async def user_thread(request: web.Request) -> web.Response:
-        body = await _body(request)
-        if not isinstance(body, dict):
-            return json_response({"error": "body must be a JSON object"}, 400)
-        cid = _id(body.get("channel_id"))
-        channel = sb.world.channel_object(cid) if cid is not None else None
-        if cid is None or channel is None or channel["type"] not in (TEXT, ANNOUNCEMENT):
-            return json_response({"error": f"unknown text channel {body.get('channel_id')}"}, 404)
-        name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name) <= 100:
-            return json_response({"error": "name must be 1 to 100 characters"}, 400)
-        ref = sb.world.channel(cid)
-        assert ref is not None
-        raw_user = body.get("user_id")
-        uid = _id(raw_user) if raw_user is not None else sb.world.member_ids(ref.guild_index)[0]
-        if uid is None or sb.world.member(ref.guild_index, uid) is None:
-            return json_response({"error": f"user {raw_user} is not a member of that guild"}, 400)
-        kind = PRIVATE_THREAD if body.get("private") else PUBLIC_THREAD
-        thread_id = None
-        if body.get("message_id") is not None:
-            if sb.find_message(cid, str(body["message_id"])) is None:
-                return json_response({"error": f"unknown message {body['message_id']}"}, 404)
-            thread_id = _id(body["message_id"])
-            if thread_id in model.threads:
-                return json_response({"error": "that message already has a thread"}, 400)
-        thread = model.create_thread(cid, name, kind, uid, thread_id=thread_id)
-        return json_response(model.json(thread, with_me=False))
-
-    return [("POST", "/threads", user_thread)]
-
-
-__all__ = ["ThreadRoutes", "control_routes"]
+__all__ = ["ThreadRoutes"]
