@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .channel_api import _id
 from .channel_state import (
     ANNOUNCEMENT,
     CATEGORY,
@@ -35,14 +36,6 @@ class _Refused(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _id(value: Any) -> int | None:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return None
-    return n if 0 < n < 1 << 64 else None
 
 
 async def _object(request: web.Request) -> dict[str, Any]:
