@@ -56,6 +56,11 @@ on_message(func(message) {
         } catch err {
             print("lock refused: " + err.kind + ": " + err.message)
         }
+        try {
+            delete_channel(t.id)
+        } catch err {
+            print("delete refused: " + err.message)
+        }
         let p = create_thread(message.channel_id, "secret", {type: "private", invitable: false})
         print("private " + p.type)
         let r = create_thread_from_message(message, "replies", {auto_archive_duration: 60})
@@ -149,6 +154,8 @@ async def test_threads_lifecycle_and_members(
     lock = _line(bot, r"^lock refused: (.*)$").group(1)
     assert lock.startswith("DiscordError: lock_thread() failed: 403")
     assert "50013" in lock and "Manage Threads" in lock
+    deleting = _line(bot, r"^delete refused: (.*)$").group(1)
+    assert "50013" in deleting and "Manage Threads" in deleting  # a thread, known by its id
     _line(bot, r"^private private_thread$")
     _line(bot, r"^from message true replies$")
     second = _line(bot, r"^second: (.*)$").group(1)

@@ -253,7 +253,10 @@ async def delete_channel(channel: Any, reason: Any = None) -> None:
     what = "delete_channel()"
     client = _client(what)
     cid = target_id(channel, f"{what} channel")
-    is_thread = isinstance(channel, convert.ThreadObject)
+    # A thread needs Manage Threads instead: known from its object, or from discord.py's cache.
+    is_thread = isinstance(channel, convert.ThreadObject) or isinstance(
+        client.get_channel(cid), discord.Thread
+    )
     try:
         await client.http.delete_channel(cid, reason=None if reason is None else str(reason))
     except discord.HTTPException as exc:
