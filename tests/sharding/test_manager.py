@@ -133,7 +133,8 @@ async def test_kill_9_of_a_shard_is_respawned_and_ready(sandbox: Sandbox, make_m
     assert stats["restarts"] == 1
     assert stats["last_exit"]["code"] == -signal.SIGKILL
     assert "killed by SIGKILL" in reporter.text()
-    assert len(identifies(sandbox, 1)) == 2
+    # The replacement RESUMEd the dead process's session (tests/sharding/test_resume.py).
+    assert len(identifies(sandbox, 1)) == 1
 
 
 async def test_respawn_shard_returns_true_with_a_new_ready_process(

@@ -27,6 +27,9 @@ class RunContext:
     #: Checks run when the program ends by itself (not on a signal or an error); one that
     #: raises reports what the program left undone (exit 1), e.g. handlers but no bot_start().
     end_checks: list[Callable[[], None]] = field(default_factory=list)
+    #: The signal that asked the program to stop (SIGINT or SIGTERM), once one did; shutdown
+    #: hooks may treat them differently (the shard manager keeps sessions on SIGTERM).
+    stop_signal: int | None = None
 
     def keep_alive(self, fut: asyncio.Future[Any]) -> None:
         """Keep the process running (after the main script ends) until ``fut`` is done."""

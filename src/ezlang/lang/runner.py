@@ -56,6 +56,7 @@ class _Stop:
                 raise KeyboardInterrupt
             return
         self.requested = True
+        context.current().stop_signal = signum
         self.loop.call_soon_threadsafe(self.event.set)
         if in_easylang():
             # EasyLang code is running right now (perhaps a busy loop that would never

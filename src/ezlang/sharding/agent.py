@@ -41,6 +41,7 @@ from ezlang.lang.errors import EzError
 from ezlang.sharding.ipc import Channel, ChannelClosed
 from ezlang.sharding.pids import pid_alive
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
+from ezlang.sharding.resume import KEEP_SESSION_CLOSE, SessionLink
 
 #: Environment variables the manager sets for a shard (never the token).
 ENV_FD = "EZLANG_SHARD_IPC_FD"
@@ -169,6 +170,10 @@ class ShardAgent:
         self._exit_reported = False
         self._shutting_down = False
         self._process: Any = None  # psutil.Process of this shard, made on first stats
+        #: The gateway session as the manager knows it; ``config["resume"]``: one to resume.
+        self.session = SessionLink(self, config.get("resume"))
+        #: The close code of a stop: 1000 ends the session; KEEP_SESSION_CLOSE keeps it.
+        self.close_code = 1000
 
     # --- connecting -----------------------------------------------------------------------
 
@@ -261,11 +266,15 @@ class ShardAgent:
             if event == "socket_event_type":  # every gateway dispatch, by its type
                 counters.event(args[0])
             elif event == "ready":
+                self.session.on_ready()
                 self._ready_at = time.monotonic()
                 self.set_status("ready")
             elif event == "resumed":
                 counters.resumes += 1
-                self.set_status("ready")
+                # A cold resume (a saved session, no READY in this process) is ready once
+                # its cache is built (SessionLink dispatches "ready" then).
+                if not self.session.on_resumed():
+                    self.set_status("ready")
             elif event == "disconnect" and not client.is_closed():
                 ws = getattr(client, "ws", None)
                 resumable = ws is not None and getattr(ws, "session_id", None)
@@ -281,6 +290,8 @@ class ShardAgent:
             try:
                 await reader
             except asyncio.CancelledError:
+                if self._shutting_down and self.close_code != 1000:
+                    await self._drop_connection(client)
                 task = asyncio.current_task()
                 if self._shutting_down and not (task is not None and task.cancelling()):
                     return  # close_client() stopped the reader: a normal end of connect()
@@ -313,6 +324,15 @@ class ShardAgent:
             state.dispatch = dispatch
         client.connect = connect
         client.login = login
+        self.session.attach(client)
+
+    async def _drop_connection(self, client: Any) -> None:
+        """Close the stopped reader's connection with :attr:`close_code` (not 1000), before
+        discord.py's own ``Client.close()`` would end the session with 1000."""
+        ws = getattr(client, "ws", None)
+        if ws is not None and ws.open:
+            with contextlib.suppress(OSError, TimeoutError, aiohttp.ClientError):
+                await asyncio.wait_for(ws.close(self.close_code), 3.0)
 
     def _track_sockets(self, client: Any) -> None:
         # Every gateway socket, so close_client() can close one that discord.py has not taken
@@ -374,7 +394,8 @@ class ShardAgent:
         if op == "stats":
             return self.stats()
         if op == "shutdown":
-            self._spawn(self.shutdown())
+            keep = isinstance(data, dict) and bool(data.get("keep_session"))
+            self._spawn(self.shutdown(keep_session=keep))
             return True
         if op == "ping":
             return True
@@ -482,7 +503,7 @@ class ShardAgent:
         }
 
     async def close_client(self) -> None:
-        """Close the bot's gateway connection with 1000, as a normal stop.
+        """Close the bot's gateway connection with :attr:`close_code` (1000, as a normal stop).
 
         discord.py's ``Client.close()`` alone closes with 4000: its gateway reader wakes up
         first and closes the socket itself. A ``.ez`` bot is stopped by the bot runtime
@@ -516,14 +537,26 @@ class ShardAgent:
                     pass  # the other end is gone already: nothing left to close politely
         await client.close()
 
-    async def shutdown(self) -> None:
-        """Close the gateway cleanly, run the program's shutdown hooks, exit 0."""
+    async def shutdown(self, keep_session: bool = False) -> None:
+        """Close the gateway, run the program's shutdown hooks, exit 0.
+
+        ``keep_session``: stop reading, tell the manager the final ``seq`` and drop the
+        connection without ending the session, so that a later process RESUMEs it (manager
+        stopped with SIGTERM, ``stop_shards({keep_sessions: true})``). Otherwise the session
+        is ended with close code 1000 and forgotten.
+        """
         from ezlang.lang import context
 
         self._shutting_down = True
         self.set_status("dead")
         try:
+            if keep_session:
+                self.close_code = KEEP_SESSION_CLOSE
             await _bounded(self.close_client(), 5.0, "closing the gateway connection")
+            if keep_session:
+                self.session.flush()  # the reader has stopped: this seq is final
+            else:
+                self.session.ended()
             await _bounded(context.current().run_shutdown_hooks(), 3.0, "the shutdown hooks")
         finally:
             _flush_and_exit(0)

@@ -18,7 +18,7 @@ from ezlang.lang import context
 from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
 from ezlang.sharding import agent as agent_mod
-from ezlang.sharding.manager import ShardManager
+from ezlang.sharding.manager import ShardManager, keep_sessions_on
 from ezlang.sharding.options import timeout_arg
 from ezlang.sharding.process import ENV_REDIS_URL
 
@@ -84,8 +84,13 @@ async def spawn_shards() -> list[dict[str, Any]]:
     """Start every shard; returns ``[{id, ready, pid, status}]`` once all are READY."""
     manager = _current_manager("spawn_shards()")
     ctx = context.current()
-    # The manager keeps supervising after the script ends, until SIGINT/SIGTERM.
-    ctx.on_shutdown(manager.stop)
+    # The manager keeps supervising after the script ends, until SIGINT/SIGTERM; SIGTERM
+    # keeps the gateway sessions for the next start, SIGINT (Ctrl-C) ends them.
+
+    async def stop_on_signal() -> None:
+        await manager.stop(keep_sessions=keep_sessions_on(ctx.stop_signal))
+
+    ctx.on_shutdown(stop_on_signal)
     try:
         result = await manager.spawn()
     finally:
@@ -160,12 +165,29 @@ async def get_shard_stats() -> list[dict[str, Any]]:
     return await _current_manager("get_shard_stats()").stats()
 
 
-async def stop_shards() -> bool:
-    """Close every shard cleanly; returns ``true`` when all processes are gone."""
+async def stop_shards(options: Any = None) -> bool:
+    """Close every shard cleanly; returns ``true`` when all processes are gone.
+
+    ``{keep_sessions: true}`` leaves the gateway sessions resumable for the next start.
+    """
     if _in_shard_agent() is not None:
         raise EzError("ShardingError", "stop_shards() can only be called in the manager script")
+    keep = False
+    if options is not None:
+        if not isinstance(options, Mapping):
+            raise EzError(
+                "TypeError", "stop_shards(options) needs an object like {keep_sessions: true}"
+            )
+        unknown = [k for k in options if k != "keep_sessions"]
+        if unknown:
+            raise EzError(
+                "ValueError", f"stop_shards: unknown option '{unknown[0]}' (known: keep_sessions)"
+            )
+        keep = options.get("keep_sessions", False)
+        if not isinstance(keep, bool):
+            raise EzError("TypeError", "stop_shards: option 'keep_sessions' must be true or false")
     manager = _current_manager("stop_shards()")
-    await manager.stop()
+    await manager.stop(keep_sessions=keep)
     return True
 
 

@@ -121,6 +121,11 @@ class ShardHost(Protocol):
         """Shard ``shard_id`` is now ``status`` (one of ``process.STATUSES``)."""
         ...
 
+    def session_reported(self, shard_id: int, data: Any) -> None:
+        """Shard ``shard_id``'s gateway session is now ``data`` (``{session_id, seq,
+        resume_gateway_url}``; ``session_id`` null: it has none)."""
+        ...
+
     def shard_missed_spawn_timeout(self, shard_id: int) -> None:
         """Shard ``shard_id`` was killed for not becoming READY within ``spawn_timeout``."""
         ...

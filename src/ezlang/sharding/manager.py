@@ -55,6 +55,7 @@ from ezlang.sharding.options import (
 )
 from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess, process_class
 from ezlang.sharding.progress import Reporter, make_reporter
+from ezlang.sharding.sessions import SessionStore, session_file
 from ezlang.sharding.zygote import Zygote
 
 #: Set to 0 to start every shard as a fresh interpreter instead of forking it from a zygote.
@@ -64,6 +65,8 @@ ZYGOTE_ENV = "EZLANG_SHARD_ZYGOTE"
 ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats", "respawn_all", *messaging.ROUTED_OPS)
 #: Seconds ``stats`` waits for a shard before reporting it unreachable.
 STATS_TIMEOUT = 2.0
+#: Seconds between writes of the session file while sessions change.
+SESSION_SAVE_DELAY = 0.5
 #: The user-facing name of each shard operation, for errors (``call_shard`` from other hosts).
 OP_NAMES = {
     "eval": "broadcast_eval",
@@ -71,6 +74,11 @@ OP_NAMES = {
     "stats": "get_shard_stats",
     messaging.DELIVER_OP: "send_to_shard",
 }
+
+
+def keep_sessions_on(signum: int | None) -> bool:
+    """Whether stopping on signal ``signum`` keeps the gateway sessions: only SIGTERM does."""
+    return signum == signal.SIGTERM
 
 
 def _sharding_error(message: str) -> EzError:
@@ -126,6 +134,14 @@ class ShardManager:
         self._in_spawn = False
         self.zygote: Zygote | None = None
         self._ids: list[int] = []
+        # Resumable sessions (ezlang.sharding.sessions), kept in a file beside the bot; with
+        # Redis, several managers share one bot file, so none is written.
+        self.sessions = SessionStore(
+            self.options.resume_window,
+            None if self.options.redis else session_file(self.options.bot_file),
+            scope=self._api,
+        )
+        self._save_timer: asyncio.TimerHandle | None = None
 
     # --- small helpers -----------------------------------------------------------------------------
 
@@ -187,7 +203,23 @@ class ShardManager:
             # With the gateway URL, the shard needs no GET /gateway/bot of its own.
             "heartbeat_interval": self.options.heartbeat_interval,
             "eval_timeout": self.options.eval_timeout,
+            # A session the previous process of this shard left resumable: RESUME it.
+            "resume": self.sessions.offer(shard_id, self.total_shards),
         }
+
+    def session_reported(self, shard_id: int, data: Any) -> None:
+        """Keep shard ``shard_id``'s session; write the session file soon (coalesced)."""
+        self.sessions.report(shard_id, self.total_shards, data)
+        if self.sessions.path is not None and self._save_timer is None and not self._stopping:
+            loop = asyncio.get_running_loop()
+            self._save_timer = loop.call_later(SESSION_SAVE_DELAY, self._save_sessions)
+
+    def _save_sessions(self) -> None:
+        self._save_timer = None
+        try:
+            self.sessions.save()
+        except OSError as exc:  # a read-only directory: resuming after a restart is lost
+            self.reporter.problem(f"could not save the shard sessions: {exc}")
 
     def shard_missed_spawn_timeout(self, shard_id: int) -> None:
         """A shard was killed for missing ``spawn_timeout``: during spawn, that fails it."""
@@ -339,6 +371,8 @@ class ShardManager:
                 "Starting anyway could get the bot's token reset, so no shard was started."
             )
         await self.directory.claim(ids)
+        # Sessions a previous manager left resumable (stopped with SIGTERM, or crashed).
+        self.sessions.load()
         if self.remote is not None:
             await self.remote.start(self.call_shard)
         self._ids = ids
@@ -636,8 +670,13 @@ class ShardManager:
             except EzError as exc:
                 self.reporter.problem(f"respawning every shard: {exc.message}")
 
-    async def stop(self) -> None:
-        """Close every shard cleanly; returns when all processes are gone (idempotent)."""
+    async def stop(self, keep_sessions: bool = False) -> None:
+        """Close every shard cleanly; returns when all processes are gone (idempotent).
+
+        ``keep_sessions``: drop the gateway connections without ending their sessions and
+        keep them in the session file, so that a manager started within ``resume_window``
+        RESUMEs every shard. Otherwise each session is closed with 1000 (ended) and forgotten.
+        """
         if self._stopping:
             await self._stopped.wait()
             return
@@ -649,7 +688,16 @@ class ShardManager:
             self.reporter.stopping(count)
         try:
             await self.monitor.stop()
-            await asyncio.gather(*(s.stop() for s in self.shards.values()))
+            await asyncio.gather(
+                *(s.stop(keep_session=keep_sessions) for s in self.shards.values())
+            )
+            if self._save_timer is not None:
+                self._save_timer.cancel()
+                self._save_timer = None
+            if not keep_sessions:
+                self.sessions.forget()
+            if self._spawned:
+                self._save_sessions()
             if count:
                 self.reporter.stopped(count, time.monotonic() - started)
             background = list(self._background)
@@ -685,10 +733,16 @@ class ShardManager:
         """Spawn, supervise until SIGINT/SIGTERM, then stop every shard (for Python scripts)."""
         loop = asyncio.get_running_loop()
         requested = asyncio.Event()
+        received: list[int] = []
         installed = []
+
+        def on_signal(sig: int) -> None:
+            received.append(sig)
+            requested.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, requested.set)
+                loop.add_signal_handler(sig, on_signal, sig)
                 installed.append(sig)
         spawn = asyncio.ensure_future(self.spawn())
         stop_wait = asyncio.ensure_future(requested.wait())
@@ -703,6 +757,8 @@ class ShardManager:
             spawn.cancel()
             stop_wait.cancel()
             await asyncio.gather(spawn, stop_wait, return_exceptions=True)
-            await self.stop()
+            # SIGTERM (a deploy, systemd, docker stop) keeps the sessions for the next start;
+            # SIGINT (Ctrl-C) ends them (see docs/SHARDING.md, "Deploying without downtime").
+            await self.stop(keep_sessions=keep_sessions_on(received[0] if received else None))
             for sig in installed:
                 loop.remove_signal_handler(sig)

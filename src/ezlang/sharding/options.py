@@ -39,6 +39,7 @@ OPTION_HELP: dict[str, str] = {
     "dashboard": "a port, or {port, host, token}: serve the live web dashboard",
     "log_format": '"text" or "json": how the manager writes its messages on stderr',
     "live": '"auto", true or false: one live shard table on a terminal after spawn',
+    "resume_window": "seconds a dead shard's session is resumed by its replacement (0: never)",
 }
 
 #: Where the dashboard's token comes from when the option does not give one.
@@ -78,6 +79,7 @@ class ShardOptions:
     dashboard: Endpoint | None = None
     log_format: str = "text"
     live: bool | None = None  # None: auto (on when stdout and stderr are terminals)
+    resume_window: float = 60.0  # see ezlang.sharding.sessions
 
     def public(self) -> dict[str, Any]:
         """What ``create_shard_manager`` returns: never the token."""
@@ -325,6 +327,8 @@ def parse_options(
     ):
         if o.get(name) is not None:
             kw[name] = _seconds(name, o[name])
+    if o.get("resume_window") is not None:
+        kw["resume_window"] = _seconds("resume_window", o["resume_window"], allow_zero=True)
     if o.get("max_restarts") is not None:
         kw["max_restarts"] = _int("max_restarts", o["max_restarts"], minimum=0)
     hb = kw.get("heartbeat_interval", 5.0)

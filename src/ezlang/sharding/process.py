@@ -474,6 +474,8 @@ class ShardProcess:
                 note_sent(self.id, float(data.get("at", time.monotonic())))
         elif op == "exit_reason" and isinstance(data, dict):
             self._exit_reason = data
+        elif op == "session":
+            self.owner.session_reported(self.id, data)
 
     async def _on_request(self, op: str, data: Any) -> Any:
         if op == "hello":
@@ -569,26 +571,35 @@ class ShardProcess:
 
     # --- stopping ------------------------------------------------------------------------------
 
-    async def stop_child(self, grace: float = 5.0) -> None:
-        """Ask the child to close its gateway and exit; kill it after ``grace`` seconds."""
+    async def stop_child(self, grace: float = 5.0, keep_session: bool = False) -> None:
+        """Ask the child to close its gateway and exit; kill it after ``grace`` seconds.
+
+        ``keep_session``: the child drops its connection without ending the session (see
+        ``ShardAgent.shutdown``)."""
         proc, channel, wait_task = self.proc, self.channel, self._wait_task
         if proc is None or proc.returncode is not None or wait_task is None:
             return
         if channel is not None and not channel.is_closed:
             # No answer (gone already, frozen, or failing) is fine: the wait below decides.
             with contextlib.suppress(ChannelClosed, TimeoutError, EzError):
-                await channel.request("shutdown", None, timeout=min(grace, 2.0))
+                await channel.request(
+                    "shutdown", {"keep_session": keep_session}, timeout=min(grace, 2.0)
+                )
         done, _ = await asyncio.wait({wait_task}, timeout=grace)
         if not done:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await asyncio.wait({wait_task}, timeout=5.0)
+        if channel is not None:
+            # What the child said last (its final session seq) is read before its EOF.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(channel.closed.wait(), 1.0)
 
-    async def stop(self, grace: float = 5.0) -> None:
+    async def stop(self, grace: float = 5.0, keep_session: bool = False) -> None:
         """Stop supervising and stop the child; returns when the process is gone."""
         self._stopping = True
         self._wake.set()
-        await self.stop_child(grace)
+        await self.stop_child(grace, keep_session)
         task = self._task
         if task is not None and not task.done():
             await asyncio.wait({task}, timeout=10.0)

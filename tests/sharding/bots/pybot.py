@@ -53,6 +53,8 @@ async def on_message(message: discord.Message) -> None:
         await message.channel.send("pong")
     if message.content == "!fail":  # a handler error (counted by the monitoring tests)
         raise RuntimeError("this handler fails on purpose")
+    if message.content.startswith("count:"):
+        print(f"handled {message.content}", flush=True)
     if message.content == "!exit":
         sys.stdout.flush()
         os._exit(3)

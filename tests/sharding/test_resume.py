@@ -1,0 +1,206 @@
+"""Cold resume: a shard is a session that outlives its process (docs/SHARDING.md,
+"Deploying without downtime"). Real shard processes, the real discord.py client, the sandbox
+counting IDENTIFYs and keeping sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from ezlang.sandbox import Sandbox
+from ezlang.sharding.manager import ShardManager
+
+from .conftest import FAST, HERE, WINDOW, CapturingReporter, identifies, text_channel, wait_until
+
+COUNTER = HERE / "bots" / "counter.ez"
+pytestmark = pytest.mark.timeout(90)
+
+
+def handled(lines: list[str], tag: str) -> collections.Counter[int]:
+    """How many times each numbered message ``tag:N`` was handled, from the shards' output."""
+    pattern = re.compile(rf"\] handled {re.escape(tag)}:(\d+)$")
+    out: collections.Counter[int] = collections.Counter()
+    for line in lines:
+        m = pattern.search(line)
+        if m:
+            out[int(m.group(1))] += 1
+    return out
+
+
+def session_of(sb: Sandbox, shard_id: int, count: int) -> list[str]:
+    return [c["session_id"] for c in sb.state()["connections"] if c["shard"] == [shard_id, count]]
+
+
+class Stream:
+    """A numbered stream of user messages into one channel, in the background."""
+
+    def __init__(self, sb: Sandbox, channel: str, tag: str, rate: float) -> None:
+        self.sb, self.channel, self.tag, self.rate = sb, channel, tag, rate
+        self.sent = 0
+        self.undelivered = 0  # sent while no connection took them (kept for a RESUME)
+        self._stop = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        started = time.monotonic()
+        while not self._stop.is_set():
+            due = int((time.monotonic() - started) * self.rate) + 1
+            while self.sent < due:
+                result = await self.sb.inject_message(self.channel, f"{self.tag}:{self.sent}")
+                self.undelivered += not result["delivered"]
+                self.sent += 1
+            await asyncio.sleep(1 / self.rate)
+
+    async def stop(self) -> int:
+        self._stop.set()
+        await self.task
+        return self.sent
+
+
+async def test_a_killed_shard_resumes_and_every_message_is_handled_exactly_once(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(COUNTER, total_shards=2)
+    await manager.spawn()
+    victim = manager.shards[1]
+    old_pid = victim.pid
+    session = session_of(sandbox, 1, 2)
+    starts = sandbox.state()["session_start_limit"]["remaining"]
+    stream = Stream(sandbox, text_channel(sandbox, 1, 2), "k", rate=100)
+    await wait_until(lambda: len(handled(reporter.lines, "k")) >= 20, 10, "the stream flowing")
+    os.kill(old_pid, signal.SIGKILL)
+    await wait_until(lambda: victim.status != "ready", 2, "the dead shard not ready")
+    await wait_until(
+        lambda: victim.status == "ready" and victim.pid != old_pid, 30, "the replacement ready"
+    )
+    await asyncio.sleep(0.3)  # a little traffic after the resume too
+    sent = await stream.stop()
+    await wait_until(lambda: len(handled(reporter.lines, "k")) == sent, 15, "every message handled")
+    counts = handled(reporter.lines, "k")
+    assert sorted(counts) == list(range(sent))
+    assert [n for n, c in counts.items() if c != 1] == [], "a message was handled twice"
+    # Messages were sent while no process held the session, and still arrived.
+    assert stream.undelivered > 0
+    # The replacement RESUMEd the same session: no IDENTIFY, no session start.
+    assert session_of(sandbox, 1, 2) == session
+    assert len(identifies(sandbox, 1)) == 1
+    assert sandbox.state()["session_start_limit"]["remaining"] == starts
+    stats = (await manager.stats())[1]
+    assert stats["ready"] is True and stats["restarts"] == 1
+    # The resumed process filled its guild cache and ran on_ready.
+    assert stats["guild_count"] == len(sandbox.guilds_for_shard(1, 2)) > 0
+    assert sum("counter shard 1 ready with" in line for line in reporter.lines) == 2
+
+
+async def test_an_ended_session_falls_back_to_identify_through_the_queue(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(COUNTER, total_shards=2)
+    await manager.spawn()
+    victim = manager.shards[0]
+    old_pid, session = victim.pid, session_of(sandbox, 0, 2)
+    os.kill(old_pid, signal.SIGKILL)
+    await wait_until(lambda: victim.status != "ready", 2, "the dead shard not ready")
+    # Discord forgets the session meanwhile: the RESUME gets op 9 d:false.
+    for s in list(sandbox.gateway.sessions.values()):
+        if s.session_id in session:
+            sandbox.gateway.end_session(s)
+    await wait_until(
+        lambda: victim.status == "ready" and victim.pid != old_pid, 30, "the replacement ready"
+    )
+    assert len(identifies(sandbox, 0)) == 2  # the fallback IDENTIFY went through the queue
+    assert session_of(sandbox, 0, 2) != session
+    assert sandbox.state()["identify_violations"] == 0
+    assert sum("counter shard 0 ready with" in line for line in reporter.lines) == 2
+
+
+async def test_outside_the_resume_window_a_replacement_identifies(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(COUNTER, total_shards=2, resume_window=0)
+    await manager.spawn()
+    victim = manager.shards[1]
+    old_pid = victim.pid
+    os.kill(old_pid, signal.SIGKILL)
+    await wait_until(
+        lambda: victim.status == "ready" and victim.pid != old_pid, 30, "the replacement ready"
+    )
+    assert len(identifies(sandbox, 1)) == 2
+    assert manager.sessions.window == 0
+
+
+async def test_a_zombie_connection_is_noticed_within_a_heartbeat_and_resumed() -> None:
+    async with Sandbox(
+        guilds=40, max_concurrency=1, identify_window=WINDOW, heartbeat_interval=1.0
+    ) as sb:
+        reporter = CapturingReporter()
+        opts = {"token": sb.token, "api": sb.api_url, **FAST, "total_shards": 2}
+        manager = ShardManager(COUNTER, opts, reporter=reporter)
+        try:
+            await manager.spawn()
+            seen: list[tuple[float, str]] = []
+            original = manager.shard_status_changed
+
+            def record(shard_id: int, status: str, pid: int | None) -> None:
+                if shard_id == 1:
+                    seen.append((time.monotonic(), status))
+                original(shard_id, status, pid)
+
+            manager.shard_status_changed = record  # type: ignore[method-assign]
+            channel = text_channel(sb, 1, 2)
+            started = time.monotonic()
+            assert await sb.zombie(1, 2) == 1
+            for n in range(5):  # sent into the zombie: buffered, never written
+                await sb.inject_message(channel, f"z:{n}")
+            await wait_until(lambda: any(s == "resuming" for _, s in seen), 10, "resuming")
+            noticed = next(t for t, s in seen if s == "resuming") - started
+            assert noticed <= 1.0 + 5.0, f"noticed after {noticed:.1f} s"
+            # While resuming, stats never say ready.
+            stats = (await manager.stats())[1]
+            if not any(s == "ready" for _, s in seen):
+                assert stats["ready"] is False and stats["status"] == "resuming"
+            await wait_until(lambda: seen[-1][1] == "ready", 15, "resumed")
+            assert [s for _, s in seen] == ["resuming", "ready"]
+            await wait_until(lambda: len(handled(reporter.lines, "z")) == 5, 10, "the 5 messages")
+            assert set(handled(reporter.lines, "z").values()) == {1}
+            assert len(identifies(sb, 1)) == 1
+            assert "zombie" in reporter.text()
+        finally:
+            await asyncio.wait_for(manager.stop(), 30)
+
+
+async def test_a_manager_stopped_keeping_sessions_is_resumed_by_the_next_one(
+    sandbox: Sandbox, make_manager
+) -> None:
+    first, first_out = make_manager(COUNTER, total_shards=3)
+    await first.spawn()
+    sessions = {i: session_of(sandbox, i, 3) for i in range(3)}
+    for i in range(3):  # handled before the stop
+        await sandbox.inject_message(text_channel(sandbox, i, 3), f"before:{i}")
+    await wait_until(lambda: len(handled(first_out.lines, "before")) == 3, 10, "3 handled")
+    await first.stop(keep_sessions=True)
+    assert first.sessions.path is not None and first.sessions.path.exists()
+    # Events while no manager runs wait in the sessions' replay buffers.
+    gap = [
+        await sandbox.inject_message(text_channel(sandbox, n % 3, 3), f"gap:{n}") for n in range(9)
+    ]
+    assert not any(r["delivered"] for r in gap)
+    second, second_out = make_manager(COUNTER, total_shards=3)
+    await second.spawn()
+    await wait_until(lambda: len(handled(second_out.lines, "gap")) == 9, 10, "the gap's events")
+    assert set(handled(second_out.lines, "gap").values()) == {1}
+    assert handled(second_out.lines, "before") == collections.Counter()  # not replayed
+    assert len(identifies(sandbox)) == 3  # the first manager's only
+    assert {i: session_of(sandbox, i, 3) for i in range(3)} == sessions
+    stats = await second.stats()
+    assert [s["ready"] for s in stats] == [True, True, True]
+    await second.stop()
+    # A normal stop ends the sessions and removes the file.
+    assert not second.sessions.path.exists()
+    assert sandbox.state()["connections"] == []
