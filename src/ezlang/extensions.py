@@ -91,6 +91,7 @@ SHARDING_BUILTINS = (
     "respawn_shard",
     "get_shard_stats",
     "stop_shards",
+    "restart_shards",
 )
 
 MESSAGING_BUILTINS = (

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.manager import ShardManager
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.timeout(90)
 
 def handled(lines: list[str], tag: str) -> collections.Counter[int]:
     """How many times each numbered message ``tag:N`` was handled, from the shards' output."""
-    pattern = re.compile(rf"\] handled {re.escape(tag)}:(\d+)$")
+    pattern = re.compile(rf"\] (?:v2 )?handled {re.escape(tag)}:(\d+)$")
     out: collections.Counter[int] = collections.Counter()
     for line in lines:
         m = pattern.search(line)
@@ -204,3 +205,74 @@ async def test_a_manager_stopped_keeping_sessions_is_resumed_by_the_next_one(
     # A normal stop ends the sessions and removes the file.
     assert not second.sessions.path.exists()
     assert sandbox.state()["connections"] == []
+
+
+async def test_a_rolling_restart_hands_every_session_over_with_new_code(
+    sandbox: Sandbox, make_manager, tmp_path
+) -> None:
+    bot = tmp_path / "bot.ez"
+    bot.write_text(COUNTER.read_text())
+    manager, reporter = make_manager(bot, total_shards=3)
+    await manager.spawn()
+    pids = {i: s.pid for i, s in manager.shards.items()}
+    sessions = {i: session_of(sandbox, i, 3) for i in range(3)}
+    streams = [Stream(sandbox, text_channel(sandbox, i, 3), f"r{i}", rate=40) for i in range(3)]
+    await wait_until(lambda: len(handled(reporter.lines, "r0")) >= 10, 10, "the streams flowing")
+    # New code on disk: the new processes must run it.
+    bot.write_text(COUNTER.read_text().replace('print("handled "', 'print("v2 handled "'))
+    results = await manager.restart_shards({"batch": 1})
+    await asyncio.sleep(0.3)
+    sent = [await s.stop() for s in streams]
+    for i in range(3):
+        await wait_until(
+            lambda i=i: len(handled(reporter.lines, f"r{i}")) == sent[i], 15, f"stream {i} handled"
+        )
+        counts = handled(reporter.lines, f"r{i}")
+        assert sorted(counts) == list(range(sent[i]))
+        assert [n for n, c in counts.items() if c != 1] == [], f"shard {i}: handled twice"
+    assert [r["shard_id"] for r in results] == [0, 1, 2]
+    assert all(r["ok"] and r["handed_over"] and r["gap_ms"] > 0 for r in results)
+    assert all(manager.shards[i].pid != pids[i] for i in range(3))
+    assert any("] v2 handled r0:" in line for line in reporter.lines)  # the new code runs
+    assert len(identifies(sandbox)) == 3  # no IDENTIFY during the restart
+    assert {i: session_of(sandbox, i, 3) for i in range(3)} == sessions
+    stats = await manager.stats()
+    assert [(s["ready"], s["restarts"]) for s in stats] == [(True, 1)] * 3
+    assert "restarted 3 shard(s)" in reporter.text()
+
+
+async def test_a_new_process_that_fails_to_load_leaves_the_old_one_running(
+    sandbox: Sandbox, make_manager, tmp_path
+) -> None:
+    bot = tmp_path / "bot.ez"
+    bot.write_text(COUNTER.read_text())
+    manager, reporter = make_manager(bot, total_shards=2)
+    await manager.spawn()
+    pids = {i: s.pid for i, s in manager.shards.items()}
+    # A runtime error at load: only running the new code finds it.
+    bot.write_text(
+        COUNTER.read_text().replace("bot_start()", "let x = no_such_function()\nbot_start()")
+    )
+    with pytest.raises(EzError) as info:
+        await manager.restart_shards()
+    assert info.value.kind == "ShardingError"
+    message = info.value.message
+    assert "shard 0" in message and "no_such_function" in message
+    assert "old process keeps running" in message and "not restarted: shards 1" in message
+    assert {i: s.pid for i, s in manager.shards.items()} == pids
+    assert [s["ready"] for s in await manager.stats()] == [True, True]
+    await sandbox.inject_message(text_channel(sandbox, 0, 2), "after:0")
+    await wait_until(lambda: handled(reporter.lines, "after")[0] == 1, 10, "still handling")
+    assert len(identifies(sandbox)) == 2
+    # A syntax error is found before any process starts.
+    bot.write_text("on_message(func(m) {\n")
+    with pytest.raises(EzError) as info:
+        await manager.restart_shards()
+    assert info.value.kind in ("SyntaxError", "ShardingError")
+    assert {i: s.pid for i, s in manager.shards.items()} == pids
+    with pytest.raises(EzError) as info:
+        await manager.restart_shards({"batch": 0})
+    assert info.value.kind == "ValueError" and "batch" in info.value.message
+    with pytest.raises(EzError) as info:
+        await manager.restart_shards({"bach": 1})
+    assert info.value.kind == "ValueError" and "known: batch, shards" in info.value.message

@@ -49,6 +49,9 @@ ENV_SHARD_ID = "EZLANG_SHARD_ID"
 ENV_SHARD_COUNT = "EZLANG_SHARD_COUNT"
 ENV_MANAGER_PID = "EZLANG_MANAGER_PID"
 
+#: Seconds a shard that handed its session over lets its running handlers finish.
+HANDOVER_DRAIN = 5.0
+
 #: Exit code of a shard that must not be restarted (fatal close code, rejected token).
 EXIT_FATAL = 78
 
@@ -171,7 +174,7 @@ class ShardAgent:
         self._shutting_down = False
         self._process: Any = None  # psutil.Process of this shard, made on first stats
         #: The gateway session as the manager knows it; ``config["resume"]``: one to resume.
-        self.session = SessionLink(self, config.get("resume"))
+        self.session = SessionLink(self, config.get("resume"), bool(config.get("handover")))
         #: The close code of a stop: 1000 ends the session; KEEP_SESSION_CLOSE keeps it.
         self.close_code = 1000
 
@@ -394,9 +397,12 @@ class ShardAgent:
         if op == "stats":
             return self.stats()
         if op == "shutdown":
-            keep = isinstance(data, dict) and bool(data.get("keep_session"))
-            self._spawn(self.shutdown(keep_session=keep))
+            if not self._shutting_down:  # (a retiring shard is on its way out already)
+                keep = isinstance(data, dict) and bool(data.get("keep_session"))
+                self._spawn(self.shutdown(keep_session=keep))
             return True
+        if op == "handover":
+            return self.hand_over()
         if op == "ping":
             return True
         if op == "message":  # from another shard (send_to_shard)
@@ -536,6 +542,38 @@ class ShardAgent:
                 except (OSError, TimeoutError, aiohttp.ClientError):
                     pass  # the other end is gone already: nothing left to close politely
         await client.close()
+
+    def hand_over(self) -> dict[str, Any] | None:
+        """Give this shard's session to the process replacing it (rolling restart).
+
+        Stops dispatching at once (:meth:`SessionLink.freeze`) and returns the session with
+        its final ``seq``; then lets the handlers already running finish (up to
+        :data:`HANDOVER_DRAIN` s) and stops without ending the session.
+        """
+        session = self.session.freeze()
+        self._shutting_down = True
+        self.close_code = KEEP_SESSION_CLOSE
+        self._spawn(self._retire())
+        return session
+
+    async def _retire(self) -> None:
+        from ezlang.discord import runtime as bot_runtime
+
+        bot = bot_runtime.current()
+        running = [t for t in (bot.handler_tasks if bot is not None else ()) if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=HANDOVER_DRAIN)
+        await self.shutdown(keep_session=True)
+
+    async def request_handover(self) -> dict[str, Any] | None:
+        """Ask the manager for the session of the process this one replaces (``None``: it
+        had none, so IDENTIFY)."""
+        try:
+            session = await self.channel.request("handover", None)
+        except ChannelClosed:
+            # The manager is gone: never connect; _watch_channel ends this process.
+            await asyncio.get_running_loop().create_future()
+        return session if isinstance(session, dict) else None
 
     async def shutdown(self, keep_session: bool = False) -> None:
         """Close the gateway, run the program's shutdown hooks, exit 0.

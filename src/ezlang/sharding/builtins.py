@@ -91,6 +91,8 @@ async def spawn_shards() -> list[dict[str, Any]]:
         await manager.stop(keep_sessions=keep_sessions_on(ctx.stop_signal))
 
     ctx.on_shutdown(stop_on_signal)
+    # SIGHUP (`kill -HUP <manager pid>`, `ezlang restart-shards`): rolling restart, new code.
+    manager.restart_on_sighup()
     try:
         result = await manager.spawn()
     finally:
@@ -191,6 +193,14 @@ async def stop_shards(options: Any = None) -> bool:
     return True
 
 
+async def restart_shards(options: Any = None) -> list[dict[str, Any]]:
+    """Replace every shard's process with one running the bot file as it is now, handing each
+    session over (no IDENTIFY, no lost event); ``{batch, shards}``. Manager only."""
+    if _in_shard_agent() is not None:
+        raise EzError("ShardingError", "restart_shards() can only be called in the manager script")
+    return await _current_manager("restart_shards()").restart_shards(options)
+
+
 for _name, _fn in (
     ("create_shard_manager", create_shard_manager),
     ("spawn_shards", spawn_shards),
@@ -199,5 +209,6 @@ for _name, _fn in (
     ("respawn_shard", respawn_shard),
     ("get_shard_stats", get_shard_stats),
     ("stop_shards", stop_shards),
+    ("restart_shards", restart_shards),
 ):
     register(_name, _fn)

@@ -113,8 +113,14 @@ class ShardHost(Protocol):
         """``text`` with the bot token hidden."""
         ...
 
-    def shard_config(self, shard_id: int) -> dict[str, Any]:
-        """The answer to a starting shard's ``hello``: its id, the count, token, URLs, timings."""
+    def shard_config(self, shard_id: int, handover: bool = False) -> dict[str, Any]:
+        """The answer to a starting shard's ``hello``: its id, the count, token, URLs, timings,
+        and the session to resume (``handover``: it will get one from the process it replaces)."""
+        ...
+
+    async def hand_over(self, shard_id: int) -> Any:
+        """The successor of shard ``shard_id`` is loaded: retire the old process and return
+        its session (``None``: IDENTIFY)."""
         ...
 
     def shard_status_changed(self, shard_id: int, status: str, pid: int | None) -> None:

@@ -43,6 +43,7 @@ from ezlang.sharding.backends import (
 )
 from ezlang.sharding.fanout import FanOut, fan_out, name_shard
 from ezlang.sharding.gateway import api_base, fetch_gateway_bot
+from ezlang.sharding.handover import Restarter
 from ezlang.sharding.identify import LocalIdentifyQueue
 from ezlang.sharding.interfaces import IdentifyQueue, ShardCallError, ShardDirectory
 from ezlang.sharding.monitor import Monitor
@@ -142,6 +143,7 @@ class ShardManager:
             scope=self._api,
         )
         self._save_timer: asyncio.TimerHandle | None = None
+        self.restarter = Restarter(self)
 
     # --- small helpers -----------------------------------------------------------------------------
 
@@ -192,8 +194,9 @@ class ShardManager:
             else:
                 self._spawn_bg(self._publish(shard_id, info))
 
-    def shard_config(self, shard_id: int) -> dict[str, Any]:
-        """What shard ``shard_id`` gets in answer to its ``hello`` (token included)."""
+    def shard_config(self, shard_id: int, handover: bool = False) -> dict[str, Any]:
+        """What shard ``shard_id`` gets in answer to its ``hello`` (token included);
+        ``handover``: a successor in a rolling restart (it gets its session later)."""
         return {
             "shard_id": shard_id,
             "shard_count": self.total_shards,
@@ -204,8 +207,13 @@ class ShardManager:
             "heartbeat_interval": self.options.heartbeat_interval,
             "eval_timeout": self.options.eval_timeout,
             # A session the previous process of this shard left resumable: RESUME it.
-            "resume": self.sessions.offer(shard_id, self.total_shards),
+            "resume": None if handover else self.sessions.offer(shard_id, self.total_shards),
+            "handover": handover,
         }
+
+    async def hand_over(self, shard_id: int) -> Any:
+        """A successor is loaded: retire the old process, return the session to RESUME."""
+        return await self.restarter.hand_over(shard_id)
 
     def session_reported(self, shard_id: int, data: Any) -> None:
         """Keep shard ``shard_id``'s session; write the session file soon (coalesced)."""
@@ -670,6 +678,20 @@ class ShardManager:
             except EzError as exc:
                 self.reporter.problem(f"respawning every shard: {exc.message}")
 
+    async def restart_shards(
+        self, options: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rolling restart with session hand-over: ``options`` ``{batch, shards}``; see
+        :meth:`ezlang.sharding.handover.Restarter.restart_shards`."""
+        self._require_spawned("restart_shards")
+        if self._stopping:
+            raise _sharding_error("restart_shards: the manager is stopping")
+        return await self.restarter.restart_shards(options)
+
+    def restart_on_sighup(self) -> bool:
+        """Run :meth:`restart_shards` when the process gets SIGHUP; False where impossible."""
+        return self.restarter.on_sighup()
+
     async def stop(self, keep_sessions: bool = False) -> None:
         """Close every shard cleanly; returns when all processes are gone (idempotent).
 
@@ -688,6 +710,7 @@ class ShardManager:
             self.reporter.stopping(count)
         try:
             await self.monitor.stop()
+            await self.restarter.stop()
             await asyncio.gather(
                 *(s.stop(keep_session=keep_sessions) for s in self.shards.values())
             )
@@ -744,6 +767,7 @@ class ShardManager:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, on_signal, sig)
                 installed.append(sig)
+        hup = self.restart_on_sighup()
         spawn = asyncio.ensure_future(self.spawn())
         stop_wait = asyncio.ensure_future(requested.wait())
         try:
@@ -762,3 +786,5 @@ class ShardManager:
             await self.stop(keep_sessions=keep_sessions_on(received[0] if received else None))
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            if hup:
+                loop.remove_signal_handler(signal.SIGHUP)

@@ -109,6 +109,13 @@ class ShardProcess:
         self._io_tasks: list[asyncio.Task[None]] = []
         self._granted = False  # the current child's IDENTIFY was granted
         self.spawn_timeout_reason: str | None = None
+        # Rolling restarts (ezlang.sharding.handover): a successor process loads beside the
+        # running one and takes its session over; until then it is on probation (one
+        # attempt, nothing published), and the retired one is no longer published either.
+        self.published = True
+        self.successor = False
+        self.probation = False
+        self.handover_at: float | None = None
 
     # --- status -----------------------------------------------------------------------------
 
@@ -116,7 +123,8 @@ class ShardProcess:
         if status == self.status:
             return
         self.status = status
-        self.owner.shard_status_changed(self.id, status, self.pid)
+        if self.published:
+            self.owner.shard_status_changed(self.id, status, self.pid)
 
     def _gone(self) -> None:
         # The channel is closed: the child is dead or dying, whatever it said last. Say so at
@@ -218,6 +226,12 @@ class ShardProcess:
             await self._finish_child(code)
             if self._stopping:
                 break
+            if self.probation:
+                # A successor that dies before taking over is not retried: the old process
+                # keeps the shard, and the restart reports why.
+                self.failure = self.exit_summary(code)
+                self.set_status("failed")
+                return
             if self._restart_requested:
                 continue
             reason = self._exit_reason or {}
@@ -474,13 +488,13 @@ class ShardProcess:
                 note_sent(self.id, float(data.get("at", time.monotonic())))
         elif op == "exit_reason" and isinstance(data, dict):
             self._exit_reason = data
-        elif op == "session":
+        elif op == "session" and self.published:
             self.owner.session_reported(self.id, data)
 
     async def _on_request(self, op: str, data: Any) -> Any:
         if op == "hello":
             self.last_hb = time.monotonic()
-            return self.owner.shard_config(self.id)
+            return self.owner.shard_config(self.id, handover=self.successor)
         if op == "identify":
             self.set_status("identifying")
             self._granted = False
@@ -494,6 +508,8 @@ class ShardProcess:
             return True
         if op == "route":
             return await self.owner.route(self.id, data)
+        if op == "handover" and self.successor:
+            return await self.owner.hand_over(self.id)
         raise EzError("ShardingError", f"unknown request {op!r} from shard {self.id}")
 
     # --- calls into the child ----------------------------------------------------------------
@@ -608,6 +624,21 @@ class ShardProcess:
                 await asyncio.wait({task})
         if self.status != "failed":
             self.set_status("dead")
+
+    async def retire(self) -> Any:
+        """Have the child stop dispatching and hand its session over (rolling restart);
+        returns the session, or ``None`` if the child could not say. The child then exits
+        by itself, and this supervisor does not restart it."""
+        self._stopping = True
+        self.published = False
+        self._wake.set()
+        channel = self.channel
+        if channel is None or channel.is_closed:
+            return None
+        try:
+            return await channel.request("handover", None, timeout=5.0)
+        except (ChannelClosed, TimeoutError, EzError):
+            return None
 
     async def restart(self, grace: float = 5.0) -> None:
         """Replace the child with a new one now (``respawn_shard``); not counted as a crash."""

@@ -63,12 +63,19 @@ def _warn(message: str) -> None:
 class SessionLink:
     """One shard process's gateway session, as the manager should know it."""
 
-    def __init__(self, agent: ShardAgent, saved: dict[str, Any] | None) -> None:
+    def __init__(
+        self, agent: ShardAgent, saved: dict[str, Any] | None, handover: bool = False
+    ) -> None:
         self.agent = agent
+        #: This process replaces a running one: its first connection waits for the session
+        #: the old process hands over (a rolling restart, ezlang.sharding.handover).
+        self.handover = handover
+        #: Set once this process handed its session over: it processes nothing more.
+        self.frozen = False
         #: The session the manager offered, until the first connection takes it.
         self.saved = saved if isinstance(saved, dict) and saved.get("session_id") else None
         #: True while this process resumed a session without ever seeing its READY.
-        self.cold = self.saved is not None
+        self.cold = self.saved is not None or handover
         self.client: Any = None
         self._last: tuple[Any, ...] | None = None
         self._scheduled = False
@@ -108,6 +115,28 @@ class SessionLink:
         self.agent.channel.send_event(
             "session", {"session_id": session_id, "seq": seq, "resume_gateway_url": url}
         )
+
+    def current(self) -> dict[str, Any] | None:
+        """The session now: ``{session_id, seq, resume_gateway_url}``, or ``None``."""
+        ws = getattr(self.client, "ws", None)
+        if ws is None or not ws.session_id:
+            return None
+        return {
+            "session_id": ws.session_id,
+            "seq": ws.sequence,
+            "resume_gateway_url": str(ws.gateway),
+        }
+
+    def freeze(self) -> dict[str, Any] | None:
+        """Stop processing gateway messages at once and return the session as it stands.
+
+        Nothing received after this is dispatched or counted in ``seq``, so the process
+        that RESUMEs the session gets every later event replayed; this process never
+        connects again (see ``from_client`` below).
+        """
+        self.frozen = True
+        self.flush()
+        return self.current()
 
     def ended(self) -> None:
         """The session was ended on purpose (closed with 1000): nothing to resume."""
@@ -157,12 +186,18 @@ class SessionLink:
     # --- zombie connections ------------------------------------------------------------------
 
     async def _zombie_watch(self) -> None:
-        while True:
+        while not self.frozen:
             await asyncio.sleep(ZOMBIE_POLL)
             client = self.client
             ws = getattr(client, "ws", None)
             keep_alive = getattr(ws, "_keep_alive", None)
-            if ws is None or keep_alive is None or ws is self._zombie_ws or client.is_closed():
+            if (
+                ws is None
+                or keep_alive is None
+                or ws is self._zombie_ws
+                or client.is_closed()
+                or self.frozen
+            ):
                 continue
             interval = keep_alive.interval or 0.0
             silent = time.perf_counter() - keep_alive._last_ack
@@ -193,6 +228,14 @@ def _patch_discord_py() -> None:
 
     async def from_client(cls: Any, client: Any, **kwargs: Any) -> Any:
         link = _link
+        if link is not None and link.client is client and link.frozen:
+            # The session belongs to the process that replaced this one: never reconnect
+            # (discord.py would RESUME it and take it back); the shutdown cancels this wait.
+            await asyncio.get_running_loop().create_future()
+        if link is not None and link.client is client and link.handover:
+            # Loaded and logged in: now ask the old process to stop and hand over.
+            link.handover = False
+            link.saved = await link.agent.request_handover()
         if link is not None and link.client is client and not kwargs.get("resume"):
             saved = link.take_saved()
             if saved is not None:
@@ -207,6 +250,8 @@ def _patch_discord_py() -> None:
         return await original_from_client(cls, client, **kwargs)
 
     async def received_message(self: Any, msg: Any, /) -> None:
+        if _link is not None and _link.frozen:
+            return  # handed over: the new process gets this event replayed
         try:
             await original_received(self, msg)
         finally:
