@@ -50,7 +50,7 @@ ENV_SHARD_COUNT = "EZLANG_SHARD_COUNT"
 ENV_MANAGER_PID = "EZLANG_MANAGER_PID"
 
 #: Seconds a shard that handed its session over lets its running handlers finish.
-HANDOVER_DRAIN = 5.0
+HANDOVER_DRAIN = 3.0
 
 #: Exit code of a shard that must not be restarted (fatal close code, rejected token).
 EXIT_FATAL = 78
@@ -398,8 +398,12 @@ class ShardAgent:
             return self.stats()
         if op == "shutdown":
             if not self._shutting_down:  # (a retiring shard is on its way out already)
-                keep = isinstance(data, dict) and bool(data.get("keep_session"))
-                self._spawn(self.shutdown(keep_session=keep))
+                if isinstance(data, dict) and data.get("keep_session"):
+                    # Freeze, report the final seq, let running handlers finish, then drop
+                    # the connection without ending the session: exactly a hand-over.
+                    self.hand_over()
+                else:
+                    self._spawn(self.shutdown())
             return True
         if op == "handover":
             return self.hand_over()
