@@ -72,6 +72,18 @@ def node_shards() -> list[psutil.Process]:
     return [p for p in shard_processes() if str(PRELOAD) in p.cmdline()]
 
 
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (a zombie has exited)."""
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
 @pytest.fixture
 def js_bot(discordjs_dir: Path) -> Path:
     return discordjs_dir / "bot.js"
@@ -308,7 +320,9 @@ async def test_what_is_missing_is_said_before_any_shard_starts(
     assert identifies(sandbox) == [] and not node_shards()
 
 
-async def test_node_shards_exit_when_the_manager_is_killed(js_bot: Path) -> None:
+async def test_node_shards_exit_when_the_manager_is_killed_even_with_a_blocked_loop(
+    js_bot: Path,
+) -> None:
     async with Sandbox(guilds=20, identify_window=0.2) as sb:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -328,12 +342,24 @@ async def test_node_shards_exit_when_the_manager_is_killed(js_bot: Path) -> None
             seen.append(line.decode())
         pids = [p.pid for p in node_shards()]
         assert len(pids) == 2
+        # Shard 1's event loop is blocked for good when the manager dies: only the preload's
+        # watchdog thread can end it.
+        await sb.inject_message(text_channel(sb, 1, 2), "!block")
+        while not any("blocking the event loop" in line for line in seen):
+            line = await asyncio.wait_for(proc.stdout.readline(), 10)
+            assert line, "manager exited early:\n" + "".join(seen)
+            seen.append(line.decode())
         proc.kill()
         await proc.wait()
-        await wait_until(lambda: not node_shards(), 10, "the orphaned node shards to exit")
-        # Each orphan saw the channel close and still ended its session normally.
+        # (Orphans are no longer this test's descendants: watch their pids, and kill any left.)
+        try:
+            await wait_until(lambda: not alive(pids), 10, "the orphaned node shards to exit")
+        finally:
+            for pid in alive(pids):
+                os.kill(pid, signal.SIGKILL)
+        # Shard 0 saw the channel close and still ended its session normally.
         closes = await wait_until(lambda: len(c := client_closes(sb)) == 2 and c, 5, "2 closes")
-        assert closes == {0: [1000], 1: [1000]}
+        assert closes[0] == [1000] and closes[1] != [1000]
 
 
 async def test_the_example_runs_with_sandbox(discordjs_dir: Path) -> None:
