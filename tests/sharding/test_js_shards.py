@@ -180,7 +180,7 @@ async def test_a_discordjs_bot_runs_as_4_shards_with_every_function(
     assert "Traceback" not in reporter.text()
 
 
-async def test_kill_9_and_respawn_shard_replace_the_node_process(
+async def test_kill_9_respawn_shard_and_restart_shards_replace_the_node_processes(
     sandbox: Sandbox, make_manager, js_bot: Path
 ) -> None:
     manager, reporter = make_manager(js_bot, total_shards=4)
@@ -208,6 +208,16 @@ async def test_kill_9_and_respawn_shard_replace_the_node_process(
     assert len(identifies(sandbox)) == 6
     assert sandbox.state()["identify_violations"] == 0
     assert await manager.broadcast_eval("client.shard.ids[0]") == [0, 1, 2, 3]
+
+    # A rolling restart replaces every shard; discord.js shards do not hand their session
+    # over, so each new process IDENTIFYs through the queue.
+    before = {i: s.pid for i, s in manager.shards.items()}
+    results = await manager.restart_shards({"batch": 2})
+    assert [(r["shard_id"], r["ok"], r["handed_over"]) for r in results] == [
+        (i, True, False) for i in range(4)
+    ]
+    assert all(manager.shards[i].pid not in (None, before[i]) for i in range(4))
+    assert len(identifies(sandbox)) == 10 and sandbox.state()["identify_violations"] == 0
 
 
 async def test_a_resumable_disconnect_resumes_and_respawn_all_from_the_bot_replaces_all(

@@ -141,14 +141,15 @@ class Restarter:
         m = self.manager
         old = m.shards[shard_id]
         started = time.monotonic()
-        if not (old.alive and old.status == "ready"):
-            # Nothing to hand over: a plain respawn (it resumes if its session is fresh).
+        if not (old.alive and old.status == "ready") or not old.hands_over:
+            # Nothing to hand over, or a kind of shard that cannot (a discord.js bot): a plain
+            # respawn (a .ez/.py shard resumes if its session is fresh).
             try:
                 await m._respawn_local(old)
             except EzError as exc:
                 return {"shard_id": shard_id, "ok": False, "error": exc.message}
             return {"shard_id": shard_id, "ok": True, "handed_over": False, "gap_ms": None}
-        new = ShardProcess(m, shard_id)
+        new = type(old)(m, shard_id)
         new.successor = new.probation = True
         new.published = False
         new.generation = old.generation  # restarts keep counting

@@ -242,6 +242,9 @@ class JsShardProcess(ShardProcess):
     """One shard of a discord.js bot: a Node process supervised like every other shard."""
 
     uses_zygote = False
+    # discord.js keeps no session across processes here: a rolling restart respawns the shard
+    # (it IDENTIFYs through the queue), and a stop always ends the session (close 1000).
+    hands_over = False
 
     def __init__(self, owner: Any, shard_id: int) -> None:
         super().__init__(owner, shard_id)

@@ -76,6 +76,9 @@ class ShardProcess:
 
     #: Whether shards of this kind are forked from the manager's Python zygote.
     uses_zygote = True
+    #: Whether its processes hand their gateway session over in a rolling restart and RESUME
+    #: a reported one (ezlang.sharding.handover, ezlang.sharding.sessions).
+    hands_over = True
 
     def __init__(self, owner: ShardHost, shard_id: int) -> None:
         self.owner = owner
