@@ -81,6 +81,14 @@ on_message(func(message) {
         print("unlocked " + unlocked.locked)
         delete_channel(t)
         print("thread deleted")
+    } else if cmd == "!here" {
+        // Anything in a guild names the guild; a message in a thread names the thread.
+        let made = create_channel(message, "from-a-message")
+        print("made " + made.guild_id)
+        let a = archive_thread(message)
+        print("archived here " + a.id + " " + a.archived)
+    } else if cmd == "!notathread" {
+        archive_thread(message.channel_id)
     } else if cmd == "!nochannel" {
         create_channel(guild, "nope")
     } else if cmd == "!badtype" {
@@ -172,6 +180,24 @@ async def test_threads_lifecycle_and_members(
     assert threads[sent["id"]]["thread_metadata"]["auto_archive_duration"] == 60
     [private] = [t for t in threads.values() if t["name"] == "secret"]
     assert private["type"] == 12 and private["thread_metadata"]["invitable"] is False
+    assert "Traceback" not in bot.stderr
+
+
+async def test_objects_in_a_guild_or_thread_name_it(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    bot, channel = await _start(sandbox, control, ezlang_run)
+    first = await control.inject(channel, "hello")
+    # A user's thread: archiving it needs Manage Threads (the bot did not start it).
+    await _set_permissions(control, first["guild_id"], [*DEFAULT, "manage_threads"])
+    thread = await control.post("/threads", {"channel_id": channel, "name": "talk"})
+    await control.inject(thread["id"], "!here")
+    await bot.wait_line(r"^archived here ")
+    _line(bot, rf"^made {first['guild_id']}$")
+    _line(bot, rf"^archived here {thread['id']} true$")
+    await control.inject(channel, "!notathread")
+    line = await bot.wait_line(r"archive_thread\(\) needs a thread", stream="err")
+    assert "not the text channel" in line
     assert "Traceback" not in bot.stderr
 
 

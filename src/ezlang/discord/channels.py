@@ -22,7 +22,7 @@ from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
 from ezlang.lang.values import to_repr
 
-__all__ = ["BUILTINS", "refusal", "target_id"]
+__all__ = ["BUILTINS", "guild_id_of", "refusal", "target_id"]
 
 #: The types ``create_channel`` takes, by name (Discord's numbers work too).
 CREATE_TYPES: dict[str, int] = {
@@ -65,6 +65,14 @@ def target_id(value: Any, what: str) -> int:
     if isinstance(value, dict):
         value = value.get("id")
     return convert.snowflake_arg(value, what=what)
+
+
+def guild_id_of(value: Any, what: str) -> int:
+    """A guild argument: its id, a guild object, or anything in a guild (a message, a channel,
+    an interaction, a member: their ``guild_id``)."""
+    if isinstance(value, dict) and value.get("guild_id") is not None:
+        value = value["guild_id"]
+    return target_id(value, what)
 
 
 def check_options(options: Any, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -212,7 +220,7 @@ async def create_channel(guild: Any, name: Any, type: Any = None, options: Any =
     """
     what = "create_channel()"
     client = _client(what)
-    gid = target_id(guild, f"{what} guild")
+    gid = guild_id_of(guild, f"{what} guild")
     opts = check_options(options, _CREATE_OPTIONS, what)
     kind = _channel_type(type, what)
     fields = _channel_fields({**opts, "name": name}, what)
@@ -233,7 +241,7 @@ async def edit_channel(channel: Any, options: Any) -> Any:
     ``permission_overwrites``, ``reason``."""
     what = "edit_channel()"
     client = _client(what)
-    cid = target_id(channel, f"{what} channel")
+    cid = convert.channel_id_of(channel, what=f"{what} channel")
     opts = check_options(options, _EDIT_OPTIONS, what)
     if not opts:
         raise EzError(
@@ -252,7 +260,7 @@ async def delete_channel(channel: Any, reason: Any = None) -> None:
     """Delete a channel (needs Manage Channels; a thread needs Manage Threads)."""
     what = "delete_channel()"
     client = _client(what)
-    cid = target_id(channel, f"{what} channel")
+    cid = convert.channel_id_of(channel, what=f"{what} channel")
     # A thread needs Manage Threads instead: known from its object, or from discord.py's cache.
     is_thread = isinstance(channel, convert.ThreadObject) or isinstance(
         client.get_channel(cid), discord.Thread

@@ -75,7 +75,7 @@ async def create_thread(channel: Any, name: Any, options: Any = None) -> Any:
     """
     what = "create_thread()"
     client = _client(what)
-    cid = target_id(channel, f"{what} channel")
+    cid = convert.channel_id_of(channel, what=f"{what} channel")
     title = _name(name, what)
     opts = _thread_options(
         options, ("type", "auto_archive_duration", "invitable", "slowmode", "reason"), what
@@ -122,12 +122,20 @@ async def create_thread_from_message(message: Any, name: Any, options: Any = Non
 
 async def _edit(thread: Any, what: str, permission: str, **fields: Any) -> Any:
     client = _client(what)
-    tid = target_id(thread, f"{what} thread")
+    tid = convert.channel_id_of(thread, what=f"{what} thread")
     try:
         data = await client.http.edit_channel(tid, **fields)
     except discord.HTTPException as exc:
         raise refusal(what, exc, permission) from None
-    return convert.channel_from_payload(dict(data))
+    edited = convert.channel_from_payload(dict(data))
+    if not isinstance(edited, convert.ThreadObject):
+        # Discord ignores thread fields on a channel: say so rather than do nothing.
+        raise EzError(
+            "TypeError",
+            f"{what} needs a thread (from create_thread() or a message in a thread), "
+            f"not the {edited['type']} channel #{edited['name']}",
+        )
+    return edited
 
 
 async def archive_thread(thread: Any) -> Any:
@@ -153,7 +161,7 @@ async def unlock_thread(thread: Any) -> Any:
 
 async def _members_call(thread: Any, member: Any, what: str, permission: str, call: str) -> None:
     client = _client(what)
-    tid = target_id(thread, f"{what} thread")
+    tid = convert.channel_id_of(thread, what=f"{what} thread")
     try:
         if member is None:
             await getattr(client.http, call)(tid)
@@ -198,7 +206,7 @@ async def get_thread_members(thread: Any) -> list[Any]:
     """The members of a thread, ``[{id, thread_id, joined_at}]`` (``id`` is the user's)."""
     what = "get_thread_members()"
     client = _client(what)
-    tid = target_id(thread, f"{what} thread")
+    tid = convert.channel_id_of(thread, what=f"{what} thread")
     try:
         data = await client.http.get_thread_members(tid)
     except discord.HTTPException as exc:
