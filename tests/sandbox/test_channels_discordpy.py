@@ -73,6 +73,27 @@ async def test_discordpy_channel_lifecycle_updates_its_cache(sandbox, clients):
     await wait_for(lambda: guild.get_channel(channel.id).name == "moderators", what="update")
     assert guild.get_channel(channel.id).topic == "new topic"
 
+    # A position goes through PATCH /guilds/{id}/channels (discord.py's _move): first place,
+    # out of the category; then back in with its permissions synced.
+    await channel.edit(position=0, category=None)
+    moved = await wait_for(
+        lambda: guild.get_channel(channel.id).category_id is None and guild.get_channel(channel.id),
+        what="moved out of the category",
+    )
+    assert moved.position == 0
+    assert [c.id for c in sorted(guild.text_channels, key=lambda c: c.position)][0] == channel.id
+    await moved.set_permissions(guild.default_role, overwrite=None)
+    await wait_for(
+        lambda: (
+            guild.get_channel(channel.id).overwrites_for(guild.default_role).view_channel is None
+        ),
+        what="overwrite removed",
+    )
+    await channel.edit(position=1, category=category, sync_permissions=True)
+    await wait_for(lambda: guild.get_channel(channel.id).category_id == category.id, what="back")
+    back = guild.get_channel(channel.id)
+    assert back.permissions_synced and back.overwrites_for(guild.default_role).view_channel is False
+
     await category.delete()
     await wait_for(lambda: guild.get_channel(category.id) is None, what="category deleted")
     # Its child stays, without a parent (CHANNEL_UPDATE from Discord).

@@ -136,6 +136,24 @@ async def test_channel_routes_create_edit_delete_and_refusals(sb, http):
         http, "POST", f"{g.api}/channels/{hidden['id']}/messages", {"content": "hi"}
     )
     assert (status, body["code"]) == (403, 50013)
+    # Positions (Modify Guild Channel Positions): Manage Channels, channels of this guild.
+    status, _ = await call(
+        http,
+        "PATCH",
+        f"{g.guild}/channels",
+        [{"id": text["id"], "position": 0}, {"id": str(g.general), "position": 1}],
+    )
+    assert status == 204
+    assert (await call(http, "GET", f"{g.api}/channels/{text['id']}"))[1]["position"] == 0
+    status, body = await call(http, "PATCH", f"{g.guild}/channels", [{"id": "77", "position": 0}])
+    assert (status, body["code"]) == (400, 50035)
+    sb.server.set_bot_permissions(g.id, FLAGS["view_channel"])
+    status, body = await call(
+        http, "PATCH", f"{g.guild}/channels", [{"id": text["id"], "position": 3}]
+    )
+    assert (status, body["code"]) == (403, 50013)
+    sb.server.set_bot_permissions(g.id, BOT_ROLE_PERMISSIONS)
+    assert (await call(http, "GET", f"{g.api}/channels/{text['id']}"))[1]["position"] == 0
     listed = (await call(http, "GET", f"{g.guild}/channels"))[1]
     assert [c["name"] for c in listed][-3:] == ["Staff", "moderators", "hidden"]
 

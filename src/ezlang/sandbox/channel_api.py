@@ -192,6 +192,7 @@ class ChannelRoutes(RouteBase):
             ("POST", "/guilds/{guild_id}/channels", self.create_channel),
             ("PATCH", c, self.edit_channel),
             ("DELETE", c, self.delete_channel),
+            ("PATCH", "/guilds/{guild_id}/channels", self.move_channels),
             *self.threads.routes(),
         ]
 
@@ -359,6 +360,41 @@ class ChannelRoutes(RouteBase):
         edited = self.model.edit_channel(cid, fields, overwrites)
         self._audit(request, gid, CHANNEL_UPDATE, cid, channel, edited)
         return json_response(edited)
+
+    async def move_channels(self, request: web.Request) -> web.Response:
+        """Modify Guild Channel Positions: ``[{id, position, parent_id?, lock_permissions?}]``
+        (what discord.py sends for ``channel.edit(position=…)`` and ``move``)."""
+        gid = _id(request.match_info["guild_id"])
+        if gid is None or self.world.guild_index(gid) is None:
+            return error(404, "Unknown Guild", 10004)
+        body = await _body(request)
+        if not isinstance(body, list) or not all(isinstance(e, dict) for e in body):
+            return _invalid("_", "LIST_TYPE_CONVERT", "Must be an array of objects.")
+        if not self._bot_bits(gid) & perms.FLAGS["manage_channels"]:
+            self._refused("move channels", "Manage Channels")
+            return _missing()
+        moves: list[tuple[int, dict[str, Any], list[dict[str, Any]] | None]] = []
+        for i, entry in enumerate(body):
+            cid = _id(entry.get("id"))
+            channel = self.world.channel_object(cid) if cid is not None else None
+            if cid is None or channel is None or channel.get("guild_id") != str(gid):
+                return _invalid(f"{i}.id", "CHANNEL_INVALID", "Unknown channel in this guild.")
+            fields: dict[str, Any] = {}
+            if entry.get("position") is not None:
+                fields["position"] = entry["position"]
+            overwrites = None
+            if "parent_id" in entry and channel["type"] != CATEGORY:
+                parent = self._parent_refusal(gid, entry["parent_id"])
+                if isinstance(parent, web.Response):
+                    return parent
+                fields["parent_id"] = None if parent is None else str(parent)
+                if entry.get("lock_permissions") and parent is not None:
+                    overwrites = self.model.overwrites_of(parent)
+            if any(channel.get(k) != v for k, v in fields.items()) or overwrites is not None:
+                moves.append((cid, fields, overwrites))
+        for cid, fields, overwrites in moves:  # checked all first: all or nothing
+            self.model.edit_channel(cid, fields, overwrites)
+        return web.Response(status=204)
 
     async def delete_channel(self, request: web.Request) -> web.Response:
         cid = _id(request.match_info["channel_id"])
