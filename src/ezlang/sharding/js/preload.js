@@ -282,7 +282,8 @@ function errorReply(id, error) {
     replyError(id, error.kind, error.message);
   } else {
     const name = error?.name ?? 'Error';
-    replyError(id, KINDS[name] ?? 'Error', `${name}: ${error?.message ?? String(error)}`);
+    const kind = KINDS[String(name).replace(/\[.*$/, '')] ?? 'Error'; // "DiscordAPIError[50013]"
+    replyError(id, kind, `${name}: ${error?.message ?? String(error)}`);
   }
 }
 
