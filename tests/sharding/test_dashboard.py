@@ -19,7 +19,7 @@ import pytest
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.manager import ShardManager
 
-from .conftest import FAST, PYBOT, wait_until
+from .conftest import FAST, PYBOT, identifies, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -70,6 +70,30 @@ async def test_actions_need_the_token_and_state_shows_every_shard(
         30,
         "shard 1 respawned by the dashboard",
     )
+
+
+async def test_the_rolling_restart_button_replaces_every_shard_without_identify(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(total_shards=2, dashboard={"port": 0, "token": TOKEN})
+    await manager.spawn()
+    base = manager.monitor.dashboard_url
+    identified = len(identifies(sandbox))
+    status, body = await post(base + "api/restart")
+    assert status == 401 and "needs the dashboard token" in body["error"]
+    assert [s.restarts for s in manager.shards.values()] == [0, 0]
+    status, body = await post(base + "api/restart", TOKEN)
+    assert status == 202 and body == {"accepted": True}
+    await wait_until(
+        lambda: (
+            [(s.restarts, s.status) for s in manager.shards.values()]
+            == [(1, "ready"), (1, "ready")]
+        ),
+        60,
+        "both shards replaced by the rolling restart",
+    )
+    # The sessions were handed over: the new processes RESUMEd, nothing IDENTIFYed again.
+    assert len(identifies(sandbox)) == identified
 
 
 async def test_without_a_token_the_actions_are_off(sandbox: Sandbox, make_manager) -> None:
@@ -140,6 +164,7 @@ async def test_the_page_in_chromium_shows_shards_and_respawns_one(browser: Any) 
             restarts = page.locator('#shards tr[data-shard="1"] td.restarts')
             await expect(restarts).to_have_text("0")
             await expect(page.locator("#timeline .bar.granted")).to_have_count(2)
+            await expect(page.locator("#restart")).to_be_visible()
 
             # No token: refused, and nothing happens.
             respawn = page.locator('#shards tr[data-shard="1"] button.respawn')

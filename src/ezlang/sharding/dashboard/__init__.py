@@ -4,7 +4,7 @@ A page (``static/``: plain HTML, CSS and JavaScript shipped in the package, no b
 that polls ``GET /api/state`` every second and shows every shard — status, servers, ping,
 memory, events per second, restarts, last exit, and the host in multi-host mode — and the
 identify queue as a timeline. Actions (``POST /api/shards/{id}/respawn``, and
-``POST /api/restart`` when the manager can do a rolling restart) need the dashboard token as
+``POST /api/restart``: ``restart_shards()``, a rolling restart) need the dashboard token as
 ``Authorization: Bearer <token>``: without the header the answer is 401, with a wrong token
 403, and without a configured token actions are off (403). Loopback only by default.
 """
@@ -46,7 +46,6 @@ def state(monitor: Monitor, token: str | None) -> dict[str, Any]:
         "multi_host": manager.remote is not None,
         "host": getattr(manager.directory, "host", None) if manager.remote is not None else None,
         "actions": token is not None,
-        "rolling_restart": hasattr(manager, "restart_shards"),
         "shards": monitor.shard_rows(),
         "identify": monitor.identify_view(),
         "now": round(time.time() * 1000),
@@ -93,8 +92,6 @@ def dashboard_app(monitor: Monitor, token: str | None) -> web.Application:
         denied = refused(request)
         if denied is not None:
             return denied
-        if not hasattr(manager, "restart_shards"):
-            return _error(404, "this version of the manager has no rolling restart")
         if not manager.has_live_shards:
             return _error(409, "the shards are not running")
         manager._spawn_bg(_action(manager, "rolling restart", None))

@@ -132,7 +132,6 @@ async function poll() {
     const ready = state.shards.filter((s) => s.status === "ready").length;
     $("summary").textContent = ready + "/" + state.shards.length + " shards ready" +
       (state.actions ? "" : " · actions off (no dashboard token)");
-    $("restart").hidden = !state.rolling_restart;
     drawShards(state);
     drawTimeline(state);
   } catch (err) {
