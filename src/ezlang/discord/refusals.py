@@ -45,13 +45,12 @@ def _describe(role: discord.Role) -> str:
 
 
 async def _member(guild: discord.Guild, user_id: int) -> discord.Member | None:
-    found = guild.get_member(user_id)
-    if found is not None:
-        return found
+    # Asked fresh (only on this error path): without the members intent a cached member's
+    # roles are not kept up to date.
     try:
         return await guild.fetch_member(user_id)
     except discord.HTTPException:
-        return None
+        return guild.get_member(user_id)
 
 
 async def refusal(
