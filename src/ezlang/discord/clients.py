@@ -175,10 +175,11 @@ _ROUTES: dict[str, Callable[[BotRuntime, Any, tuple[Any, ...]], None]] = {
 }
 
 
-def running_shard_sockets(client: Any) -> set[int]:
-    """ids of the websockets an AutoShardedClient's launched shards read (they close them)."""
+def shard_readers(client: Any) -> list[asyncio.Task[Any]]:
+    """The reading tasks of an AutoShardedClient's launched shards that are still running."""
     if not isinstance(client, EzAutoShardedClient):
-        return set()
+        return []
     # discord.py keeps launched shards in a private, name-mangled dict.
     shards = getattr(client, "_AutoShardedClient__shards", {})
-    return {id(shard.ws.socket) for shard in shards.values() if getattr(shard, "ws", None)}
+    tasks = [getattr(shard, "_task", None) for shard in shards.values()]
+    return [task for task in tasks if task is not None and not task.done()]

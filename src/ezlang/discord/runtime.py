@@ -31,7 +31,7 @@ from ezlang.discord.clients import (
     EzAutoShardedClient,
     EzClient,
     IdentifyGate,
-    running_shard_sockets,
+    shard_readers,
 )
 from ezlang.discord.counters import COUNTERS
 from ezlang.discord.handlers import Handler, _arity, handler_options  # noqa: F401
@@ -103,6 +103,19 @@ def _error_value(exc: BaseException, event: str) -> dict[str, Any]:
     """What an ``error`` handler receives: ``{kind, message, event}``."""
     ez = exc if isinstance(exc, EzError) else to_ez_error(exc)
     return {"kind": ez.kind, "message": ez.message, "event": event}
+
+
+def _forget_cancelled_read(socket: Any) -> None:
+    """Undo the 1006 that aiohttp records when a reader we cancelled was waiting on ``socket``.
+
+    With that code set, aiohttp's ``close()`` sends its close frame and drops the TCP
+    connection without waiting for the peer's answering close frame; the peer (the sandbox's
+    aiohttp, under load) can then fail answering and record 1006 instead of our 1000. Cleared,
+    ``close()`` does the whole close handshake (RFC 6455 §7.1.1: the client waits for the
+    server's close frame).
+    """
+    if getattr(socket, "_close_code", None) == aiohttp.WSCloseCode.ABNORMAL_CLOSURE:
+        socket._close_code = None
 
 
 class BotRuntime:
@@ -518,15 +531,22 @@ class BotRuntime:
             task.cancel()
             await asyncio.wait([task], timeout=15.0)
         if client is not None and not client.is_closed():
-            # Sockets no running reader owns (a plain client's, whose reader is stopped now, or
-            # a shard's still waiting to IDENTIFY) are closed here with 1000; client.close()
-            # would only drop them with its HTTP session. Running shards close themselves.
-            owned = running_shard_sockets(client)
+            # Every socket is closed here with 1000 and a full close handshake, with no reader
+            # left on it: discord.py's close() would drop the sockets of shards still waiting
+            # to IDENTIFY with its HTTP session, and its Shard.close() cancels a shard's reader
+            # while closing, which makes aiohttp skip waiting for the peer's close frame (under
+            # load the peer then recorded 1006: see _forget_cancelled_read).
+            readers = shard_readers(client)
+            for reader in readers:
+                reader.cancel()
+            if readers:
+                await asyncio.wait(readers, timeout=5.0)
             wrappers = {
                 id(ws.socket): ws for ws in getattr(client._connection, "ez_websockets", ())
             }
             for socket in list(self._sockets):
-                if not socket.closed and id(socket) not in owned:
+                if not socket.closed:
+                    _forget_cancelled_read(socket)
                     # Through discord.py's websocket when there is one: its close also ends
                     # the heartbeat thread, which would otherwise outlive the event loop.
                     ws = wrappers.get(id(socket))
