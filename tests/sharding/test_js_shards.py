@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -125,6 +126,13 @@ async def test_a_discordjs_bot_runs_as_4_shards_with_every_function(
     counts = [len(sandbox.guilds_for_shard(i, 4)) for i in range(4)]
     expected = f"total {sum(counts)} on 4 shards; fetched {','.join(map(str, counts))}"
     assert (await replies(sandbox, channel, 2))[1] == expected
+    await sandbox.inject_message(channel, "!one")
+    # (Which shard's error comes first varies: the call fails at the first one.)
+    assert re.fullmatch(
+        rf"one {counts[3]} 2; NameError: broadcast_eval failed on shard \d: "
+        "ReferenceError: nope is not defined",
+        (await replies(sandbox, channel, 3))[2],
+    )
 
     # broadcast_eval runs JavaScript with `client` bound: an expression, a body, a function.
     assert await manager.broadcast_eval("client.guilds.cache.size") == counts

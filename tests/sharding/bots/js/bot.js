@@ -20,6 +20,12 @@ client.on('messageCreate', async (message) => {
     const fetched = await client.shard.fetchClientValues('guilds.cache.size');
     const total = counts.reduce((a, b) => a + b, 0);
     await message.reply(`total ${total} on ${counts.length} shards; fetched ${fetched.join(',')}`);
+  } else if (message.content === '!one') {
+    // One shard's answer (discord.js's `shard` option), and an error in the evaluated code.
+    const size = await client.shard.fetchClientValues('guilds.cache.size', 3);
+    const id = await client.shard.broadcastEval((c) => c.shard.ids[0], { shard: 2 });
+    const error = await client.shard.broadcastEval(() => nope).catch((e) => `${e.name}: ${e.message}`);
+    await message.reply(`one ${size} ${id}; ${error}`);
   } else if (message.content === '!respawnall') {
     await client.shard.respawnAll();
   } else if (message.content === '!block') {
