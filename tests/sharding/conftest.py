@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,6 +21,9 @@ from ezlang.sharding.progress import Reporter
 
 HERE = Path(__file__).parent
 PYBOT = HERE / "bots" / "pybot.py"
+JS_BOT = HERE / "bots" / "js" / "bot.js"  # a discord.js bot: runs in the discordjs_dir folder
+REPO = HERE.parents[1]
+EXAMPLES = REPO / "examples" / "sharding"
 WINDOW = 0.25
 
 #: Short timings so supervision is observable in seconds, not minutes.
@@ -158,3 +163,29 @@ def client_closes(sb: Sandbox) -> dict[int, list[int]]:
         if row["by"] == "client":
             out.setdefault(row["shard"][0], []).append(row["code"])
     return out
+
+
+@pytest.fixture(scope="session")
+def discordjs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with discord.js installed (the version pinned for the benchmark) and the test
+    bots in it, so ``require('discord.js')`` finds it as it would next to a real bot."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip(
+            "Node.js and npm are needed for the discord.js shard tests (apt-get install nodejs npm)"
+        )
+    folder = tmp_path_factory.mktemp("discordjs")
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(REPO / "bench" / "discordjs" / name, folder / name)
+    install = subprocess.run(
+        ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert install.returncode == 0, f"npm ci failed:\n{install.stdout}\n{install.stderr}"
+    shutil.copy(JS_BOT, folder / "bot.js")
+    (folder / "example").mkdir()  # Node finds discord.js in the folder above, as npm users do
+    for name in ("bot.js", "manager-js.ez"):
+        shutil.copy(EXAMPLES / name, folder / "example" / name)
+    return folder

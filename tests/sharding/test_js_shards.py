@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from ezlang.sharding import messaging
 from ezlang.sharding.jsshard import ENV_NODE, PRELOAD
 
 from .conftest import (
+    JS_BOT,
     CapturingReporter,
     client_closes,
     identifies,
@@ -35,36 +34,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.timeout(120)
-
-REPO = Path(__file__).resolve().parents[2]
-JS_BOT = Path(__file__).parent / "bots" / "js" / "bot.js"
-EXAMPLES = REPO / "examples" / "sharding"
-
-
-@pytest.fixture(scope="session")
-def discordjs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with discord.js installed (the version pinned for the benchmark) and the test
-    bots in it, so ``require('discord.js')`` finds it as it would next to a real bot."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip(
-            "Node.js and npm are needed for the discord.js shard tests (apt-get install nodejs npm)"
-        )
-    folder = tmp_path_factory.mktemp("discordjs")
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(REPO / "bench" / "discordjs" / name, folder / name)
-    install = subprocess.run(
-        ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert install.returncode == 0, f"npm ci failed:\n{install.stdout}\n{install.stderr}"
-    shutil.copy(JS_BOT, folder / "bot.js")
-    (folder / "example").mkdir()  # Node finds discord.js in the folder above, as npm users do
-    for name in ("bot.js", "manager-js.ez"):
-        shutil.copy(EXAMPLES / name, folder / "example" / name)
-    return folder
 
 
 def node_shards() -> list[psutil.Process]:
@@ -291,25 +260,6 @@ async def test_a_fatal_close_code_fails_the_shard_once_with_the_explanation(
         # One attempt, never retried: the gateway closed one session with 4014.
         refused = [c for c in sb.state()["closes"] if c["by"] == "sandbox" and c["code"] == 4014]
         assert len(refused) == 1 and sb.state()["identify_violations"] == 0
-
-
-async def test_a_token_reset_fails_the_shards_and_a_refused_login_is_never_retried(
-    sandbox: Sandbox, make_manager, js_bot: Path
-) -> None:
-    manager, reporter = make_manager(js_bot, total_shards=2)
-    await manager.spawn()
-    # The live sessions close with 4004; a shard started afterwards is refused at login (401).
-    await sandbox.reset_token("a-brand-new-token")
-    await wait_until(
-        lambda: all(s.status == "failed" for s in manager.shards.values()), 15, "both failed"
-    )
-    assert "4004" in reporter.text()
-    before = len(identifies(sandbox))
-    with pytest.raises(EzError) as info:
-        await manager.respawn_shard(1)
-    assert "401" in info.value.message and "Reset Token" in info.value.message
-    assert "not retried" in info.value.message and manager.shards[1].status == "failed"
-    assert len(identifies(sandbox)) == before and "restarting" not in reporter.text()
 
 
 async def test_what_is_missing_is_said_before_any_shard_starts(

@@ -189,10 +189,12 @@ async def test_wrong_token_starts_nothing_and_gives_one_clear_error(
     assert identifies(sandbox) == []
 
 
-@pytest.mark.parametrize("bot", [PYBOT, PYBOT.with_name("bot.ez")], ids=["py", "ez"])
+@pytest.mark.parametrize("bot", [PYBOT, PYBOT.with_name("bot.ez"), "js"], ids=["py", "ez", "js"])
 async def test_a_login_rejected_after_a_token_reset_is_fatal_and_never_retried(
-    sandbox: Sandbox, make_manager, bot
+    sandbox: Sandbox, make_manager, bot, request: pytest.FixtureRequest
 ) -> None:
+    if bot == "js":  # the discord.js bot, where npm installed discord.js for it
+        bot = request.getfixturevalue("discordjs_dir") / "bot.js"
     manager, reporter = make_manager(bot, total_shards=2)
     await manager.spawn()
     # Discord resets the token mid-run: the live sessions close with 4004 and REST answers
