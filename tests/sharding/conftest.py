@@ -173,6 +173,9 @@ def discordjs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(
             "Node.js and npm are needed for the discord.js shard tests (apt-get install nodejs npm)"
         )
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    if int(version.strip().lstrip("v").split(".")[0] or 0) < 18:
+        pytest.skip(f"discord.js 14 needs Node.js 18 or newer; this machine has {version.strip()}")
     folder = tmp_path_factory.mktemp("discordjs")
     for name in ("package.json", "package-lock.json"):
         shutil.copy(REPO / "bench" / "discordjs" / name, folder / name)
