@@ -114,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-rest-rate-limits", action="store_true", help="disable per-route REST rate limits"
     )
     p.add_argument(
+        "--global-rate",
+        type=_nonneg_int,
+        default=50,
+        metavar="N",
+        help="REST requests per second allowed per bot token (default 50, Discord's; 0: off)",
+    )
+    p.add_argument(
+        "--invalid-limit",
+        type=_pos_int,
+        default=10_000,
+        metavar="N",
+        help="401/403/429 answers per 10 minutes before the IP is refused (default 10000)",
+    )
+    p.add_argument(
         "--log",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -167,6 +181,10 @@ def _summary(sb: Sandbox, out: TextIO, logging: bool) -> None:
     print(f"    intents    privileged intents {priv}", file=out)
     rl = "on" if sb.rest_limiter.enabled else "off"
     print(f"    REST       per-route rate limits {rl} (messages: 5 per 5s per channel)", file=out)
+    g = sb.rest_limiter.global_limit
+    glob = f"{g} requests/s per token" if g and sb.rest_limiter.enabled else "off"
+    inv = sb.invalid_requests.limit
+    print(f"    REST       global limit {glob}; {inv} invalid requests per 10 min", file=out)
     print(f"  log          {'on (stderr)' if logging else 'off (--log to turn it on)'}", file=out)
     for line in how_to_talk(sb):
         print(f"  {line}", file=out)
@@ -186,6 +204,8 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         port=args.port,
         heartbeat_interval=args.heartbeat_interval,
         rest_rate_limits=not args.no_rest_rate_limits,
+        rest_global_limit=args.global_rate or None,
+        invalid_request_limit=args.invalid_limit,
         guild_create_delay=args.guild_create_delay / 1000.0,
         log=sys.stderr if logging else None,
     )

@@ -33,7 +33,7 @@ from .gateway import (
 from .guild_state import ServerModel
 from .interactions import InteractionStore
 from .log import SandboxLog, quote, shard_text
-from .ratelimit import IdentifyLimiter, RestLimiter
+from .ratelimit import IdentifyLimiter, InvalidRequestLimiter, RestLimiter
 from .rest import RestApi, error
 from .world import World, dumps
 
@@ -63,7 +63,10 @@ class Sandbox:
         resume_timeout: float = 120.0,
         replay_buffer: int = 10_000,
         rest_rate_limits: bool = True,
-        rest_global_limit: int | None = None,
+        rest_global_limit: int | None = 50,
+        invalid_request_limit: int = 10_000,
+        invalid_request_window: float = 600.0,
+        invalid_request_ban: float = 3600.0,
         session_start_total: int = 1000,
         prewarm: bool = True,
         guild_create_delay: float = 0.0,
@@ -94,7 +97,12 @@ class Sandbox:
         self.identify_window = identify_window
         self.privileged_intents = privileged_intents
         self.limiter = IdentifyLimiter(max_concurrency, identify_window, session_start_total)
-        self.rest_limiter = RestLimiter(enabled=rest_rate_limits, global_limit=rest_global_limit)
+        self.rest_limiter = RestLimiter(
+            enabled=rest_rate_limits, global_limit=rest_global_limit or None
+        )
+        self.invalid_requests = InvalidRequestLimiter(
+            invalid_request_limit, invalid_request_window, invalid_request_ban
+        )
         self.gateway = Gateway(
             self.world,
             token=token,
@@ -231,6 +239,9 @@ class Sandbox:
             "compressions": supported_compressions(),
             "rest_requests": self.rest_requests,
             "rest_rate_limited": self.rest_limiter.rejected,
+            "global_rate_limited": self.rest_limiter.global_rejected,
+            "invalid_requests": self.invalid_requests.count,
+            "invalid_request_refused": self.invalid_requests.refused,
             "closes": list(self.gateway.close_log),
         }
 

@@ -4,11 +4,16 @@
   per bucket (``shard_id % max_concurrency``) per window, counted from the moment the
   server *receives* the IDENTIFY, and a daily ``session_start_limit``.
 - :class:`RestLimiter` — per-route REST buckets with Discord's ``X-RateLimit-*``
-  headers (e.g. 5 messages per 5 s per channel), plus forced 429s for fault injection.
+  headers (e.g. 5 messages per 5 s per channel), the global limit per bot token (50
+  requests per second), plus forced 429s for fault injection.
+- :class:`InvalidRequestLimiter` — Discord's invalid request limit ("Cloudflare bans"): an IP
+  whose requests end in 401, 403 or 429 (except 429s of a ``shared`` scope) 10,000 times in
+  10 minutes is refused by the edge for a while, with a plain-text 429 that is not Discord's.
 """
 
 from __future__ import annotations
 
+import collections
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -114,6 +119,7 @@ class RestLimiter:
         self._global: _Bucket | None = None
         self._forced: list[tuple[float, bool]] = []  # (retry_after, global) per forced 429
         self.rejected = 0
+        self.global_rejected = 0  # the 429s with ``global: true`` among them
 
     def force(self, count: int, retry_after: float, is_global: bool = False) -> None:
         """Answer the next ``count`` REST requests with 429 (fault injection)."""
@@ -126,6 +132,7 @@ class RestLimiter:
         if self._forced:
             retry_after, is_global = self._forced.pop(0)
             self.rejected += 1
+            self.global_rejected += is_global
             headers = {
                 "X-RateLimit-Limit": str(limit),
                 "X-RateLimit-Remaining": "0",
@@ -147,6 +154,7 @@ class RestLimiter:
             if g.remaining <= 0:
                 retry = g.reset_at - now
                 self.rejected += 1
+                self.global_rejected += 1
                 return RestDecision(
                     False,
                     {
@@ -178,3 +186,57 @@ class RestLimiter:
         b.remaining -= 1
         headers["X-RateLimit-Remaining"] = str(b.remaining)
         return RestDecision(True, headers)
+
+
+#: What Cloudflare answers an IP it restricts (plain text, no ``Via`` header: not Discord's).
+CLOUDFLARE_BODY = "error code: 1015"
+
+
+class InvalidRequestLimiter:
+    """Discord's invalid request limit: ``limit`` invalid answers per ``window`` seconds.
+
+    An invalid answer is a 401, 403 or 429 (a 429 with ``X-RateLimit-Scope: shared`` does
+    not count). Past the limit every request is refused for ``ban`` seconds.
+    """
+
+    def __init__(
+        self,
+        limit: int = 10_000,
+        window: float = 600.0,
+        ban: float = 3600.0,
+        clock: Any = None,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.ban = ban
+        self._clock = clock or time.monotonic
+        self._times: collections.deque[float] = collections.deque()
+        self.banned_until = 0.0
+        self.refused = 0  # requests refused while banned
+
+    def _expire(self, now: float) -> None:
+        edge = now - self.window
+        times = self._times
+        while times and times[0] <= edge:
+            times.popleft()
+
+    @property
+    def count(self) -> int:
+        """Invalid answers within the last ``window`` seconds."""
+        self._expire(self._clock())
+        return len(self._times)
+
+    def banned(self) -> float:
+        """Seconds left of the current restriction (0: none)."""
+        left = self.banned_until - self._clock()
+        return left if left > 0 else 0.0
+
+    def note(self, status: int, scope: str | None = None) -> None:
+        """Count an answer of ``status``; the limit-th invalid one starts the restriction."""
+        if status not in (401, 403, 429) or (status == 429 and scope == "shared"):
+            return
+        now = self._clock()
+        self._expire(now)
+        self._times.append(now)
+        if len(self._times) >= self.limit and self.banned_until <= now:
+            self.banned_until = now + self.ban

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .ratelimit import CLOUDFLARE_BODY
 from .world import dumps
 
 if TYPE_CHECKING:
@@ -124,6 +125,20 @@ class RestApi:
 
         async def wrapped(request: web.Request) -> web.StreamResponse:
             self.sb.rest_requests += 1
+            invalid = self.sb.invalid_requests
+            banned = invalid.banned()
+            if banned:  # the edge refuses this IP: plain text, not Discord's JSON
+                invalid.refused += 1
+                return web.Response(
+                    status=429,
+                    text=CLOUDFLARE_BODY,
+                    headers={"Retry-After": str(max(1, int(banned + 0.999)))},
+                )
+            response = await checked(request)
+            invalid.note(response.status, response.headers.get("X-RateLimit-Scope"))
+            return response
+
+        async def checked(request: web.Request) -> web.StreamResponse:
             if request.headers.get("Authorization") != f"Bot {self.sb.token}":
                 return error(401, "401: Unauthorized")
             info = request.match_info

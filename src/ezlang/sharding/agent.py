@@ -38,6 +38,7 @@ from ezlang.discord.counters import COUNTERS, trace_config
 from ezlang.discord.latency import measured_latency
 from ezlang.lang.asyncbridge import Done, KeptRunner
 from ezlang.lang.errors import EzError
+from ezlang.sharding import rest_limits
 from ezlang.sharding.ipc import Channel, ChannelClosed
 from ezlang.sharding.pids import pid_alive
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
@@ -319,6 +320,7 @@ class ShardAgent:
 
         client.dispatch = dispatch
         _count_rest_and_errors(client)
+        rest_limits.install(self, client)  # after the counters' trace: it extends it
         _report_identify_sends(self)
         self._track_sockets(client)
         # The connection state keeps its own reference to dispatch (READY goes through it).
@@ -510,6 +512,7 @@ class ShardAgent:
             else 0,
             "ready": ready,
             **COUNTERS.snapshot(),
+            **rest_limits.REST.snapshot(),
         }
 
     async def close_client(self) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding import messaging
+from ezlang.sharding import messaging, rest_limits
 from ezlang.sharding.backends import (
     Backends,
     GatewayFacts,
@@ -63,7 +63,14 @@ from ezlang.sharding.zygote import Zygote
 ZYGOTE_ENV = "EZLANG_SHARD_ZYGOTE"
 
 #: Operations a shard may ask its manager to run for it (cross-shard calls from bot code).
-ROUTABLE = ("broadcast_eval", "fetch_client_values", "stats", "respawn_all", *messaging.ROUTED_OPS)
+ROUTABLE = (
+    "broadcast_eval",
+    "fetch_client_values",
+    "stats",
+    "respawn_all",
+    *messaging.ROUTED_OPS,
+    *rest_limits.ROUTED_OPS,
+)
 #: Seconds ``stats`` waits for a shard before reporting it unreachable.
 STATS_TIMEOUT = 2.0
 #: Seconds between writes of the session file while sessions change.
@@ -144,6 +151,8 @@ class ShardManager:
         )
         self._save_timer: asyncio.TimerHandle | None = None
         self.restarter = Restarter(self)
+        #: Grants every shard's REST requests (made at the first one: rest_limits.route).
+        self.rest_grants: rest_limits.RestGrants | None = None
 
     # --- small helpers -----------------------------------------------------------------------------
 
@@ -242,6 +251,8 @@ class ShardManager:
             raise _sharding_error(f"shard {from_shard} asked for an unknown operation")
         args: dict[str, Any] = data.get("args") or {}
         op = data["op"]
+        if op in rest_limits.ROUTED_OPS:
+            return await rest_limits.route(self, from_shard, op, args)
         if op in messaging.ROUTED_OPS:
             return await messaging.route(self, from_shard, op, args)
         if op == "broadcast_eval":
@@ -735,6 +746,8 @@ class ShardManager:
                 await self._close_part("multi-host link", self.remote.close())
             if self.identify_queue is not None:
                 await self._close_part("identify queue", self.identify_queue.close())
+            if self.rest_grants is not None:
+                await self._close_part("REST limiter", self.rest_grants.close())
             if self.zygote is not None:
                 await self._close_part("shard fork server", self.zygote.close())
         finally:

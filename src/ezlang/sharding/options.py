@@ -40,6 +40,8 @@ OPTION_HELP: dict[str, str] = {
     "log_format": '"text" or "json": how the manager writes its messages on stderr',
     "live": '"auto", true or false: one live shard table on a terminal after spawn',
     "resume_window": "seconds a dead shard's session is resumed by its replacement (0: never)",
+    "rest_global_rate": "REST requests per second for the whole bot (Discord's global limit: 50)",
+    "rest_invalid_limit": "401/403/429 answers per 10 minutes per IP before Cloudflare blocks it",
 }
 
 #: Where the dashboard's token comes from when the option does not give one.
@@ -80,6 +82,8 @@ class ShardOptions:
     log_format: str = "text"
     live: bool | None = None  # None: auto (on when stdout and stderr are terminals)
     resume_window: float = 60.0  # see ezlang.sharding.sessions
+    rest_global_rate: int = 50
+    rest_invalid_limit: int = 10_000
 
     def public(self) -> dict[str, Any]:
         """What ``create_shard_manager`` returns: never the token."""
@@ -358,6 +362,9 @@ def parse_options(
     if _auto_bool("progress", o.get("progress")) is not None:
         kw["progress"] = o["progress"]
     kw.update(_monitoring_options(o))
+    for name in ("rest_global_rate", "rest_invalid_limit"):
+        if o.get(name) is not None:
+            kw[name] = _int(name, o[name], minimum=1)
     return ShardOptions(bot_file=path, **kw)
 
 
