@@ -254,6 +254,17 @@ POLL_BUILTINS = (
 AUDIT_LOG_BUILTINS = ("fetch_audit_logs", "get_audit_logs_filtered", "get_audit_log_entry")
 
 #: Channels and threads (``ezlang.discord.channels`` and ``ezlang.discord.threads``).
+#: The older EasyLang's intent builtins (``ezlang.discord.intents``).
+INTENT_BUILTINS = (
+    "add_intent",
+    "remove_intent",
+    "configure_intents",
+    "configure_all_intents",
+    "reset_intents",
+    "get_intents",
+    "has_intent",
+    "list_all_intents",
+)
 CHANNEL_BUILTINS = ("create_channel", "edit_channel", "delete_channel")
 THREAD_BUILTINS = (
     "create_thread",
@@ -285,6 +296,7 @@ def install() -> None:
     register_lazy(POLL_BUILTINS, "ezlang.discord.polls")
     register_lazy(AUDIT_LOG_BUILTINS, "ezlang.discord.audit_logs")
     register_lazy(CHANNEL_BUILTINS, "ezlang.discord.channels")
+    register_lazy(INTENT_BUILTINS, "ezlang.discord.intents")
     register_lazy(THREAD_BUILTINS, "ezlang.discord.threads")
     register_lazy(SHARDING_BUILTINS, "ezlang.sharding.builtins")
     register_lazy(MESSAGING_BUILTINS, "ezlang.sharding.messaging")

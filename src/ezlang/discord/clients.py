@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from ezlang.discord import convert
 from ezlang.discord import state as ez_state
+from ezlang.discord.events import ROUTES
 
 if TYPE_CHECKING:
     from ezlang.discord.runtime import BotRuntime
@@ -63,7 +62,7 @@ class _EzClientMixin:
 
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
         super().dispatch(event, *args, **kwargs)  # type: ignore[misc]
-        route = _ROUTES.get(event)
+        route = ROUTES.get(event)
         shard_event = self._ez_shard_events.get(event)
         if route is None and shard_event is None:
             return
@@ -102,77 +101,6 @@ class EzAutoShardedClient(_EzClientMixin, discord.AutoShardedClient):
 
     def _get_state(self, **options: Any) -> Any:
         return ez_state.make_state(self, **options)
-
-
-def _route_ready(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    rt.on_ready(client)
-    if rt.interactions is not None:
-        from ezlang.discord import interactions
-
-        interactions.on_ready(rt)
-
-
-def _route_interaction(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.interactions is not None or rt.handlers.get("interactionCreate"):
-        from ezlang.discord import interactions
-
-        interactions.dispatch(rt, client, args[0])
-
-
-def _route_message(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.wants_messages():
-        rt.on_message_dict(convert.message(args[0]))
-
-
-def _route_reaction(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageReactionAdd") or rt.collectors:
-        rt.on_reaction(convert.reaction(args[0]))
-
-
-def _route_message_edit(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageUpdate"):
-        raw: discord.RawMessageUpdateEvent = args[0]
-        new = convert.message(raw.message)
-        if raw.cached_message is not None:
-            old: dict[str, Any] | None = convert.message(raw.cached_message)
-        else:
-            old = rt.recent.get(new["id"])
-        if new["id"] in rt.recent:
-            rt.recent[new["id"]] = new
-        rt.emit("messageUpdate", (old, new))
-
-
-def _route_message_delete(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-    if rt.handlers.get("messageDelete"):
-        raw: discord.RawMessageDeleteEvent = args[0]
-        remembered = rt.recent.pop(str(raw.message_id), None)
-        if raw.cached_message is not None:
-            value = convert.message(raw.cached_message)
-        elif remembered is not None:
-            value = remembered
-        else:
-            value = convert.partial_message(raw.message_id, raw.channel_id, raw.guild_id)
-        rt.emit("messageDelete", (value,))
-
-
-def _route_guild(event: str) -> Callable[[BotRuntime, Any, tuple[Any, ...]], None]:
-    def route(rt: BotRuntime, client: Any, args: tuple[Any, ...]) -> None:
-        if rt.handlers.get(event):
-            rt.emit(event, (convert.guild(args[0]),))
-
-    return route
-
-
-_ROUTES: dict[str, Callable[[BotRuntime, Any, tuple[Any, ...]], None]] = {
-    "ready": _route_ready,
-    "message": _route_message,
-    "raw_message_edit": _route_message_edit,
-    "raw_message_delete": _route_message_delete,
-    "raw_reaction_add": _route_reaction,
-    "interaction": _route_interaction,
-    "guild_join": _route_guild("guildCreate"),
-    "guild_remove": _route_guild("guildDelete"),
-}
 
 
 def shard_readers(client: Any) -> list[asyncio.Task[Any]]:

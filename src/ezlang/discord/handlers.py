@@ -19,6 +19,8 @@ class Handler:
     nargs: int | None
     #: messageCreate only: whether the bot's own messages reach this handler too.
     include_self: bool = False
+    #: Where ``listen`` was called (position and source line), for a later intent error.
+    where: Any = None
 
 
 def _arity(fn: Callable[..., Any]) -> int | None:
@@ -40,6 +42,10 @@ def _arity(fn: Callable[..., Any]) -> int | None:
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
+#: Events that leave out the bot's own doing unless a handler says ``include_self``.
+_SELF_EVENTS = ("messageCreate", "messageReactionAdd", "messageReactionRemove")
+
+
 def handler_options(options: Any, event: str) -> bool:
     """``include_self`` of a handler's options object (``{include_self: true}``)."""
     if options is None:
@@ -55,8 +61,6 @@ def handler_options(options: Any, event: str) -> bool:
             "ValueError",
             f"unknown handler option(s) {', '.join(unknown)}; the one option is include_self",
         )
-    if event not in ("messageCreate", "messageReactionAdd") and "include_self" in options:
-        raise EzError(
-            "ValueError", "include_self is an option of messageCreate and messageReactionAdd only"
-        )
+    if event not in _SELF_EVENTS and "include_self" in options:
+        raise EzError("ValueError", f"include_self is an option of {', '.join(_SELF_EVENTS)} only")
     return bool(options.get("include_self"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import discord
 
 from ezlang.lang.errors import EzError
+from ezlang.lang.registry import register
 from ezlang.lang.values import to_repr
 
 # Reactions are in the defaults for reaction collectors and wait_for_reaction (not privileged).
@@ -65,6 +67,10 @@ _INTENT_ALIASES = {
     "automoderation": "auto_moderation",
     "automod": "auto_moderation",
     "polls": "polls",
+    "guildpolls": "guild_polls",
+    "guildmessagepolls": "guild_polls",
+    "dmpolls": "dm_polls",
+    "directmessagepolls": "dm_polls",
 }
 # Privileged intents and their switch in the developer portal (Bot → Privileged Gateway Intents).
 PRIVILEGED_INTENTS = {
@@ -98,6 +104,8 @@ def parse_intents(names: Any) -> discord.Intents:
             continue
         alias = _INTENT_ALIASES.get(key)
         if alias is None:
+            alias = _canonical().get(key)
+        if alias is None:
             known = ", ".join(
                 sorted(
                     {
@@ -127,3 +135,110 @@ def default_intents() -> discord.Intents:
 def privileged_of(intents: discord.Intents) -> list[str]:
     """The privileged intents in ``intents``, by name."""
     return [name for name in PRIVILEGED_INTENTS if getattr(intents, name)]
+
+
+def _canonical() -> dict[str, str]:
+    """discord.py's own flag names, normalised like the aliases (``"autoModerationExecution"``)."""
+    return {n.replace("_", ""): n for n, _ in discord.Intents.all()}
+
+
+def intent_names(intents: discord.Intents) -> list[str]:
+    """The intents that are on, by their discord.py names (``["guilds", "guild_messages"]``)."""
+    return [name for name, on in intents if on]
+
+
+# ---- the older EasyLang's intent builtins ----------------------------------------------------
+# Intents are final when bot_start() runs (Discord fixes them at IDENTIFY): changing them after
+# that is an error that says so.
+
+
+def _runtime_before_start(what: str) -> Any:
+    from ezlang.discord.runtime import runtime
+
+    rt = runtime()
+    if rt.client is not None:
+        raise EzError(
+            "DiscordError",
+            f"{what} must be called before bot_start(): Discord fixes a bot's intents when it "
+            "connects, so change them above the bot_start() line",
+        )
+    return rt
+
+
+def _one(intent: Any, what: str) -> discord.Intents:
+    if not isinstance(intent, str):
+        raise EzError("TypeError", f"{what} takes an intent name string, not {to_repr(intent)}")
+    return parse_intents([intent])
+
+
+def add_intent(intent: Any) -> None:
+    """Ask for one more intent (``add_intent("members")``); before bot_start."""
+    rt = _runtime_before_start("add_intent()")
+    rt.intents = rt.intents | _one(intent, "add_intent()")
+
+
+def remove_intent(intent: Any) -> None:
+    """Stop asking for an intent (``remove_intent("message_content")``); before bot_start."""
+    rt = _runtime_before_start("remove_intent()")
+    rt.intents = discord.Intents._from_value(
+        rt.intents.value & ~_one(intent, "remove_intent()").value
+    )
+
+
+def configure_intents(intents_array: Any) -> None:
+    """The whole set of intents (replaces the current ones), like ``set_intents``."""
+    rt = _runtime_before_start("configure_intents()")
+    rt.intents = parse_intents(intents_array)
+
+
+def configure_all_intents() -> None:
+    """Every intent, privileged ones included (each needs its switch in the developer portal)."""
+    rt = _runtime_before_start("configure_all_intents()")
+    rt.intents = discord.Intents.all()
+
+
+def reset_intents() -> None:
+    """Back to the defaults (``DEFAULT_INTENTS``)."""
+    rt = _runtime_before_start("reset_intents()")
+    rt.intents = default_intents()
+
+
+def get_intents() -> list[str]:
+    """The intents the bot asks for, by name."""
+    from ezlang.discord.runtime import runtime
+
+    return intent_names(runtime().intents)
+
+
+def has_intent(intent: Any) -> bool:
+    """Whether the bot asks for ``intent`` (any spelling ``set_intents`` takes)."""
+    from ezlang.discord.runtime import runtime
+
+    wanted = _one(intent, "has_intent()").value
+    return runtime().intents.value & wanted == wanted
+
+
+def list_all_intents() -> list[dict[str, Any]]:
+    """Every intent Discord has: ``[{name, privileged, enabled}]``."""
+    from ezlang.discord.runtime import runtime
+
+    current = runtime().intents
+    return [
+        {"name": name, "privileged": name in PRIVILEGED_INTENTS, "enabled": getattr(current, name)}
+        for name, _ in discord.Intents.all()
+    ]
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {
+    "add_intent": add_intent,
+    "remove_intent": remove_intent,
+    "configure_intents": configure_intents,
+    "configure_all_intents": configure_all_intents,
+    "reset_intents": reset_intents,
+    "get_intents": get_intents,
+    "has_intent": has_intent,
+    "list_all_intents": list_all_intents,
+}
+
+for _name, _fn in BUILTINS.items():
+    register(_name, _fn)

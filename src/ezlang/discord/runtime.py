@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from ezlang.discord import connect, convert, plugin, presence
+from ezlang.discord import connect, convert, events, plugin, presence
 from ezlang.discord.clients import (
     EzAutoShardedClient,
     EzClient,
@@ -57,22 +57,8 @@ from ezlang.lang.values import to_repr
 
 _log = logging.getLogger("ezlang.discord")
 
-#: Event names of ``listen``, as discord.js users know them.
-EVENTS = (
-    "ready",
-    "messageCreate",
-    "messageUpdate",
-    "messageDelete",
-    "guildCreate",
-    "guildDelete",
-    "shardReady",
-    "shardDisconnect",
-    "shardResume",
-    "messageReactionAdd",
-    "interactionCreate",
-    "error",
-)
-_EVENT_LOOKUP = {name.lower(): name for name in EVENTS} | {"message": "messageCreate"}
+#: Event names of ``listen``, as discord.js users know them (the table: events.py).
+EVENTS = tuple(events.EVENTS)
 
 #: How many recent messages are remembered for messageUpdate/messageDelete handlers.
 RECENT_MESSAGES = 1000
@@ -158,7 +144,7 @@ class BotRuntime:
         """
         if not isinstance(event, str):
             raise EzError("TypeError", f"listen() needs an event name string, not {to_repr(event)}")
-        name = _EVENT_LOOKUP.get(event.lower())
+        name = events.event_name(event)
         if name is None:
             raise EzError(
                 "ValueError", f"unknown event {to_repr(event)}; events are: {', '.join(EVENTS)}"
@@ -166,7 +152,8 @@ class BotRuntime:
         if not callable(fn):
             raise EzError("TypeError", f"the handler for {to_repr(name)} must be a function")
         include_self = handler_options(options, name)
-        self.handlers.setdefault(name, []).append(Handler(fn, _arity(fn), include_self))
+        where = events.check_on_listen(self, name)
+        self.handlers.setdefault(name, []).append(Handler(fn, _arity(fn), include_self, where))
         self.expect_bot_start()
 
     def expect_bot_start(self) -> None:
@@ -377,6 +364,7 @@ class BotRuntime:
         if self.running():
             raise EzError("DiscordError", "bot_start() was already called: the bot is running")
         token = self.find_token(token_arg)
+        events.check_at_start(self)  # intents are final now
         api = connect.api_base(self.ctx.options)
         install_discord_logging(self.ctx.debug)
         shard_plugin = plugin.current()
@@ -407,6 +395,7 @@ class BotRuntime:
                 client = EzClient(**options)
         client.ez_runtime = self
         self.install_fast_message_path(client)
+        events.install(self, client)
         self._track_gateway_sockets(client)
         self._stopping = False
         # discord.py puts the presence into IDENTIFY in the legacy ``game`` form; sending it

@@ -152,6 +152,29 @@ def _positions(code: Any) -> list[tuple[int | None, int | None, int | None, int 
     return list(code.co_positions())
 
 
+def caller_position() -> tuple[SourcePos, str | None] | None:
+    """Where the innermost running EasyLang code is now (the line calling the builtin that asks),
+    with that source line; None outside EasyLang code. For an error found later that belongs
+    to this line (``listen`` of an event whose intent ``bot_start`` finds missing)."""
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        key = code.co_filename
+        if key in _SOURCES:
+            line, col = frame.f_lineno, 0
+            try:
+                pos = _positions(code)[frame.f_lasti // 2]
+                line = pos[0] if pos[0] is not None else line
+                col = pos[2] if pos[2] is not None else 0
+            except (IndexError, AttributeError):
+                pass
+            return SourcePos(_display_name(key), line, col + 1), source_line(key, line)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 def _ez_frames(tb: Any) -> list[tuple[str, SourcePos, str]]:
     """The frames of compiled EasyLang code in a traceback: (function, position, file key)."""
     frames = []

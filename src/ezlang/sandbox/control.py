@@ -66,6 +66,8 @@ class ControlApi:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
+        #: Who is in which voice channel: (guild id, user id) → VOICE_STATE_UPDATE payload.
+        self.voice_states: dict[tuple[int, int], dict[str, Any]] = {}
 
     def add_routes(self, app: web.Application, prefix: str) -> None:
         """Register the control routes under ``prefix``."""
@@ -75,6 +77,8 @@ class ControlApi:
         r.add_post(prefix + "/messages", self._guard(self.messages))
         r.add_get(prefix + "/channels/{channel_id}/messages", self._guard(self.channel_messages))
         r.add_post(prefix + "/reactions", self._guard(self.reactions))
+        r.add_delete(prefix + "/reactions", self._guard(self.remove_reaction))
+        r.add_post(prefix + "/voice", self._guard(self.voice))
         r.add_post(prefix + "/shards/{shard_id}/{action}", self._guard(self.shard_action))
         r.add_post(prefix + "/load", self._guard(self.load))
         r.add_get(prefix + "/presences", self._guard(self.presences))
@@ -142,6 +146,75 @@ class ControlApi:
             body["channel_id"], body["message_id"], body["emoji"], body.get("user_id")
         )
         return json_response(result)
+
+    async def remove_reaction(self, request: web.Request) -> web.Response:
+        """A user takes a reaction back: MESSAGE_REACTION_REMOVE (GUILD_MESSAGE_REACTIONS)."""
+        from .gateway import INTENT_GUILD_MESSAGE_REACTIONS
+        from .message_api import _emoji_json, _emoji_key
+
+        body = await _body(request)
+        missing = [k for k in ("channel_id", "message_id", "emoji") if k not in body]
+        if missing:
+            raise _BadRequest(", ".join(missing) + " required")
+        cid = _int(body["channel_id"], "channel_id")
+        ref = self.sb.world.channel(cid)
+        if ref is None:
+            return _bad(f"unknown channel {cid}", 404)
+        mid, emoji = str(body["message_id"]), str(body["emoji"])
+        uid = _int(body.get("user_id"), "user_id", self.sb.world.member_ids(ref.guild_index)[0])
+        key = _emoji_key(emoji)
+        found = [
+            r
+            for r in self.sb.reactions
+            if (r["channel_id"], r["message_id"], r["user_id"]) == (str(cid), mid, str(uid))
+            and _emoji_key(r["emoji"]) == key
+        ]
+        if not found:
+            return _bad(f"user {uid} has no {emoji} reaction on message {mid}", 404)
+        for r in found:
+            self.sb.reactions.remove(r)
+        payload = {"user_id": str(uid), "channel_id": str(cid), "message_id": mid,
+                   "guild_id": str(ref.guild_id), "emoji": _emoji_json(emoji), "burst": False,
+                   "type": 0}  # fmt: skip
+        return json_response(
+            self.sb.gateway.dispatch_guild_event(
+                ref.guild_id, "MESSAGE_REACTION_REMOVE", payload, INTENT_GUILD_MESSAGE_REACTIONS
+            )
+        )
+
+    async def voice(self, request: web.Request) -> web.Response:
+        """A member joins (``channel_id``), moves or leaves (``channel_id: null``) a voice
+        channel: VOICE_STATE_UPDATE to the guild's shard (GUILD_VOICE_STATES)."""
+        body = await _body(request)
+        gid = _int(body.get("guild_id"), "guild_id")
+        index = self.sb.world.guild_index(gid)
+        if index is None:
+            return _bad(f"unknown guild {gid}", 404)
+        uid = _int(body.get("user_id"), "user_id", self.sb.world.member_ids(index)[0])
+        member = self.sb.world.member(index, uid)
+        if member is None:
+            return _bad(f"user {uid} is not a member of guild {gid}", 404)
+        channel_id = body.get("channel_id")
+        if channel_id is not None:
+            channel = self.sb.world.channel_object(_int(channel_id, "channel_id"))
+            if channel is None or channel.get("guild_id") != str(gid) or channel["type"] != 2:
+                raise _BadRequest(f"{channel_id} is not a voice channel of guild {gid}")
+        state = self.voice_states.get((gid, uid))
+        if state is None and channel_id is None:
+            raise _BadRequest(f"user {uid} is in no voice channel of guild {gid}")
+        payload = {"guild_id": str(gid), "channel_id": None if channel_id is None else str(channel_id),
+                   "user_id": str(uid), "member": member,
+                   "session_id": state["session_id"] if state else f"voice-{gid}-{uid}",
+                   "deaf": False, "mute": False, "self_deaf": False, "self_mute": False,
+                   "self_video": False, "suppress": False,
+                   "request_to_speak_timestamp": None}  # fmt: skip
+        if channel_id is None:
+            self.voice_states.pop((gid, uid), None)
+        else:
+            self.voice_states[(gid, uid)] = payload
+        return json_response(
+            self.sb.gateway.dispatch_guild_event(gid, "VOICE_STATE_UPDATE", payload, 1 << 7)
+        )
 
     async def channel_messages(self, request: web.Request) -> web.Response:
         return json_response(self.sb.bot_messages(request.match_info["channel_id"]))

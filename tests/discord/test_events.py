@@ -1,0 +1,200 @@
+"""The server events of ``listen`` through a real ``ezlang run`` of a bot against the sandbox.
+
+A person changes the server through the control API (joins, leaves, reacts, makes channels and
+threads, enters a voice channel, boosts the guild); the bot changes roles and nicknames with
+its builtins; every event reaches the EasyLang handler with the right object, which prints it.
+A bot without an event's intent gets a clear error at its ``listen`` line, and never the
+event.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .conftest import Control, wait_until
+from .processes import sandbox_args
+from .server import start_bot
+
+BOT = """set_intents(["guilds", "guild_messages", "message_content", "members", "guild_reactions",
+             "voice_states"])
+on_ready(func(client) { print("ready") })
+listen("guildMemberAdd", func(m) { print("add " + m.id + " " + m.guild_id + " " + length(m.roles)) })
+listen("guildMemberUpdate", func(old, m) { print("update " + m.id + " " + m.nick + " " + old.nick) })
+listen("guildMemberRemove", func(m) { print("remove " + m.id + " " + m.username) })
+listen("roleCreate", func(r) { print("role+ " + r.name + " " + r.guild_id) })
+listen("roleUpdate", func(old, r) { print("role~ " + old.name + " -> " + r.name) })
+listen("roleDelete", func(r) { print("role- " + r.name) })
+listen("channelCreate", func(c) { print("chan+ " + c.name + " " + c.type) })
+listen("channelUpdate", func(old, c) { print("chan~ " + old.name + " -> " + c.name) })
+listen("channelDelete", func(c) { print("chan- " + c.name) })
+listen("threadCreate", func(t, fresh) { print("thread+ " + t.name + " " + t.type + " " + fresh) })
+listen("threadUpdate", func(old, t) { print("thread~ " + old.name + " -> " + t.name + " " + t.locked) })
+listen("threadDelete", func(t) { print("thread- " + t.name) })
+listen("messageReactionAdd", func(r, u) { print("react+ " + r.emoji + " " + r.user_id) })
+listen("messageReactionRemove", func(r, u) { print("react- " + r.emoji + " " + r.user_id) })
+listen("voiceStateUpdate", func(old, s) {
+    let was = "none"
+    if old != null { was = old.channel_id }
+    print("voice " + s.user_id + " " + s.channel_id + " was " + was)
+})
+listen("guildUpdate", func(old, g) { print("guild~ " + g.id) })
+let made = null
+on_message(func(message) {
+    let w = split(message.content, " ")
+    if w[0] == "!role" {
+        made = create_role(message.guild_id, "Helpers")
+        edit_role(made, {name: "Helpers+"})
+        delete_role(made)
+    } else if w[0] == "!nick" {
+        set_nickname(fetch_member(message.guild_id, w[1]), "Nicky")
+    }
+})
+bot_start()
+"""
+
+
+async def _send(control: Control, method: str, path: str, body: dict[str, Any]) -> Any:
+    async with control.http.request(method, control.url + path, json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json(content_type=None)
+
+
+async def test_each_server_event_reaches_its_handler_with_its_object(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
+    alice = str(sandbox.world.member_ids(0)[1])
+
+    joined = await control.post("/members", {"guild_id": guild})
+    newcomer = joined["user"]["id"]
+    assert await bot.wait_line(r"^add ") == f"add {newcomer} {guild} 0"
+
+    await control.inject(channel, f"!nick {alice}")
+    assert await bot.wait_line(r"^update ") == f"update {alice} Nicky null"
+
+    await _send(control, "DELETE", f"/members/{guild}/{newcomer}", {})
+    line = await bot.wait_line(r"^remove ")
+    assert re.fullmatch(rf"remove {newcomer} \S+", line), line
+
+    await control.inject(channel, "!role")
+    assert await bot.wait_line(r"^role\+ ") == f"role+ Helpers {guild}"
+    assert await bot.wait_line(r"^role~ ") == "role~ Helpers -> Helpers+"
+    assert await bot.wait_line(r"^role- ") == "role- Helpers+"
+
+    made = await control.post("/channels", {"guild_id": guild, "name": "news"})
+    assert await bot.wait_line(r"^chan\+ ") == "chan+ news text"
+    await _send(control, "PATCH", f"/channels/{made['id']}", {"name": "old-news"})
+    assert await bot.wait_line(r"^chan~ ") == "chan~ news -> old-news"
+    await _send(control, "DELETE", f"/channels/{made['id']}", {})
+    assert await bot.wait_line(r"^chan- ") == "chan- old-news"
+
+    thread = await control.post("/threads", {"channel_id": channel, "name": "chat"})
+    assert await bot.wait_line(r"^thread\+ ") == "thread+ chat public_thread true"
+    await _send(control, "PATCH", f"/channels/{thread['id']}", {"name": "talk", "locked": True})
+    assert await bot.wait_line(r"^thread~ ") == "thread~ chat -> talk true"
+    await _send(control, "DELETE", f"/channels/{thread['id']}", {})
+    assert await bot.wait_line(r"^thread- ") == "thread- talk"
+
+    message = await control.inject(channel, "react to me")
+    mid = message.get("id") or message["message"]["id"]
+    reaction = {"channel_id": channel, "message_id": mid, "emoji": "👍", "user_id": alice}
+    await control.post("/reactions", reaction)
+    assert await bot.wait_line(r"^react\+ ") == f"react+ 👍 {alice}"
+    await _send(control, "DELETE", "/reactions", reaction)
+    assert await bot.wait_line(r"^react- ") == f"react- 👍 {alice}"
+
+    voice = str(int(guild) | 16)
+    await control.post("/voice", {"guild_id": guild, "channel_id": voice, "user_id": alice})
+    assert await bot.wait_line(r"^voice ") == f"voice {alice} {voice} was none"
+    await control.post("/voice", {"guild_id": guild, "channel_id": None, "user_id": alice})
+    line = await wait_until(
+        lambda: re.search(rf"^voice {alice} null was {voice}$", bot.stdout, re.M),
+        what="the voice leave",
+    )
+    assert line
+
+    await _send(control, "PUT", f"/guilds/{guild}/features", {"features": ["ROLE_ICONS"]})
+    assert await bot.wait_line(r"^guild~ ") == f"guild~ {guild}"
+    assert "Traceback" not in bot.stderr and "could not deliver" not in bot.stderr, bot.stderr
+
+
+LISTEN_FIRST = """listen("guildMemberAdd", func(m) { print("joined " + m.id) })
+set_intents(["guilds", "guild_messages"])
+bot_start()
+"""
+
+
+async def test_listen_without_the_intent_is_an_error_at_the_listen_line(
+    sandbox: Any, ezlang_run: Any
+) -> None:
+    bot = await ezlang_run(LISTEN_FIRST, *sandbox_args(sandbox))
+    assert await bot.wait_exit() == 1
+    err = bot.stderr
+    assert 'DiscordError: the guildMemberAdd event needs the "members" intent' in err, err
+    assert 'set_intents([..., "members"])' in err and "SERVER MEMBERS INTENT" in err, err
+    assert re.search(r"at \S+\.ez:1:1\b", err), err
+    assert 'listen("guildMemberAdd"' in err and "Traceback" not in err, err
+
+
+LISTEN_LATER = """set_intents(["guilds"])
+on_ready(func(client) {
+    print("ready")
+    listen("voiceStateUpdate", func(old, s) { print("never") })
+})
+bot_start()
+"""
+
+
+async def test_listen_after_bot_start_without_the_intent_fails_there(
+    sandbox: Any, ezlang_run: Any
+) -> None:
+    bot = await ezlang_run(LISTEN_LATER, *sandbox_args(sandbox))
+    await bot.wait_line("^ready$")
+    await wait_until(lambda: "voice_states" in bot.stderr, what="the intent error")
+    assert re.search(r"at \S+\.ez:4:5\b", bot.stderr), bot.stderr
+    assert "privileged" not in bot.stderr and "Traceback" not in bot.stderr, bot.stderr
+
+
+INTENTS = """print(has_intent("members"))
+add_intent("members")
+add_intent("GuildVoiceStates")
+remove_intent("message_content")
+print(join(get_intents(), ","))
+print(has_intent("guild_members"))
+let all = list_all_intents()
+let privileged = []
+for i in all { if i.privileged { push(privileged, i.name) } }
+print(join(privileged, ","))
+reset_intents()
+print(join(get_intents(), ","))
+configure_intents(["guilds"])
+print(join(get_intents(), ","))
+configure_all_intents()
+print(length(get_intents()) == length(all))
+configure_intents(["guilds", "members"])
+listen("guildMemberAdd", func(m) { print("joined " + m.id) })
+bot_start()
+print("started")
+add_intent("presences")
+"""
+
+
+async def test_intent_builtins_and_no_change_after_bot_start(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    bot = await ezlang_run(INTENTS, *sandbox_args(sandbox))
+    assert await bot.wait_exit() == 1
+    lines = bot.stdout.splitlines()
+    assert lines[0] == "false"
+    assert lines[1] == (
+        "guilds,members,voice_states,guild_messages,dm_messages,guild_reactions,dm_reactions"
+    )
+    assert lines[2] == "true"
+    assert lines[3] == "members,presences,message_content"
+    assert (
+        lines[4] == "guilds,guild_messages,dm_messages,guild_reactions,dm_reactions,message_content"
+    )
+    assert lines[5:8] == ["guilds", "true", "started"]
+    assert "add_intent() must be called before bot_start()" in bot.stderr, bot.stderr
+    assert re.search(r"at \S+\.ez:21:1\b", bot.stderr), bot.stderr
