@@ -179,7 +179,14 @@ def test_completions_offer_defined_names_builtins_keywords_and_object_keys():
     assert completions("print(cou", ns) == ["count_words", "counter"]
     assert completions("pri", ns) == ["print"]
     assert completions("fs_read", ns) == ["fs_read_dir", "fs_read_file"]  # lazy builtins too
-    assert completions("con", ns) == ["config", "const", "contains", "continue"]
+    assert completions("con", ns) == [
+        "config",
+        "configure_all_intents",
+        "configure_intents",
+        "const",
+        "contains",
+        "continue",
+    ]
     assert completions("ex", ns) == ["exit"]
     assert completions("config.p", ns) == ["prefix"]
     assert completions("x = config.", ns) == ["prefix", "token"]
