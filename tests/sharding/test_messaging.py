@@ -97,3 +97,28 @@ async def test_shard_for_guild_and_eval_on_guild_shard(sandbox: Sandbox, make_ma
         size = len(sandbox.guilds_for_shard(shard, 3))
         answer = await _ask(sandbox, channel, "!guild", 1)
         assert answer == f"guild shard {shard} me {shard} size {size}"
+
+
+async def test_the_messaging_example_runs_against_the_sandbox() -> None:
+    import asyncio
+    import sys
+
+    example = HERE.parent.parent / "examples" / "sharding" / "messaging.ez"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ezlang", "run", str(example), "--sandbox",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 100)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    shard = (1090000000000000000 >> 22) % 3
+    assert f"1. guild 1090000000000000000 is on shard {shard}" in text
+    assert "3. delivered to 3 shards" in text
+    for i in range(3):
+        assert f"[shard {i}] shard {i}: forgot 'greeting' (asked by the manager)" in text
+    # Printed by handlers started before send_to_shard returned, so before stop_shards(); the
+    # "thanks" answer races with stop_shards() (after the example's wait(1)): not asserted.
+    assert "[shard 2] shard 2: hello from shard 0" in text
+    assert "5. ValueError: send_to_shard: unknown shard 7; the shards are 0..2" in text
+    assert "5. TypeError: send_to_all_shards: the data cannot be sent to another shard" in text
+    assert "Traceback" not in text and text.rstrip().endswith("done")

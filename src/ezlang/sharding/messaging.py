@@ -112,7 +112,7 @@ async def manager_send(
     message = _message(what, data, from_shard)
     manager._require_spawned(what)
     if shard_id not in manager._all_ids():
-        raise manager._unknown_shard(shard_id)
+        raise EzError("ValueError", f"{what}: {manager._unknown_shard(shard_id).message}")
     await manager.call_shard(shard_id, DELIVER_OP, message, manager.options.eval_timeout)
     return True
 
