@@ -55,7 +55,8 @@ async def main(args: argparse.Namespace) -> int:
         "heartbeat_interval": args.heartbeat,
         "heartbeat_timeout": 10,
         "spawn_timeout": 60,
-        "eval_timeout": 3,
+        "eval_timeout": args.eval_timeout,
+        "rest_global_rate": args.rest_rate,
         "shard_list": [int(x) for x in args.shards.split(",")],
     }
     if args.total:
@@ -112,4 +113,6 @@ if __name__ == "__main__":
     ap.add_argument("--total", type=int, default=0)
     ap.add_argument("--heartbeat", type=float, default=0.5)
     ap.add_argument("--bot", default=str(PYBOT))
+    ap.add_argument("--eval-timeout", type=float, default=3)
+    ap.add_argument("--rest-rate", type=int, default=50)
     sys.exit(asyncio.run(main(ap.parse_args())))

@@ -56,16 +56,22 @@ class ManagerHost:
         self.stderr: list[str] = []
 
     async def start(
-        self, sb: Sandbox, redis_url: str, total: int = 8, prefix: tuple[str, ...] = ()
+        self,
+        sb: Sandbox,
+        redis_url: str,
+        total: int = 8,
+        prefix: tuple[str, ...] = (),
+        extra: tuple[str, ...] = (),
     ) -> None:
-        """Start the host; ``prefix`` runs it under e.g. ``ip netns exec NAME``."""
+        """Start the host; ``prefix`` runs it under e.g. ``ip netns exec NAME``; ``extra``: more
+        manager_host.py arguments."""
         env = {**os.environ, "EZLANG_HOST_NAME": self.name}
         env.pop("EZLANG_REDIS_TTL", None)
         self.spawned = asyncio.get_running_loop().create_future()
         self.proc = await asyncio.create_subprocess_exec(
             *prefix, sys.executable, str(HOST_SCRIPT), "--redis", redis_url, "--api", sb.api_url,
             "--token", sb.token, "--shards", ",".join(map(str, self.shards)),
-            "--total", str(total), "--heartbeat", str(HEARTBEAT), "--bot", str(self.bot),
+            "--total", str(total), "--heartbeat", str(HEARTBEAT), "--bot", str(self.bot), *extra,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip
