@@ -1,7 +1,8 @@
 """``examples/moderation-bot.ez`` sharded over 4 shards by a shard manager, driven end to end
-through the sandbox's control API: /kick, /ban, /timeout and reaction roles, each in a guild
-of a different shard, every change checked in the server state; and a refusal (the bot's role
-below the member's) answered to the moderator in words."""
+through the sandbox's control API: /kick, /ban, /timeout, reaction roles and the welcome of a
+member who joins (in a channel, or by DM), each in a guild of a different shard, every change
+checked in the server state; and a refusal (the bot's role below the member's) answered to the
+moderator in words."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ async def test_the_moderation_example_sharded(tmp_path: Path, ezlang_run: Any) -
         proc = await ezlang_run(manager, "--api", sb.api_url, env={"DISCORD_TOKEN": sb.token})
         await proc.wait_line(f"^shards ready {SHARDS}$", timeout=90)
         await wait_until(
-            lambda: len(sb.app_commands.snapshot()["global"]) == 4, what="4 slash commands"
+            lambda: len(sb.app_commands.snapshot()["global"]) == 5, what="5 slash commands"
         )
         # One guild of each shard: (guild index, its first text channel, its members).
         by_shard: dict[int, int] = {}
@@ -58,9 +59,9 @@ async def test_the_moderation_example_sharded(tmp_path: Path, ezlang_run: Any) -
             members = [str(u) for u in world.member_ids(index)]
             return str(world.guild_id(index)), str(channel["id"]), members
 
-        async def use(channel: str, name: str, **options: Any) -> str:
+        async def use(in_channel: str, name: str, **options: Any) -> str:
             answer = await control.post(
-                "/interactions", {"channel_id": channel, "name": name, "options": options}
+                "/interactions", {"channel_id": in_channel, "name": name, "options": options}
             )
             assert answer["failed"] is False, answer
             return answer["response"]["data"]["content"]
@@ -129,6 +130,28 @@ async def test_the_moderation_example_sharded(tmp_path: Path, ezlang_run: Any) -
             return helper in next(m["roles"] for m in data["members"] if m["user_id"] == members[2])
 
         await wait_until(has_role, what="the reaction role")
+
+        # Welcome: in the channel /setwelcome picked (shard 1's guild), else by DM (shard 2's).
+        guild, channel, _ = where(1)
+        said = await use(channel, "setwelcome", channel=channel)
+        assert said == f"New members will be welcomed in <#{channel}>"
+        joined = await control.post("/members", {"guild_id": guild})
+        name = joined["user"].get("global_name") or joined["user"]["username"]
+        await control.wait_for_bot_message(
+            channel, lambda m: m["content"] == f"Welcome, {name}! Read the rules and say hi."
+        )
+        guild, _, _ = where(2)
+        joined = await control.post("/members", {"guild_id": guild})
+
+        async def welcomed_by_dm() -> bool:
+            dms = await control.get("/dms")
+            return any(
+                d["user_id"] == joined["user"]["id"]
+                and any(m["content"].startswith("Welcome, ") for m in d["messages"])
+                for d in dms
+            )
+
+        await wait_until(welcomed_by_dm, what="the welcome DM")
 
         stop.write_text("")
         await proc.wait_line("^stopped$", timeout=60)
