@@ -122,6 +122,11 @@ async def test_roles_and_members(sandbox: Any, control: Control, ezlang_run: Any
     await control.inject(channel, f"!unnick {alice}")
     await bot.wait_line("^unnick null$")
     assert (await member_state(control, guild, alice))["nick"] is None
+    # The bot's own nickname goes through /members/@me (Change Nickname).
+    bot_id = str(sandbox.world.bot_id)
+    await control.inject(channel, f"!nick {bot_id} Robo")
+    await bot.wait_line("^nick Robo Robo$")
+    assert (await member_state(control, guild, bot_id))["nick"] == "Robo"
 
     await control.inject(channel, "!move 3")
     line = await bot.wait_line("^order ")
