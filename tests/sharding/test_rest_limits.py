@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ezlang.sandbox import Sandbox
-from ezlang.sharding.rest_limits import InvalidRequests, SlidingWindow
+from ezlang.sharding.rest_limits import InvalidRequests, RestGrants, SlidingWindow
 
 from .conftest import HERE, WINDOW, text_channel
 
@@ -131,3 +131,20 @@ def test_the_invalid_request_brake_slows_down_from_half_the_limit_and_stops_near
     assert inv.resume_in() == pytest.approx(600.0)
     now[0] = 601.0  # every answer left the window
     assert inv.count == 0 and inv.pace() == 1.0
+
+
+async def test_the_manager_logs_the_granted_rate_while_requests_wait() -> None:
+    notes: list[str] = []
+    grants = RestGrants(
+        SlidingWindow(10, window=0.2, margin=0.0), 10, 10_000, notes.append, report_every=0.3
+    )
+    for _ in range(5):  # well under the limit: nothing to say
+        await grants.grant(0)
+    await asyncio.sleep(0.35)
+    await grants.grant(0)
+    assert notes == []
+    await asyncio.gather(*(grants.grant(i % 3) for i in range(40)))  # 4 windows of 10
+    assert len(notes) >= 1
+    assert notes[0].startswith("REST at the global limit: ")
+    assert "requests/s granted over the last" in notes[0] and "(limit 10/s)" in notes[0]
+    assert grants.granted == 46

@@ -50,6 +50,10 @@ SLOW_FROM = 0.5
 STOP_AT = 0.95
 #: The slowest rate while slowing down, as a fraction of the global rate.
 SLOWEST = 0.1
+#: Seconds between the manager's "REST at the global limit" lines (only while requests wait).
+REPORT_EVERY = 60.0
+#: A grant that took longer than this waited for the limit (it was not just asked and given).
+HELD = 0.01
 #: Grants a shard asks for at most when each arrives too late (the last one is used anyway).
 LATE_TRIES = 3
 #: Seconds over which a shard's REST rate is measured (``rest_rate`` in its stats).
@@ -151,22 +155,49 @@ class RestGrants:
         rate: int,
         invalid_limit: int,
         warn: Callable[[str], None],
+        note: Callable[[str], None] | None = None,
+        report_every: float = REPORT_EVERY,
     ) -> None:
         self.limiter = limiter
         self.rate = rate
         self.invalid = InvalidRequests(invalid_limit)
         self.warn = warn
+        self.note = note or warn
+        self.report_every = report_every
         self.granted = 0
+        # Since the last "at the limit" line: when it began, grants, grants that had to wait.
+        self._period = (time.monotonic(), 0, 0, 0.0)
         self._last_slow = 0.0  # when the brake last granted (see _brake)
         self._level = 0  # 0 normal, 1 slowing down, 2 stopped: warned once per change
 
     async def grant(self, shard_id: int, invalid: int = 0) -> dict[str, Any]:
         """Wait until shard ``shard_id`` may send one REST request; note its invalid answers."""
         self.invalid.add(invalid)
+        asked = time.monotonic()
         await self._brake()
         await self.limiter.acquire()
+        now = time.monotonic()
         self.granted += 1
-        return {"at": time.monotonic()}
+        self._count(now, now - asked)
+        return {"at": now}
+
+    def _count(self, now: float, waited: float) -> None:
+        """Log the granted rate every ``report_every`` seconds while requests have to wait."""
+        began, granted, held, longest = self._period
+        granted += 1
+        if waited > HELD:
+            held += 1
+            longest = max(longest, waited)
+        if now - began < self.report_every:
+            self._period = (began, granted, held, longest)
+            return
+        if held:
+            self.note(
+                f"REST at the global limit: {granted / (now - began):.1f} requests/s granted "
+                f"over the last {now - began:.0f} s (limit {self.rate}/s); {held} waited, the "
+                f"longest {longest:.2f} s"
+            )
+        self._period = (now, 0, 0, 0.0)
 
     async def _brake(self) -> None:
         while True:
@@ -231,8 +262,13 @@ def make_grants(manager: ShardManager) -> RestGrants:
         )
     else:
         limiter = SlidingWindow(opts.rest_global_rate)
+    reporter = manager.reporter
     return RestGrants(
-        limiter, opts.rest_global_rate, opts.rest_invalid_limit, manager.reporter.problem
+        limiter,
+        opts.rest_global_rate,
+        opts.rest_invalid_limit,
+        reporter.problem,
+        lambda message: reporter.notice(message, event="rest"),
     )
 
 
