@@ -105,7 +105,8 @@ def include(namespace: dict[str, Any], path: str, includer: str) -> None:
     import hashlib
 
     from ezlang.lang import _attach_source_line, _compile_tree
-    from ezlang.lang.compiler import Compiler, _declared_in
+    from ezlang.lang.compile_scopes import _declared_in
+    from ezlang.lang.compiler import Compiler
     from ezlang.lang.errors import register_source
     from ezlang.lang.parser import parse
 

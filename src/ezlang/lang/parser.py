@@ -50,6 +50,9 @@ NAME is a word that is not a reserved word; ANYNAME is any word (member names an
 keys may be keywords: ``msg.type``, ``{if: 1}``). A statement ends at a newline, a ``;``, a
 ``}`` or the end of the file. Newlines are ignored inside ``( )``, ``[ ]`` and object
 literals, and after a binary operator or a comma, so expressions may span lines there.
+
+The parser is one class in three layers, a module each: ``parse_tokens`` (the token cursor,
+brackets and errors), ``parse_expressions`` (expressions) and this module (statements).
 """
 
 from __future__ import annotations
@@ -57,21 +60,12 @@ from __future__ import annotations
 import sys
 
 from ezlang.lang import nodes as n
-from ezlang.lang.errors import EzError, SourcePos
+from ezlang.lang.errors import EzError
 from ezlang.lang.lexer import EOF, NAME, NEWLINE, NUMBER, OP, STRING, Token, tokenize
-
-#: Words that cannot be variable names (they may still be member names and object keys).
-RESERVED = frozenset(
-    "let var const func function if else while for return break continue throw try catch "
-    "finally import true false null not and or".split()
-)
+from ezlang.lang.parse_expressions import ExpressionParser
+from ezlang.lang.parse_tokens import MAX_DEPTH, RESERVED
 
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%="})
-_COMPARE_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-_CLOSERS = {"(": ")", "[": "]", "{": "}"}
-
-#: Deepest nesting of expressions and blocks; deeper input is a SyntaxError, not a crash.
-MAX_DEPTH = 100
 
 #: Words other languages use to define a function: ``def f(`` gets a hint naming ``func``.
 _OTHER_FUNC_WORDS = frozenset({"def", "fn", "fun", "func_", "lambda", "sub", "proc"})
@@ -100,138 +94,9 @@ _NATURAL_WITHOUT_BUILTIN = frozenset({"create", "join", "play"})
 _BRACED = tuple(f"the body of the {w}" for w in ("if", "else", "while", "for"))
 
 
-class Parser:
-    """Recursive-descent parser over the token list of one source file."""
-
-    def __init__(self, tokens: list[Token], filename: str, source: str = "") -> None:
-        self.tokens = tokens
-        self.filename = filename
-        self.lines = source.splitlines()
-        # > 0 while parsing the condition of an if/while: "=" there gets a "did you mean ==" hint.
-        self.in_condition = 0
-        self.i = 0
-        # While > 0 we are inside ( [ or an object literal: newlines are insignificant.
-        self.bracket_depth = 0
-        self.open_brackets: list[Token] = []  # for "the ( opened at L:C is never closed"
-        self.depth = 0
-
-    # ------------------------------------------------------------------ token helpers
-
-    def error(self, message: str, tok: Token | None = None) -> EzError:
-        tok = tok or self.peek()
-        if tok.kind == EOF and self.open_brackets and "opened at" not in message:
-            b = self.open_brackets[-1]
-            message += f" (the '{b.value}' opened at {b.line}:{b.col} is never closed)"
-        message += self.string_hint()
-        return EzError("SyntaxError", message, pos=SourcePos(self.filename, tok.line, tok.col))
-
-    def string_hint(self) -> str:
-        """A hint when a string just before the error ran across lines: strings may span lines
-        (as in the older EasyLang), so a missing closing quote shows up later, elsewhere."""
-        for prev in self.tokens[max(0, self.i - 3) : self.i + 1]:
-            if prev.kind == STRING and prev.end_line > prev.line:
-                return (
-                    f" (the string starting at {prev.line}:{prev.col} runs on to line "
-                    f"{prev.end_line}: is a closing quote missing?)"
-                )
-        return ""
-
-    def quote_line(self, tok: Token) -> str:
-        """`` (`if x > 3 {`)``: the source line of ``tok``, to show where a block opened."""
-        if 1 <= tok.line <= len(self.lines):
-            text = self.lines[tok.line - 1].strip()
-            if text:
-                return f" (`{text}`)"
-        return ""
-
-    def open_bracket(self) -> None:
-        """Just consumed ( [ or an object's {: newlines are insignificant until it closes."""
-        self.bracket_depth += 1
-        self.open_brackets.append(self.tokens[self.i - 1])
-
-    def close_bracket(self) -> None:
-        self.bracket_depth -= 1
-        self.open_brackets.pop()
-
-    def peek(self) -> Token:
-        if self.bracket_depth:
-            self.skip_newlines()
-        return self.tokens[self.i]
-
-    def peek_next(self) -> Token:
-        """The token after :meth:`peek` (newlines not skipped)."""
-        self.peek()
-        return self.tokens[min(self.i + 1, len(self.tokens) - 1)]
-
-    def advance(self) -> Token:
-        tok = self.peek()
-        if tok.kind != EOF:
-            self.i += 1
-        return tok
-
-    def skip_newlines(self) -> None:
-        while self.tokens[self.i].kind == NEWLINE:
-            self.i += 1
-
-    def skip_separators(self) -> None:
-        while True:
-            tok = self.tokens[self.i]
-            if tok.kind == NEWLINE or (tok.kind == OP and tok.value == ";"):
-                self.i += 1
-            else:
-                return
-
-    def at_op(self, op: str) -> bool:
-        tok = self.peek()
-        return tok.kind == OP and tok.value == op
-
-    def at_word(self, word: str) -> bool:
-        tok = self.peek()
-        return tok.kind == NAME and tok.value == word
-
-    def next_significant(self) -> Token:
-        """The next token that is not a newline (without consuming anything)."""
-        j = self.i
-        while self.tokens[j].kind == NEWLINE:
-            j += 1
-        return self.tokens[j]
-
-    def expect_op(self, op: str, what: str) -> Token:
-        tok = self.peek()
-        if tok.kind == OP and tok.value == op:
-            return self.advance()
-        raise self.error(f"expected '{op}' {what}, found {tok.describe()}")
-
-    def expect_name(self, what: str) -> Token:
-        tok = self.peek()
-        if tok.kind != NAME:
-            raise self.error(f"expected {what}, found {tok.describe()}")
-        if tok.value in RESERVED:
-            raise self.error(f"'{tok.value}' is a reserved word and cannot be used as {what}")
-        return self.advance()
-
-    def close(self, opener: Token, what: str = "") -> Token:
-        """Consume the bracket closing ``opener``, or explain which bracket is unclosed."""
-        closer = _CLOSERS[str(opener.value)]
-        tok = self.peek()
-        if tok.kind == OP and tok.value == closer:
-            return self.advance()
-        where = f"{opener.line}:{opener.col}"
-        found = tok.describe()
-        thing = what or f"the '{opener.value}'"
-        hint = ""
-        if self.in_condition and tok.kind == OP and tok.value == "=":
-            hint = "; to compare, write '==' ('=' assigns)"
-        raise self.error(
-            f"expected '{closer}' to close {thing} opened at {where}, found {found}{hint}"
-        )
-
-    def enter(self, tok: Token) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error("code is nested too deeply", tok)
-
-    # ------------------------------------------------------------------ statements
+class Parser(ExpressionParser):
+    """Recursive-descent parser over the token list of one source file: statements here,
+    expressions and tokens in its base classes."""
 
     def parse_program(self) -> n.Module:
         body: list[n.Stmt] = []
@@ -574,220 +439,6 @@ class Parser:
             value = self.expression()
             return n.Assign(tok.line, tok.col, expr, str(tok.value), value)
         return n.ExprStmt(start.line, start.col, expr)
-
-    # ------------------------------------------------------------------ expressions
-
-    def expression(self) -> n.Expr:
-        tok = self.peek()
-        self.enter(tok)
-        expr = self.or_expr()
-        self.depth -= 1
-        return expr
-
-    def or_expr(self) -> n.Expr:
-        left = self.and_expr()
-        while True:
-            tok = self.peek()
-            if (tok.kind == NAME and tok.value == "or") or (tok.kind == OP and tok.value == "||"):
-                self.advance()
-                self.skip_newlines()
-                left = n.Logical(tok.line, tok.col, "or", left, self.and_expr())
-            else:
-                return left
-
-    def and_expr(self) -> n.Expr:
-        left = self.not_expr()
-        while True:
-            tok = self.peek()
-            if (tok.kind == NAME and tok.value == "and") or (tok.kind == OP and tok.value == "&&"):
-                self.advance()
-                self.skip_newlines()
-                left = n.Logical(tok.line, tok.col, "and", left, self.not_expr())
-            else:
-                return left
-
-    def not_expr(self) -> n.Expr:
-        # The word `not` binds looser than comparisons, as in Python (`not a == b`); the
-        # symbol `!` binds tightly, as in JavaScript (see unary).
-        tok = self.peek()
-        if tok.kind == NAME and tok.value == "not":
-            self.advance()
-            self.enter(tok)
-            operand = self.not_expr()
-            self.depth -= 1
-            return n.Unary(tok.line, tok.col, "not", operand)
-        return self.comparison()
-
-    def binary_level(self, ops: frozenset[str] | tuple[str, ...], operand: str) -> n.Expr:
-        parse = getattr(self, operand)
-        left = parse()
-        while True:
-            tok = self.peek()
-            if tok.kind == OP and tok.value in ops:
-                self.advance()
-                self.skip_newlines()
-                left = n.Binary(tok.line, tok.col, str(tok.value), left, parse())
-            else:
-                return left
-
-    def comparison(self) -> n.Expr:
-        left = self.additive()
-        while True:
-            tok = self.peek()
-            if tok.kind == OP and tok.value in _COMPARE_OPS:
-                op = str(tok.value)
-                self.advance()
-            elif tok.kind == NAME and tok.value == "in":
-                op = "in"
-                self.advance()
-            elif tok.kind == NAME and tok.value == "not" and self.at_in_after_not():
-                op = "not in"
-                self.advance()
-                self.advance()
-            else:
-                return left
-            self.skip_newlines()
-            left = n.Binary(tok.line, tok.col, op, left, self.additive())
-
-    def at_in_after_not(self) -> bool:
-        nxt = self.tokens[self.i + 1]
-        return nxt.kind == NAME and nxt.value == "in"
-
-    def additive(self) -> n.Expr:
-        return self.binary_level(("+", "-"), "term")
-
-    def term(self) -> n.Expr:
-        return self.binary_level(("*", "/", "%"), "unary")
-
-    def unary(self) -> n.Expr:
-        tok = self.peek()
-        if tok.kind == OP and tok.value in ("-", "+", "!"):
-            self.advance()
-            self.enter(tok)
-            operand = self.unary()
-            self.depth -= 1
-            op = "not" if tok.value == "!" else str(tok.value)
-            if op == "-" and isinstance(operand, n.Literal) and type(operand.value) in (int, float):
-                return n.Literal(tok.line, tok.col, -operand.value)
-            return n.Unary(tok.line, tok.col, op, operand)
-        return self.postfix()
-
-    def postfix(self) -> n.Expr:
-        expr = self.primary()
-        while True:
-            tok = self.tokens[self.i]  # no newline skipping: a call must start on the line
-            if self.bracket_depth:
-                tok = self.peek()
-            if tok.kind != OP:
-                return expr
-            if tok.value == "(":
-                self.advance()
-                self.open_bracket()
-                args: list[n.Expr] = []
-                while not self.at_op(")"):
-                    args.append(self.expression())
-                    if not self.at_op(","):
-                        break
-                    self.advance()
-                self.close(tok, "the argument list")
-                self.close_bracket()
-                expr = n.Call(expr.line, expr.col, expr, tuple(args))
-            elif tok.value == ".":
-                self.advance()
-                name = self.peek()
-                if name.kind != NAME:
-                    raise self.error(f"expected a member name after '.', found {name.describe()}")
-                self.advance()
-                expr = n.Member(name.line, name.col, expr, str(name.value))
-            elif tok.value == "[":
-                self.advance()
-                self.open_bracket()
-                index = self.expression()
-                self.close(tok)
-                self.close_bracket()
-                expr = n.Index(tok.line, tok.col, expr, index)
-            else:
-                return expr
-
-    def primary(self) -> n.Expr:
-        tok = self.peek()
-        kind = tok.kind
-        if kind == NUMBER or kind == STRING:
-            self.advance()
-            return n.Literal(tok.line, tok.col, tok.value)
-        if kind == NAME:
-            word = tok.value
-            if word == "true" or word == "false":
-                self.advance()
-                return n.Literal(tok.line, tok.col, word == "true")
-            if word == "null":
-                self.advance()
-                return n.Literal(tok.line, tok.col, None)
-            if word == "func" or word == "function":
-                self.advance()
-                return self.func_rest(tok, None)
-            if word in RESERVED:
-                raise self.error(f"expected an expression, found the keyword '{word}'")
-            self.advance()
-            return n.Name(tok.line, tok.col, str(word))
-        if kind == OP:
-            if tok.value == "(":
-                self.advance()
-                self.open_bracket()
-                expr = self.expression()
-                self.close(tok)
-                self.close_bracket()
-                return expr
-            if tok.value == "[":
-                return self.array(tok)
-            if tok.value == "{":
-                return self.object(tok)
-        raise self.error(f"expected an expression, found {tok.describe()}")
-
-    def array(self, opener: Token) -> n.ArrayLit:
-        self.advance()
-        self.open_bracket()
-        items: list[n.Expr] = []
-        while not self.at_op("]"):
-            items.append(self.expression())
-            if not self.at_op(","):
-                break
-            self.advance()
-        self.close(opener, "the array")
-        self.close_bracket()
-        return n.ArrayLit(opener.line, opener.col, tuple(items))
-
-    def object(self, opener: Token) -> n.ObjectLit:
-        self.advance()
-        self.open_bracket()
-        entries: list[tuple[str, n.Expr]] = []
-        while not self.at_op("}"):
-            key_tok = self.peek()
-            if key_tok.kind == NAME:
-                key = str(key_tok.value)
-            elif key_tok.kind == STRING:
-                key = str(key_tok.value)
-            elif key_tok.kind == NUMBER:
-                from ezlang.lang.values import format_number
-
-                key = format_number(key_tok.value)  # type: ignore[arg-type]
-            else:
-                raise self.error(f"expected a key in the object, found {key_tok.describe()}")
-            self.advance()
-            if key_tok.kind == NAME and (self.at_op(",") or self.at_op("}")):
-                if key in RESERVED:
-                    raise self.error(f"expected ':' after the key '{key}'", self.peek())
-                value: n.Expr = n.Name(key_tok.line, key_tok.col, key)  # shorthand {a, b}
-            else:
-                self.expect_op(":", f"after the key '{key}'")
-                value = self.expression()
-            entries.append((key, value))
-            if not self.at_op(","):
-                break
-            self.advance()
-        self.close(opener, "the object")
-        self.close_bracket()
-        return n.ObjectLit(opener.line, opener.col, tuple(entries))
 
 
 def _ensure_stack() -> None:

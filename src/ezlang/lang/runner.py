@@ -177,7 +177,17 @@ async def run_program(
 # every entry). Any problem with the cache (unwritable directory, a corrupt entry) falls
 # back to compiling. EZLANG_NO_CACHE=1 turns it off; EZLANG_CACHE_DIR moves it.
 
-_COMPILER_FILES = ("__init__.py", "lexer.py", "parser.py", "nodes.py", "compiler.py")
+_COMPILER_FILES = (
+    "__init__.py",
+    "lexer.py",
+    "parse_tokens.py",
+    "parse_expressions.py",
+    "parser.py",
+    "nodes.py",
+    "compile_scopes.py",
+    "compile_expressions.py",
+    "compiler.py",
+)
 
 
 def _cache_dir() -> Path | None:
