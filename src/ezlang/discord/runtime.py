@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from ezlang.discord import connect, convert, events, plugin, presence
+from ezlang.discord import connect, events, plugin, presence, server_events
 from ezlang.discord.clients import (
     EzAutoShardedClient,
     EzClient,
@@ -60,8 +60,6 @@ _log = logging.getLogger("ezlang.discord")
 #: Event names of ``listen``, as discord.js users know them (the table: events.py).
 EVENTS = tuple(events.EVENTS)
 
-#: How many recent messages are remembered for messageUpdate/messageDelete handlers.
-RECENT_MESSAGES = 1000
 
 # Close codes Discord uses to refuse a connection for good (never retried), in words.
 _FATAL_CLOSE = {
@@ -223,68 +221,7 @@ class BotRuntime:
             flush=True,
         )
 
-    # ---- discord.py events ----------------------------------------------------------------
-
-    def wants_history(self) -> bool:
-        """Whether recent messages must be remembered (for messageUpdate/messageDelete)."""
-        return bool(self.handlers.get("messageUpdate") or self.handlers.get("messageDelete"))
-
-    def wants_messages(self) -> bool:
-        """Whether anything listens for new messages (handlers, history, collectors)."""
-        return bool(self.handlers.get("messageCreate") or self.wants_history() or self.collectors)
-
-    def on_message_dict(self, message: dict[str, Any]) -> None:
-        """A new message as an EasyLang object: remember it if needed, run the handlers."""
-        if self.wants_history():
-            recent = self.recent
-            recent[message["id"]] = message
-            if len(recent) > RECENT_MESSAGES:
-                recent.popitem(last=False)
-        author = message.get("author")
-        own = author is not None and author["id"] == self.own_user_id()
-        self.emit("messageCreate", (message,), own=own)
-        if self.collectors:
-            from ezlang.discord import collectors
-
-            collectors.offer(self, "message", message, own)
-
-    def on_reaction(self, reaction: dict[str, Any]) -> None:
-        """A reaction was added: the messageReactionAdd handlers and reaction collectors."""
-        own = reaction["user_id"] == self.own_user_id()
-        self.emit("messageReactionAdd", (reaction, reaction["user"]), own=own)
-        if self.collectors:
-            from ezlang.discord import collectors
-
-            collectors.offer(self, "reaction", reaction, own)
-
-    def install_fast_message_path(self, client: Any) -> None:
-        """Turn MESSAGE_CREATE payloads into EasyLang objects without a discord.py Message.
-
-        Used unless something needs discord.py's Message: a Python ``on_message`` put on the
-        client (e.g. by a shard plugin) or the members intent (whose user cache the full
-        parse fills).
-        """
-        if self.intents.members:
-            return
-        state = client._connection
-        original = state.parsers.get("MESSAGE_CREATE")
-        if original is None:
-            return
-        listeners = client._listeners
-
-        def parse_message_create(data: dict[str, Any]) -> None:
-            if "on_message" in client.__dict__ or listeners.get("message"):
-                original(data)
-            elif self.wants_messages():
-                try:
-                    message = convert.message_from_payload(data)
-                except (KeyError, TypeError, ValueError):
-                    # A payload we do not understand: discord.py's parser knows more shapes.
-                    original(data)
-                    return
-                self.on_message_dict(message)
-
-        state.parsers["MESSAGE_CREATE"] = parse_message_create
+    # ---- discord.py events (messages and reactions: events.py) -----------------------------
 
     def on_ready(self, client: Any) -> None:
         first = client.ez_ready_at is None
@@ -394,8 +331,8 @@ class BotRuntime:
             else:
                 client = EzClient(**options)
         client.ez_runtime = self
-        self.install_fast_message_path(client)
-        events.install(self, client)
+        events.install_fast_message_path(self, client)
+        server_events.install(self, client)
         self._track_gateway_sockets(client)
         self._stopping = False
         # discord.py puts the presence into IDENTIFY in the legacy ``game`` form; sending it
