@@ -198,3 +198,104 @@ async def test_intent_builtins_and_no_change_after_bot_start(
     assert lines[5:8] == ["guilds", "true", "started"]
     assert "add_intent() must be called before bot_start()" in bot.stderr, bot.stderr
     assert re.search(r"at \S+\.ez:21:1\b", bot.stderr), bot.stderr
+
+
+MORE = """set_intents(["guilds", "guild_messages", "message_content", "members", "moderation",
+             "invites", "webhooks", "guild_polls"])
+on_ready(func(client) { print("ready") })
+listen("guildBanAdd", func(ban) { print("ban+ " + ban.user.id + " " + ban.guild_id) })
+listen("guildBanRemove", func(ban) { print("ban- " + ban.user.id) })
+listen("inviteCreate", func(inv) { print("invite+ " + inv.code + " " + inv.channel_id) })
+listen("inviteDelete", func(inv) { print("invite- " + inv.code) })
+listen("webhooksUpdate", func(channel) { print("hooks " + channel.id + " " + channel.name) })
+listen("messagePollVoteAdd", func(vote, user_id) { print("vote+ " + vote.answer_id + " " + user_id) })
+listen("messagePollVoteRemove", func(vote, user_id) { print("vote- " + vote.answer_id + " " + user_id) })
+on_message(func(message) {
+    let w = split(message.content, " ")
+    if w[0] == "!ban" {
+        ban_member(fetch_member(message.guild_id, w[1]), "test")
+        unban_user(message.guild_id, w[1])
+    } else if w[0] == "!invite" {
+        delete_invite(create_invite(message.channel_id))
+    } else if w[0] == "!hook" {
+        create_webhook(message.channel_id, "Herald")
+    } else if w[0] == "!poll" {
+        print("poll " + send_poll(message.channel_id, create_poll("Pet?", ["cat", "dog"], 1)).id)
+    }
+})
+bot_start()
+"""
+
+
+async def test_ban_invite_webhook_and_poll_vote_events(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    bot, channel, guild = await start_bot(MORE, sandbox, control, ezlang_run)
+    permissions = ["view_channel", "send_messages", "read_message_history", "ban_members",
+                   "create_instant_invite", "manage_channels", "manage_guild",
+                   "manage_webhooks", "send_polls"]  # fmt: skip
+    await _send(control, "PUT", f"/guilds/{guild}/bot_permissions", {"permissions": permissions})
+    bob = str(sandbox.world.member_ids(0)[2])
+
+    await control.inject(channel, f"!ban {bob}")
+    assert await bot.wait_line(r"^ban\+ ") == f"ban+ {bob} {guild}"
+    assert await bot.wait_line(r"^ban- ") == f"ban- {bob}"
+
+    await control.inject(channel, "!invite")
+    line = await bot.wait_line(r"^invite\+ ")
+    code = line.split()[1]
+    assert line == f"invite+ {code} {channel}"
+    assert await bot.wait_line(r"^invite- ") == f"invite- {code}"
+
+    await control.inject(channel, "!hook")
+    line = await bot.wait_line(r"^hooks ")
+    assert re.fullmatch(rf"hooks {channel} \S+", line), line
+
+    await control.inject(channel, "!poll")
+    poll = (await bot.wait_line(r"^poll ")).split()[1]
+    alice = str(sandbox.world.member_ids(0)[1])
+    votes = f"/polls/{channel}/{poll}/votes"
+    await _send(control, "POST", votes, {"user_id": alice, "answer_id": 2})
+    assert await bot.wait_line(r"^vote\+ ") == f"vote+ 2 {alice}"
+    await _send(control, "DELETE", votes, {"user_id": alice, "answer_id": 2})
+    assert await bot.wait_line(r"^vote- ") == f"vote- 2 {alice}"
+    assert "Traceback" not in bot.stderr and "could not deliver" not in bot.stderr, bot.stderr
+
+
+async def test_member_and_voice_events_reach_only_the_sessions_with_their_intent(
+    sandbox: Any, control: Control, ezlang_run: Any
+) -> None:
+    listening = await ezlang_run(
+        'set_intents(["guilds", "members", "voice_states"])\n'
+        'on_ready(func(c) { print("ready") })\n'
+        'listen("guildMemberAdd", func(m) { print("add " + m.id) })\n'
+        'listen("voiceStateUpdate", func(old, s) { print("voice " + s.user_id) })\n'
+        "bot_start()\n",
+        *sandbox_args(sandbox),
+    )
+    await listening.wait_line("^ready$")
+    other = await ezlang_run(
+        'set_intents(["guilds", "guild_messages"])\non_ready(func(c) { print("ready") })\n'
+        "bot_start()\n",
+        *sandbox_args(sandbox),
+    )
+    await other.wait_line("^ready$")
+    guild = str(sandbox.world.guild_id(0))
+    joined = await control.post("/members", {"guild_id": guild})
+    await listening.wait_line(rf"^add {joined['user']['id']}$")
+    await control.post(
+        "/voice",
+        {"guild_id": guild, "channel_id": str(int(guild) | 16), "user_id": joined["user"]["id"]},
+    )
+    await listening.wait_line(rf"^voice {joined['user']['id']}$")
+
+    def received(intents_bit: int, has: bool) -> set[str]:
+        (session,) = [
+            s for s in sandbox.gateway.sessions.values() if bool(s.intents & intents_bit) is has
+        ]
+        return {event for _, event, _ in session.buffer}
+
+    assert {"GUILD_MEMBER_ADD", "VOICE_STATE_UPDATE"} <= received(1 << 1, True)
+    without = received(1 << 1, False)
+    assert "GUILD_CREATE" in without  # the other bot's session did get its events
+    assert not {"GUILD_MEMBER_ADD", "VOICE_STATE_UPDATE"} & without
