@@ -24,8 +24,9 @@ on_message(func(message) {
     let w = split(message.content, " ")
     try {
         if w[0] == "!mkrole" {
-            made = create_role(message.guild_id, "Helpers", {color: "#00ff00", permissions: ["send_messages"], hoist: true})
+            made = create_role(message.guild_id, "Helpers", {color: "#00ff00", permissions: ["ViewChannel", "Send Messages"], hoist: true})
             print("made " + made.id + " " + made.name + " " + made.color + " " + made.position)
+            print("permissions " + join(made.permissions, ","))
             let changed = edit_role(made, {name: "Helpers+", mentionable: true})
             print("edited " + changed.name + " " + changed.mentionable)
         } else if w[0] == "!give" {
@@ -93,7 +94,9 @@ async def test_roles_and_members(sandbox: Any, control: Control, ezlang_run: Any
         True,
         True,
     )
-    assert role["permissions"] == str(1 << 11)
+    # Any spelling in, Discord's names out (not discord.py's older "read_messages").
+    assert role["permissions"] == str(1 << 10 | 1 << 11)
+    assert "permissions view_channel,send_messages" in bot.out
 
     await control.inject(channel, f"!give {alice}")
     await bot.wait_line("^gave$")

@@ -81,6 +81,34 @@ def test_bitfields_are_strings_and_take_every_form() -> None:
         perms.remove_permissions("1", ["nope"])
 
 
+def test_every_module_parses_and_names_permissions_alike() -> None:
+    """Roles, command defaults, channel overwrites and refusals use the one name table."""
+    from types import SimpleNamespace
+
+    from ezlang.discord import channels, commands, lookups, members
+
+    view_send = str(1 << 10 | 1 << 11)
+    fields = members._role_fields({"permissions": ["ViewChannel", "SEND_MESSAGES"]}, "t")
+    assert fields["permissions"] == view_send
+    assert commands.permissions_value(["Ban Members", "KickMembers"], "t") == str(0b110)
+    [over] = channels._overwrites(
+        [{"id": "5", "allow": ["read_messages"], "deny": "BanMembers"}], "t"
+    )
+    assert (over["allow"], over["deny"]) == (str(1 << 10), str(1 << 2))
+    for bad in (
+        lambda: members._role_fields({"permissions": ["ban_member"]}, "create_role()"),
+        lambda: commands.permissions_value("ban_member", "slash_command()"),
+        lambda: channels._overwrites([{"id": "5", "allow": ["ban_member"]}], "create_channel()"),
+    ):
+        with pytest.raises(EzError, match='did you mean "ban_members"'):
+            bad()
+    # Out: Discord's names from a role JSON and from discord.py's Role alike.
+    data = {"id": "9", "name": "r", "permissions": view_send, "position": 1}
+    assert members.role_from_payload(data, 1)["permissions"] == ["view_channel", "send_messages"]
+    role = discord.Role(guild=SimpleNamespace(id=1), state=None, data=data)  # type: ignore[arg-type]
+    assert lookups.role_object(role)["permissions"] == ["view_channel", "send_messages"]
+
+
 def test_check_values_name_what_they_check() -> None:
     assert require_permission("BAN_MEMBERS") == {"kind": "permission", "permission": "ban_members"}
     assert require_role({"id": "123"}) == {"kind": "role", "role_id": "123"}

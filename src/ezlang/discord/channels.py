@@ -17,6 +17,7 @@ import discord
 
 from ezlang.discord import convert
 from ezlang.discord.messages import HINTS
+from ezlang.discord.permission_names import bits_of
 from ezlang.discord.runtime import rest_error, runtime
 from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
@@ -118,7 +119,6 @@ def _overwrites(value: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise EzError("TypeError", f"{what} permission_overwrites must be an array of objects")
     out = []
-    valid = discord.Permissions.VALID_FLAGS
     for entry in value:
         if not isinstance(entry, dict) or "id" not in entry:
             raise EzError(
@@ -132,21 +132,10 @@ def _overwrites(value: Any, what: str) -> list[dict[str, Any]]:
                 "ValueError",
                 f'{what}: an overwrite\'s type is "role" or "member", not {to_repr(kind)}',
             )
-        bits = {}
-        for side in ("allow", "deny"):
-            names = entry.get(side) or []
-            if not isinstance(names, list):
-                raise EzError("TypeError", f"{what}: {side} is an array of permission names")
-            value_bits = 0
-            for name in names:
-                if name not in valid:
-                    close = difflib.get_close_matches(str(name), list(valid), n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise EzError(
-                        "ValueError", f"{what}: {to_repr(name)} is not a permission{hint}"
-                    )
-                value_bits |= valid[name]
-            bits[side] = str(value_bits)
+        bits = {
+            side: str(bits_of(entry.get(side) or [], f"{what} {side}"))
+            for side in ("allow", "deny")
+        }
         out.append(
             {
                 "id": str(target_id(entry["id"], f"{what} overwrite id")),

@@ -23,10 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import discord
-
 from ezlang.discord import convert
 from ezlang.discord.handlers import Handler, _arity
+from ezlang.discord.permission_names import bits_of
 from ezlang.lang.errors import EzError
 from ezlang.lang.values import to_repr
 
@@ -385,21 +384,7 @@ def _common(payload: dict[str, Any], options: dict[str, Any], what: str) -> None
 
 def permissions_value(value: Any, what: str) -> str:
     """``"manage_guild"`` / ``["ban_members", "kick_members"]`` as Discord's bit string."""
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list):
-        raise EzError("TypeError", f"{what}: default_permissions is a permission name or an array")
-    perms = discord.Permissions.none()
-    valid = set(discord.Permissions.VALID_FLAGS)
-    for n in names:
-        key = str(n).lower()
-        if key not in valid:
-            import difflib
-
-            close = difflib.get_close_matches(key, valid, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise _bad(what, f"unknown permission {to_repr(n)}{hint}")
-        setattr(perms, key, True)
-    return str(perms.value)
+    return str(bits_of(value, f"{what} default_permissions"))
 
 
 def declare_context(kind: int, name: Any, handler: Any, options: Any) -> Command:

@@ -17,6 +17,7 @@ import discord
 
 from ezlang.discord import convert
 from ezlang.discord.messages import MemberObject, RoleObject, discord_error
+from ezlang.discord.permission_names import names_of
 from ezlang.discord.runtime import runtime
 from ezlang.lang.registry import register
 
@@ -48,8 +49,8 @@ def role_object(r: discord.Role) -> dict[str, Any]:
         name=r.name,
         color=r.color.value,
         position=r.position,
-        # Permission names as has_permission() takes them ("ban_members", …).
-        permissions=[name for name, on in r.permissions if on],
+        # Discord's names, as has_permission() takes them ("view_channel", "ban_members").
+        permissions=names_of(r.permissions.value),
         mentionable=r.mentionable,
         hoist=r.hoist,
         guild_id=str(r.guild.id),

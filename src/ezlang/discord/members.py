@@ -21,6 +21,7 @@ import discord
 
 from ezlang.discord import convert
 from ezlang.discord.messages import MemberObject, RoleObject, _user_from_payload
+from ezlang.discord.permission_names import bits_of, names_of
 from ezlang.discord.refusals import refusal
 from ezlang.discord.runtime import runtime
 from ezlang.lang.errors import EzError
@@ -108,29 +109,6 @@ def _options(options: Any, what: str) -> dict[str, Any]:
     return options
 
 
-def _permission_bits(names: Any, what: str) -> int:
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list):
-        raise EzError(
-            "TypeError",
-            f'{what} permissions must be an array of names such as ["send_messages"], '
-            f"not {to_repr(names)}",
-        )
-    valid = discord.Permissions.VALID_FLAGS
-    bits = 0
-    for name in names:
-        key = str(name).lower().replace(" ", "_")
-        if key not in valid:
-            import difflib  # noqa: PLC0415 - only for the error
-
-            close = difflib.get_close_matches(key, list(valid), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise EzError("ValueError", f"{what}: {to_repr(name)} is not a permission{hint}")
-        bits |= valid[key]
-    return bits
-
-
 def _color(value: Any, what: str) -> int:
     if isinstance(value, str) and value.startswith("#"):
         try:
@@ -164,7 +142,7 @@ def _role_fields(options: dict[str, Any], what: str, name: Any = None) -> dict[s
     if color is not None:
         fields["color"] = _color(color, what)
     if options.get("permissions") is not None:
-        fields["permissions"] = str(_permission_bits(options["permissions"], what))
+        fields["permissions"] = str(bits_of(options["permissions"], what))
     for flag in ("hoist", "mentionable"):
         if flag in options:
             fields[flag] = bool(options[flag])
@@ -176,13 +154,13 @@ def _role_fields(options: dict[str, Any], what: str, name: Any = None) -> dict[s
 
 def role_from_payload(data: dict[str, Any], guild_id: int) -> dict[str, Any]:
     """The role object ``get_role`` returns, from Discord's role JSON."""
-    perms = discord.Permissions(int(data.get("permissions") or 0))
     return RoleObject(
         id=str(data["id"]),
         name=data["name"],
         color=data.get("color", 0),
         position=data.get("position", 0),
-        permissions=[name for name, on in perms if on],
+        # Discord's names, as has_permission() takes them ("view_channel", "ban_members").
+        permissions=names_of(int(data.get("permissions") or 0)),
         mentionable=bool(data.get("mentionable")),
         hoist=bool(data.get("hoist")),
         guild_id=str(guild_id),

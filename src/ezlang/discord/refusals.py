@@ -14,6 +14,7 @@ from __future__ import annotations
 import discord
 
 from ezlang.discord.messages import HINTS
+from ezlang.discord.permission_names import label, permission_bit
 from ezlang.discord.runtime import rest_error
 from ezlang.lang.errors import EzError
 
@@ -29,15 +30,6 @@ EXTRA_HINTS: dict[int, str] = {
 }
 
 _ROLES_PAGE = "Server Settings → Roles"
-
-
-# Where Discord's settings page calls a permission otherwise than its API name.
-_LABELS = {"manage_guild": "Manage Server", "moderate_members": "Timeout Members"}
-
-
-def permission_label(name: str) -> str:
-    """``"kick_members"`` → ``"Kick Members"`` (as Discord's settings show it)."""
-    return _LABELS.get(name) or " ".join(w.capitalize() for w in name.split("_"))
 
 
 def _describe(role: discord.Role) -> str:
@@ -84,7 +76,7 @@ async def _why(
     role_id: int | None,
     timeout: bool,
 ) -> str:
-    needed = " and ".join(permission_label(p) for p in permissions)
+    needed = " and ".join(label(p) for p in permissions)
     guild = client.get_guild(guild_id)
     me = guild.me if guild is not None else None
     if guild is None or me is None:
@@ -93,10 +85,10 @@ async def _why(
             f"the bot needs {needed}, and its highest role must be above the member's or "
             f"role's; check both in {_ROLES_PAGE}"
         )
-    have = me.guild_permissions
-    missing = [p for p in permissions if not getattr(have, p, False)]
+    have = me.guild_permissions.value
+    missing = [p for p in permissions if not have & permission_bit(p, "refusal")]
     if missing:
-        names = " and ".join(permission_label(p) for p in missing)
+        names = " and ".join(label(p) for p in missing)
         return f"the bot's role lacks {names}; give it {names} in {_ROLES_PAGE}"
     top = me.top_role
     if member_id is not None:
