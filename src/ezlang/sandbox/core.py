@@ -9,17 +9,15 @@ class mirror the control API one for one, so tests can drive the sandbox without
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
 from typing import Any, TextIO
 
 from aiohttp import web
 
 from .commands import CommandStore
 from .control import ControlApi
+from .errors import SandboxError
 from .gateway import (
     CLOSE_UNKNOWN_ERROR,
-    INTENT_GUILD_MESSAGE_REACTIONS,
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
     INVALID_SESSION,
@@ -32,17 +30,11 @@ from .gateway import (
 )
 from .guild_state import ServerModel
 from .interactions import InteractionStore
-from .log import SandboxLog, quote, shard_text
+from .log import SandboxLog
+from .message_store import MessageStore
 from .ratelimit import IdentifyLimiter, InvalidRequestLimiter, RestLimiter
 from .rest import RestApi, error
 from .world import World, dumps
-
-# How many messages per channel the sandbox remembers (injected and posted by bots).
-CHANNEL_HISTORY = 1000
-
-
-class SandboxError(ValueError):
-    """A request to the sandbox that can not be honoured (unknown channel, bad value, …)."""
 
 
 class Sandbox:
@@ -126,9 +118,9 @@ class Sandbox:
         self.interactions.token_ttl = interaction_token_ttl
         self.reactions: list[dict[str, Any]] = []
         self.rest_requests = 0
-        self._messages: dict[int, deque[dict[str, Any]]] = {}
-        self._bot_messages: dict[int, list[dict[str, Any]]] = {}
-        self._bot_message_event = asyncio.Event()
+        #: Every channel's remembered messages and the bots' (message_store.py).
+        self.messages = MessageStore(self)
+        self._messages = self.messages.history  # guild_state.py reads it (ban deletions)
         self._runner: web.AppRunner | None = None
         self._base = ""
         self._prewarm = prewarm
@@ -285,74 +277,21 @@ class Sandbox:
             for p in sorted(self.gateway.presences.values(), key=lambda p: (p.shard[1], p.shard[0]))
         ]
 
-    # ---- messages ----------------------------------------------------------------------
-
-    def _remember(self, channel_id: int, msg: dict[str, Any]) -> None:
-        box = self._messages.get(channel_id)
-        if box is None:
-            box = self._messages[channel_id] = deque(maxlen=CHANNEL_HISTORY)
-        box.append(msg)
+    # ---- messages (message_store.py) ---------------------------------------------------
 
     def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
         """Every remembered message of a channel (injected and bot), oldest first."""
-        return list(self._messages.get(channel_id, ()))
+        return self.messages.channel_messages(channel_id)
 
     def find_message(self, channel_id: int, message_id: str) -> dict[str, Any] | None:
         """A remembered message by id, or None."""
-        for m in self._messages.get(channel_id, ()):
-            if m["id"] == message_id:
-                return m
-        return None
+        return self.messages.find_message(channel_id, message_id)
 
     async def inject_message(
         self, channel_id: int | str, content: str, author_id: int | str | None = None
     ) -> dict[str, Any]:
-        """A user posts ``content`` in a channel: MESSAGE_CREATE goes to the owning shard(s).
-
-        Returns ``{id, guild_id, shard, shards, delivered}``; ``delivered`` is False when
-        no shard was connected (the event then waits in the replay buffer of any
-        resumable session).
-        """
-        cid = _as_int(channel_id, "channel_id")
-        world = self.world
-        if not world.is_text_channel(cid):
-            raise SandboxError(f"unknown text channel {channel_id}")
-        ref = world.channel(cid)
-        assert ref is not None
-        if author_id is None:
-            uid = world.member_ids(ref.guild_index)[0]
-        else:
-            uid = _as_int(author_id, "author_id")
-        author = world.user(uid)
-        if author is None:
-            raise SandboxError(f"unknown user {author_id}")
-        if not isinstance(content, str):
-            raise SandboxError("content must be a string")
-        refused = self.server.may_post(ref.guild_id, uid, cid)
-        if refused is not None:  # e.g. timed out: Discord refuses the member's message
-            raise SandboxError(refused)
-        mid = self.gateway.next_snowflake()
-        payload = self.gateway.message_payload(mid, cid, ref.guild_id, content, author)
-        self._remember(cid, payload)
-        sessions = self.gateway.sessions_for_guild(ref.guild_id)
-        _, delivered = self.gateway.dispatch_guild_message(payload)
-        shards = sorted({s.shard for s in sessions}, key=lambda s: (s[1], s[0]))
-        if self.log.enabled:
-            self.log.line(
-                f"message in: {author['username']} in channel {cid} (guild {ref.guild_id}, "
-                f"{self._where(ref.guild_id)}): {quote(content)}"
-            )
-        if shards:
-            shard = shards[-1][0]
-        else:
-            shard = world.shard_of(ref.guild_id, world.recommended_shards())
-        return {
-            "id": str(mid),
-            "guild_id": str(ref.guild_id),
-            "shard": shard,
-            "shards": [list(s) for s in shards],
-            "delivered": delivered,
-        }
+        """A user posts ``content`` in a channel (:meth:`MessageStore.inject_message`)."""
+        return await self.messages.inject_message(channel_id, content, author_id)
 
     def add_reaction(
         self,
@@ -361,200 +300,39 @@ class Sandbox:
         emoji: str,
         user_id: int | str | None = None,
     ) -> dict[str, Any]:
-        """A user (or the bot, for ``PUT .../reactions/{emoji}/@me``) reacts to a message:
-        MESSAGE_REACTION_ADD goes to the shard(s) of the guild whose intents include
-        GUILD_MESSAGE_REACTIONS. Returns ``{delivered, sessions}``."""
-        cid = _as_int(channel_id, "channel_id")
-        ref = self.world.channel(cid)
-        if ref is None or not self.world.is_text_channel(cid):
-            raise SandboxError(f"unknown text channel {channel_id}")
-        message = self.find_message(cid, str(message_id))
-        if message is None:
-            raise SandboxError(f"unknown message {message_id} in channel {channel_id}")
-        if user_id is None:
-            uid = self.world.member_ids(ref.guild_index)[0]
-        else:
-            uid = _as_int(user_id, "user_id")
-        user = self.world.user(uid)
-        if user is None:
-            raise SandboxError(f"unknown user {user_id}")
-        if not isinstance(emoji, str) or not emoji:
-            raise SandboxError("emoji must be a non-empty string")
-        if uid != self.world.bot_id:  # the bot's own reactions are checked by the REST route
-            refused = self.server.may_post(ref.guild_id, uid, cid, react=True)
-            if refused is not None:
-                raise SandboxError(refused)
-        name, eid = emoji, None
-        if ":" in emoji:  # a custom emoji: "name:id" as in the REST path, or "<:name:id>"
-            parts = [p for p in emoji.strip("<>").split(":") if p]
-            name, eid = parts[-2] if len(parts) >= 2 else parts[0], parts[-1]
-        self.reactions.append(
-            {"channel_id": str(cid), "message_id": str(message_id), "emoji": emoji,
-             "user_id": str(uid)}
-        )  # fmt: skip
-        payload: dict[str, Any] = {
-            "user_id": str(uid),
-            "channel_id": str(cid),
-            "message_id": str(message_id),
-            "guild_id": str(ref.guild_id),
-            "emoji": {"id": eid, "name": name},
-            "burst": False,
-            "type": 0,
-            "message_author_id": message["author"]["id"],
-        }
-        member = self.world.member(ref.guild_index, uid)
-        if member is not None:
-            payload["member"] = member
-        if self.log.enabled:
-            who = "the bot" if uid == self.world.bot_id else user["username"]
-            self.log.line(
-                f"reaction: {who} added {emoji} to message {message_id} in channel {cid} "
-                f"({self._where(ref.guild_id)})"
-            )
-        return self.gateway.dispatch_guild_event(
-            ref.guild_id, "MESSAGE_REACTION_ADD", payload, INTENT_GUILD_MESSAGE_REACTIONS
-        )
+        """A user or the bot reacts to a message (:meth:`MessageStore.add_reaction`)."""
+        return self.messages.add_reaction(channel_id, message_id, emoji, user_id)
 
     def record_bot_message(
         self, channel_id: int, body: dict[str, Any], overrides: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Record a message the bot POSTed; returns the message object (and dispatches it).
-
-        ``overrides``: fields set on the message before it is dispatched (an interaction
-        response's ``type``, ``webhook_id``, ``interaction_metadata``, ``flags``)."""
-        ref = self.world.channel(channel_id)
-        assert ref is not None
-        mid = self.gateway.next_snowflake()
-        msg = self.gateway.message_payload(
-            mid, channel_id, ref.guild_id, body.get("content") or "", self.world.bot_user()
-        )
-        msg["embeds"] = body.get("embeds") or []
-        msg["tts"] = bool(body.get("tts", False))
-        msg["components"] = body.get("components") or []
-        if body.get("nonce") is not None:
-            msg["nonce"] = body["nonce"]
-        files = body.get("_files") or []
-        msg["attachments"] = [
-            {
-                "id": str(self.gateway.next_snowflake()),
-                "filename": f["filename"],
-                "size": f["size"],
-                "url": f"{self.api_url}/attachments/{f['filename']}",
-                "proxy_url": f"{self.api_url}/attachments/{f['filename']}",
-            }
-            for f in files
-        ]
-        ref_msg = body.get("message_reference")
-        if isinstance(ref_msg, dict) and ref_msg.get("message_id"):
-            msg["type"] = 19
-            msg["message_reference"] = {
-                "message_id": str(ref_msg["message_id"]),
-                "channel_id": str(channel_id),
-                "guild_id": str(ref.guild_id),
-            }
-            msg["referenced_message"] = self.find_message(channel_id, str(ref_msg["message_id"]))
-        if overrides:
-            msg.update(overrides)
-            if msg["author"]["id"] != str(self.world.bot_id):
-                msg.pop("member", None)  # a webhook's message has an author but no member
-        self._remember(channel_id, msg)
-        self._bot_messages.setdefault(channel_id, []).append(msg)
-        self._bot_message_event.set()
-        self.gateway.dispatch_guild_message(msg)
-        if self.log.enabled:
-            extra = ""
-            if msg.get("message_reference"):
-                extra += f" replying to {msg['message_reference']['message_id']}"
-            if msg["embeds"]:
-                extra += f" with {len(msg['embeds'])} embed(s)"
-            bot = msg["author"]["id"] == str(self.world.bot_id)
-            who = "the bot" if bot else f"webhook {msg['author']['username']!r}"
-            self.log.line(
-                f"message out: {who} in channel {channel_id} (guild {ref.guild_id}){extra}: "
-                f"{quote(msg['content'])}"
-            )
-        return msg
-
-    def _where(self, guild_id: int) -> str:
-        """Which shard(s) an event of ``guild_id`` goes to, for the activity log."""
-        shards = sorted({s.shard for s in self.gateway.sessions_for_guild(guild_id)})
-        if not shards:
-            return "no shard connected: it waits for a resume"
-        return "→ " + ", ".join(shard_text(shard) for shard in shards)
+        """Record and dispatch a message the bot POSTed (:meth:`MessageStore.record_bot_message`)."""
+        return self.messages.record_bot_message(channel_id, body, overrides)
 
     def edit_bot_message(
         self, channel_id: int, message_id: str, body: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Apply a PATCH to a bot message; dispatches MESSAGE_UPDATE."""
-        msg = self.find_message(channel_id, message_id)
-        if msg is None or msg["author"]["id"] != str(self.world.bot_id):
-            return None
-        if "content" in body:
-            msg["content"] = body["content"] or ""
-        if "embeds" in body:
-            msg["embeds"] = body["embeds"] or []
-        if "components" in body:
-            msg["components"] = body["components"] or []
-        msg["edited_timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
-        if self.log.enabled:
-            self.log.line(
-                f"message edited: the bot's {message_id} in channel {channel_id}: "
-                f"{quote(msg['content'])}"
-            )
-        for s in self.gateway.sessions_for_guild(int(msg["guild_id"])):
-            if s.intents & INTENT_GUILD_MESSAGES:
-                s.push("MESSAGE_UPDATE", dumps(msg))
-        return msg
+        return self.messages.edit_bot_message(channel_id, message_id, body)
 
     def delete_message(self, channel_id: int, message_id: str) -> bool:
         """Delete a remembered message; dispatches MESSAGE_DELETE."""
-        box = self._messages.get(channel_id)
-        msg = self.find_message(channel_id, message_id)
-        if box is None or msg is None:
-            return False
-        box.remove(msg)
-        bot_box = self._bot_messages.get(channel_id)
-        if bot_box and msg in bot_box:
-            bot_box.remove(msg)
-        data = dumps({"id": message_id, "channel_id": str(channel_id), "guild_id": msg["guild_id"]})
-        self.log.line(f"message deleted: {message_id} in channel {channel_id}")
-        for s in self.gateway.sessions_for_guild(int(msg["guild_id"])):
-            if s.intents & INTENT_GUILD_MESSAGES:
-                s.push("MESSAGE_DELETE", data)
-        return True
+        return self.messages.delete_message(channel_id, message_id)
 
     def bot_messages(self, channel_id: int | str) -> list[dict[str, Any]]:
-        """Messages bots posted in a channel, oldest first."""
-        return list(self._bot_messages.get(_as_int(channel_id, "channel_id"), ()))
+        """Messages bots posted in a channel (the latest 1,000), oldest first."""
+        return self.messages.bot_messages(channel_id)
 
     def all_bot_messages(self) -> list[dict[str, Any]]:
-        """Every message bots posted, in posting order."""
-        msgs = [m for box in self._bot_messages.values() for m in box]
-        return sorted(msgs, key=lambda m: int(m["id"]))
+        """Every message bots posted (the latest 1,000 per channel), in posting order."""
+        return self.messages.all_bot_messages()
 
     async def wait_for_bot_messages(
         self, channel_id: int | str, count: int = 1, timeout: float = 10.0
     ) -> list[dict[str, Any]]:
-        """Wait until a channel holds at least ``count`` bot messages; returns them.
-
-        Raises ``TimeoutError`` (with what arrived so far) after ``timeout`` seconds.
-        """
-        cid = _as_int(channel_id, "channel_id")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(self._bot_messages.get(cid, ())) < count:
-            left = deadline - loop.time()
-            if left <= 0:
-                got = [m["content"] for m in self._bot_messages.get(cid, ())]
-                raise TimeoutError(
-                    f"expected {count} bot message(s) in channel {cid} within {timeout}s, got {got}"
-                )
-            self._bot_message_event.clear()
-            try:
-                await asyncio.wait_for(self._bot_message_event.wait(), left)
-            except TimeoutError:
-                pass
-        return self.bot_messages(cid)
+        """Wait until a channel holds at least ``count`` bot messages; returns them
+        (:meth:`MessageStore.wait_for_bot_messages`). Raises ``TimeoutError`` after ``timeout``."""
+        return await self.messages.wait_for_bot_messages(channel_id, count, timeout)
 
     # ---- interactions (a user acting; see interactions.py) ------------------------------
 
@@ -717,13 +495,6 @@ class Sandbox:
             s.push(event, text)
             n += 1
         return n
-
-
-def _as_int(value: int | str, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise SandboxError(f"{name} must be a snowflake, got {value!r}") from None
 
 
 async def _not_found(request: web.Request) -> web.Response:

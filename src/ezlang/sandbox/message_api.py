@@ -248,14 +248,9 @@ class MessageRoutes:
                 )
         wanted = {str(p) for p in parsed}
         # Remove without one MESSAGE_DELETE each: Discord sends a single MESSAGE_DELETE_BULK.
-        box = self.sb._messages.get(cid)  # noqa: SLF001 - the sandbox's own message store
-        deleted = [m for m in (box or ()) if m["id"] in wanted]
+        deleted = [m for m in self.sb.channel_messages(cid) if m["id"] in wanted]
         for msg in deleted:
-            assert box is not None
-            box.remove(msg)
-            bot_box = self.sb._bot_messages.get(cid)  # noqa: SLF001
-            if bot_box and msg in bot_box:
-                bot_box.remove(msg)
+            self.sb.messages.forget(cid, msg)
         pins = self.store.pins.get(cid)
         if pins:
             self.store.pins[cid] = [p for p in pins if p[0] not in wanted]
