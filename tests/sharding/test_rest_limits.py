@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ezlang.sandbox import Sandbox
-from ezlang.sharding.rest_limits import InvalidRequests, RestGrants, SlidingWindow
+from ezlang.sharding.rest_limits import InvalidRequests, RestGrants, SlidingWindow, _held
 
 from .conftest import HERE, WINDOW, text_channel
 
@@ -148,3 +148,13 @@ async def test_the_manager_logs_the_granted_rate_while_requests_wait() -> None:
     assert notes[0].startswith("REST at the global limit: ")
     assert "requests/s granted over the last" in notes[0] and "(limit 10/s)" in notes[0]
     assert grants.granted == 46
+
+
+def test_which_requests_wait_for_a_grant() -> None:
+    base = "https://discord.com/api/v10"
+    assert _held(base + "/channels/1/messages", base)
+    assert _held(base + "/webhooks/5", base)  # the bot's own request about a webhook
+    assert not _held(base + "/webhooks/5/tok3n", base)  # executing it: the webhook's token
+    assert not _held(base + "/webhooks/5/tok3n/messages/@original?wait=true", base)
+    assert not _held(base + "/interactions/7/t/callback", base)
+    assert not _held("wss://gateway.discord.gg/?v=10", base)

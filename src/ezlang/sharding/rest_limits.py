@@ -321,9 +321,12 @@ def _held(url: Any, base: str) -> bool:
     text = str(url)
     if not text.startswith(base):
         return False  # the gateway websocket, a CDN download
-    rest = text[len(base) :]
-    # Interaction responses and webhook-token routes are not bound to the global limit.
-    return not rest.startswith(("/interactions/", "/webhooks/"))
+    rest = text[len(base) :].split("?", 1)[0]
+    # Interaction responses and webhook-token routes are not bound to the global limit;
+    # /webhooks/{id} alone is the bot's own (authenticated) request.
+    if rest.startswith("/interactions/"):
+        return False
+    return not (rest.startswith("/webhooks/") and rest.count("/") >= 3)
 
 
 def install(agent: Any, client: Any) -> None:
