@@ -299,3 +299,32 @@ async def test_member_and_voice_events_reach_only_the_sessions_with_their_intent
     without = received(1 << 1, False)
     assert "GUILD_CREATE" in without  # the other bot's session did get its events
     assert not {"GUILD_MEMBER_ADD", "VOICE_STATE_UPDATE"} & without
+
+
+async def test_voice_and_reaction_control_routes_refuse_what_cannot_happen(
+    sandbox: Any, control: Control
+) -> None:
+    guild = str(sandbox.world.guild_id(0))
+    text = await control.first_text_channel()
+    alice = str(sandbox.world.member_ids(0)[1])
+
+    async def status(method: str, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        async with control.http.request(method, control.url + path, json=body) as resp:
+            return resp.status, (await resp.json(content_type=None))["error"]
+
+    code, error = await status(
+        "POST", "/voice", {"guild_id": guild, "channel_id": text, "user_id": alice}
+    )
+    assert (code, error) == (400, f"{text} is not a voice channel of guild {guild}")
+    code, error = await status(
+        "POST", "/voice", {"guild_id": guild, "channel_id": None, "user_id": alice}
+    )
+    assert (code, error) == (400, f"user {alice} is in no voice channel of guild {guild}")
+    message = await control.inject(text, "hi")
+    mid = message.get("id") or message["message"]["id"]
+    code, error = await status(
+        "DELETE",
+        "/reactions",
+        {"channel_id": text, "message_id": mid, "emoji": "👍", "user_id": alice},
+    )
+    assert (code, error) == (404, f"user {alice} has no 👍 reaction on message {mid}")
