@@ -14,6 +14,9 @@ from typing import Any
 import discord
 
 from ezlang.discord import commands, convert, plugin
+from ezlang.discord.lookups import member_object
+from ezlang.discord.members import member_from_payload
+from ezlang.discord.messages import _user_from_payload
 
 
 class InteractionObject(convert.DiscordObject):
@@ -35,40 +38,40 @@ _TYPES = {
 }
 
 
-def _raw_user(data: dict[str, Any], member: dict[str, Any] | None = None) -> dict[str, Any]:
-    discriminator = data.get("discriminator") or "0"
-    name = data.get("username", "")
-    return convert.UserObject(
-        id=str(data["id"]),
-        username=name,
-        tag=name if discriminator in ("0", "0000") else f"{name}#{discriminator}",
-        bot=bool(data.get("bot", False)),
-        display_name=(member or {}).get("nick") or data.get("global_name") or name,
-    )
-
-
 def _member(native: discord.Interaction[Any]) -> dict[str, Any] | None:
+    """``i.member``: the member object ``fetch_member`` returns (so moderation builtins take
+    it), plus ``permissions``, what Discord computed for them in the interaction's channel."""
     user = native.user
     if not isinstance(user, discord.Member):
         return None
-    base = dict(convert.user(user) or {})
-    base.update(
-        nick=user.nick,
-        roles=[str(r.id) for r in user.roles if not r.is_default()],
-        joined_at=None if user.joined_at is None else user.joined_at.isoformat(),
-        permissions=str(native.permissions.value),
-    )
-    return convert.DiscordObject(base)
+    member = member_object(user)
+    member["permissions"] = str(native.permissions.value)
+    return member
 
 
-def _resolve(kind: int, value: Any, resolved: dict[str, Any]) -> Any:
-    """An option value: users, channels, roles and attachments as objects."""
+def _user_option(key: str, resolved: dict[str, Any], guild_id: int | None) -> dict[str, Any]:
+    """A user option (or a user command's target): in a server, Discord resolves the member
+    too (``resolved.members`` without ``user``), which becomes the member object
+    ``fetch_member`` returns, plus ``permissions`` (theirs in the channel, as Discord sends
+    it); a user who is not in the server, or any user in a DM, stays a user object."""
+    data = (resolved.get("users") or {}).get(key)
+    if data is None:
+        return {"id": key}
+    member = (resolved.get("members") or {}).get(key)
+    if member is None or guild_id is None:
+        return _user_from_payload(data)
+    obj = member_from_payload({**member, "user": data}, guild_id)
+    if member.get("permissions") is not None:
+        obj["permissions"] = str(member["permissions"])
+    return obj
+
+
+def _resolve(kind: int, value: Any, resolved: dict[str, Any], guild_id: int | None) -> Any:
+    """An option value: users (members in a server), channels, roles and attachments as
+    objects."""
     key = str(value)
-    users = resolved.get("users") or {}
-    members = resolved.get("members") or {}
-    if kind == 6 or (kind == 9 and key in users):
-        data = users.get(key)
-        return _raw_user(data, members.get(key)) if data else {"id": key}
+    if kind == 6 or (kind == 9 and key in (resolved.get("users") or {})):
+        return _user_option(key, resolved, guild_id)
     if kind == 7:
         ch = (resolved.get("channels") or {}).get(key) or {"id": key}
         return convert.DiscordObject(
@@ -92,7 +95,9 @@ def _resolve(kind: int, value: Any, resolved: dict[str, Any]) -> Any:
     return value
 
 
-def _options(data: dict[str, Any]) -> tuple[list[str], dict[str, Any], dict[str, Any] | None, int]:
+def _options(
+    data: dict[str, Any], guild_id: int | None
+) -> tuple[list[str], dict[str, Any], dict[str, Any] | None, int]:
     """(subcommand path, option values, focused option, focused type) of command data."""
     path: list[str] = []
     options = data.get("options") or []
@@ -109,7 +114,7 @@ def _options(data: dict[str, Any]) -> tuple[list[str], dict[str, Any], dict[str,
             focused_type = o.get("type", 3)
             values[o["name"]] = o.get("value")
         else:
-            values[o["name"]] = _resolve(o.get("type", 3), o.get("value"), resolved)
+            values[o["name"]] = _resolve(o.get("type", 3), o.get("value"), resolved, guild_id)
     return path, values, focused, focused_type
 
 
@@ -155,11 +160,11 @@ def interaction_object(client: Any, native: discord.Interaction[Any]) -> Interac
             kind = "user_command"
         elif kind == "command" and ctype == 3:
             kind = "message_command"
-        path, values, focused, focused_type = _options(data)
+        path, values, focused, focused_type = _options(data, native.guild_id)
         resolved = data.get("resolved") or {}
         target_id = data.get("target_id")
         if ctype == 2 and target_id is not None:
-            target = _resolve(6, target_id, resolved)
+            target = _resolve(6, target_id, resolved, native.guild_id)
         elif ctype == 3 and target_id is not None:
             raw = (resolved.get("messages") or {}).get(str(target_id))
             if raw is not None:
