@@ -1,8 +1,8 @@
 """``examples/moderation-bot.ez`` sharded over 4 shards by a shard manager, driven end to end
 through the sandbox's control API: /kick, /ban, /timeout, reaction roles and the welcome of a
 member who joins (in a channel, or by DM), each in a guild of a different shard, every change
-checked in the server state; and a refusal (the bot's role below the member's) answered to the
-moderator in words."""
+checked in the server state; the commands' permission checks refusing a plain member; and a
+refusal (the bot's role below the member's) answered to the moderator in words."""
 
 from __future__ import annotations
 
@@ -68,6 +68,31 @@ async def test_the_moderation_example_sharded(tmp_path: Path, ezlang_run: Any) -
 
         async def state(guild: str) -> dict[str, Any]:
             return await control.get(f"/guilds/{guild}/state")
+
+        async def refused(in_channel: str, by: str, name: str, **options: Any) -> str:
+            """A member without the permission uses the command (as if an admin had opened
+            it to everyone: the sandbox, like Discord then, lets the interaction through)."""
+            answer = await control.post(
+                "/interactions",
+                {"channel_id": in_channel, "name": name, "user_id": by, "options": options},
+            )
+            assert answer["failed"] is False and answer["ephemeral"] is True, answer
+            assert answer["response"]["data"]["flags"] & 64
+            return answer["response"]["data"]["content"]
+
+        # The checks: a plain member is refused in words, only they see it, nothing happens.
+        guild, channel, members = where(0)
+        for name, permission, extra in (
+            ("kick", "Kick Members", {}),
+            ("ban", "Ban Members", {}),
+            ("timeout", "Timeout Members", {"minutes": 5}),
+        ):
+            said = await refused(channel, members[2], name, user=members[3], **extra)
+            assert said == f"You need the {permission} permission to use /{name}.", said
+        after = await state(guild)
+        target = [m for m in after["members"] if m["user_id"] == members[3]]
+        assert len(target) == 1 and target[0]["communication_disabled_until"] is None
+        assert after["bans"] == []
 
         # /kick on shard 0's guild.
         guild, channel, members = where(0)
