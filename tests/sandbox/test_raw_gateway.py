@@ -226,6 +226,12 @@ async def test_resume_replays_missed_dispatches_then_resumed(sb, raw):
     assert [m["s"] for m in replayed] == list(range(seq + 1, seq + 6))
     resumed = await gw2.next(t="RESUMED")
     assert resumed["s"] == seq + 6
+    # The control API counts what the RESUME replayed and what a heartbeat acknowledged.
+    row = sb.state()["connections"][0]
+    assert (row["resumes"], row["replayed"], row["seq"]) == (1, 5, seq + 6)
+    assert row["acked_seq"] < seq + 6
+    await gw2.heartbeat()
+    assert sb.state()["connections"][0]["acked_seq"] == seq + 6
     # Live again: new events flow on the resumed connection.
     await sb.inject_message(ch, "after")
     assert (await gw2.next(t="MESSAGE_CREATE"))["d"]["content"] == "after"
@@ -257,6 +263,18 @@ async def test_resume_with_seq_older_than_the_replay_buffer_gets_op9(raw):
             assert (await gw2.next(op=9))["d"] is False
         finally:
             await gw2.close()
+
+
+async def test_resume_on_the_same_connection_after_op9_true_closes_4005(sb, raw):
+    gw = await raw()
+    r = await ready(gw, shard=[0, 1])
+    assert await sb.invalidate(0, resumable=True) == 1
+    assert (await gw.next(op=9))["d"] is True
+    await gw.resume(TOKEN, r["d"]["session_id"], gw.seq)
+    assert await gw.wait_closed() == 4005
+    gw2 = await raw()  # on a fresh connection the session resumes
+    await gw2.resume(TOKEN, r["d"]["session_id"], gw.seq)
+    await gw2.next(t="RESUMED")
 
 
 async def test_client_close_1000_ends_the_session(sb, raw):

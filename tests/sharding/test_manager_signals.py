@@ -143,3 +143,23 @@ async def test_sigkill_to_the_manager_makes_its_shards_exit_within_10_s() -> Non
         # Each orphaned shard saw end-of-file and still closed its session normally.
         await wait_until(lambda: len(client_closes(sb)) == 2, 5, "both shards' closes")
         assert client_closes(sb) == {0: [1000], 1: [1000]}
+
+
+async def test_sighup_restarts_every_shard_handing_the_sessions_over() -> None:
+    async with Sandbox(guilds=20, identify_window=0.2) as sb:
+        proc, lines = await start_manager(sb, 2)
+        pump = asyncio.ensure_future(read_lines(proc, lines))
+        try:
+            before = shard_pids(proc.pid)
+            proc.send_signal(signal.SIGHUP)
+            await wait_until(
+                lambda: any("restarted 2 shard(s)" in line for line in lines), 20, "the restart"
+            )
+            after = shard_pids(proc.pid)
+            assert proc.returncode is None  # SIGHUP restarts the shards, not the manager
+            assert len(set(after) - set(before)) >= 2  # two new shard processes
+            assert len(sb.state()["identifies"]) == 2  # handed over: no IDENTIFY
+        finally:
+            proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(pump, 15)
+            await asyncio.wait_for(proc.wait(), 5)

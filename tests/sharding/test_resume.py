@@ -88,6 +88,10 @@ async def test_a_killed_shard_resumes_and_every_message_is_handled_exactly_once(
     assert [n for n, c in counts.items() if c != 1] == [], "a message was handled twice"
     # Messages were sent while no process held the session, and still arrived.
     assert stream.undelivered > 0
+    # A first crash with a resumable session is restarted at once (no backoff).
+    assert "shard 1 exited (killed by SIGKILL); restarting now, resuming its session" in (
+        reporter.text()
+    )
     # The replacement RESUMEd the same session: no IDENTIFY, no session start.
     assert session_of(sandbox, 1, 2) == session
     assert len(identifies(sandbox, 1)) == 1

@@ -10,6 +10,7 @@ import pytest
 from ezlang.lang.errors import EzError
 from ezlang.sharding import builtins
 from ezlang.sharding.manager import keep_sessions_on
+from ezlang.sharding.policy import RestartPolicy
 from ezlang.sharding.sessions import MAX_OFFERS, SessionStore, session_file
 
 REPORT = {"session_id": "abc", "seq": 7, "resume_gateway_url": "ws://127.0.0.1:1/gateway"}
@@ -72,3 +73,12 @@ async def test_stop_shards_checks_its_options() -> None:
     with pytest.raises(EzError) as info:
         await builtins.stop_shards(5)
     assert info.value.kind == "TypeError"
+
+
+def test_a_first_crash_with_a_resumable_session_restarts_at_once_then_backs_off() -> None:
+    policy = RestartPolicy(max_restarts=5, restart_window=3600)
+    assert policy.record_crash(0.0)
+    assert policy.next_delay(resumable=True) == 0.0
+    assert policy.next_delay(resumable=False) == 1.0
+    assert policy.record_crash(1.0)
+    assert policy.next_delay(resumable=True) == 2.0  # crashing again: the usual backoff

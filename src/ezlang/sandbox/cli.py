@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat-interval", type=_pos_float, default=41.25, help="HELLO heartbeat interval (s)"
     )
     p.add_argument(
+        "--resume-timeout",
+        type=_pos_float,
+        default=120.0,
+        help="seconds a dropped session stays resumable (not after a close with 1000/1001)",
+    )
+    p.add_argument(
+        "--replay-buffer",
+        type=_pos_int,
+        default=10_000,
+        help="dispatches kept per session for RESUME (an older seq gets op 9)",
+    )
+    p.add_argument(
         "--no-privileged-intents",
         action="store_true",
         help="refuse privileged intents with close code 4014",
@@ -203,6 +215,8 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         host=args.host,
         port=args.port,
         heartbeat_interval=args.heartbeat_interval,
+        resume_timeout=args.resume_timeout,
+        replay_buffer=args.replay_buffer,
         rest_rate_limits=not args.no_rest_rate_limits,
         rest_global_limit=args.global_rate or None,
         invalid_request_limit=args.invalid_limit,

@@ -216,6 +216,9 @@ class Sandbox:
                     "session_id": s.session_id,
                     "seq": s.seq,
                     "status": s.status,
+                    "resumes": s.resumes,
+                    "replayed": s.replayed,
+                    "acked_seq": s.acked_seq,
                 }
                 for s in sessions
             ],

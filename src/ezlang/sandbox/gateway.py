@@ -191,6 +191,11 @@ class Session:
     ended: bool = False
     buffer: deque[tuple[int, str, BufferedData]] = field(default_factory=deque)
     expiry: asyncio.TimerHandle | None = None
+    #: Counters for the control API, so tests can prove "0 lost": dispatches replayed by
+    #: RESUMEs, how many RESUMEs, and the highest seq a client heartbeat acknowledged.
+    replayed: int = 0
+    resumes: int = 0
+    acked_seq: int = 0
 
     @property
     def status(self) -> str:
@@ -516,6 +521,9 @@ class Gateway:
     async def _on_payload(self, conn: Connection, op: int, d: Any) -> None:
         if op == OP_HEARTBEAT:
             conn.last_heartbeat = time.monotonic()
+            session = conn.session
+            if session is not None and type(d) is int and d > session.acked_seq:
+                session.acked_seq = min(d, session.seq)  # what the client says it has
             if not conn.zombie:
                 conn.enqueue(_ACK)
         elif op == OP_IDENTIFY:
@@ -680,6 +688,8 @@ class Gateway:
             old.session = None
             self._spawn(old.close(CLOSE_UNKNOWN_ERROR, "Session resumed elsewhere."))
         self._attach(conn, session)
+        session.resumes += 1
+        session.replayed += len(frames)
         for text in frames:
             conn.enqueue(text)
         session.push("RESUMED", '{"_trace":["sandbox"]}')

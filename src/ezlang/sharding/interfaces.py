@@ -127,6 +127,10 @@ class ShardHost(Protocol):
         """Shard ``shard_id`` is now ``status`` (one of ``process.STATUSES``)."""
         ...
 
+    def session_resumable(self, shard_id: int) -> bool:
+        """Whether a new process of shard ``shard_id`` would RESUME its saved session."""
+        ...
+
     def session_reported(self, shard_id: int, data: Any) -> None:
         """Shard ``shard_id``'s gateway session is now ``data`` (``{session_id, seq,
         resume_gateway_url}``; ``session_id`` null: it has none)."""

@@ -224,6 +224,10 @@ class ShardManager:
         """A successor is loaded: retire the old process, return the session to RESUME."""
         return await self.restarter.hand_over(shard_id)
 
+    def session_resumable(self, shard_id: int) -> bool:
+        """Whether a new process of shard ``shard_id`` would RESUME its saved session."""
+        return self.sessions.resumable(shard_id, self.total_shards)
+
     def session_reported(self, shard_id: int, data: Any) -> None:
         """Keep shard ``shard_id``'s session; write the session file soon (coalesced)."""
         self.sessions.report(shard_id, self.total_shards, data)

@@ -63,9 +63,14 @@ class RestartPolicy:
         self._consecutive += 1
         return len(self._crashes) <= self.max_restarts
 
-    def next_delay(self) -> float:
-        """Seconds to wait before the next restart (after :meth:`record_crash`)."""
-        if self._consecutive <= 0:
+    def next_delay(self, resumable: bool = False) -> float:
+        """Seconds to wait before the next restart (after :meth:`record_crash`).
+
+        ``resumable``: the replacement will RESUME the dead process's session. A first crash
+        is then restarted at once — a RESUME spends no session start, and the events wait in
+        Discord's replay buffer until it is back; a second crash in a row backs off as usual.
+        """
+        if self._consecutive <= 0 or (resumable and self._consecutive == 1):
             return 0.0
         return min(self.max_delay, self.base_delay * 2 ** (self._consecutive - 1))
 

@@ -264,9 +264,10 @@ class ShardProcess:
                     f"last: {self.exit_summary(code)}"
                 )
                 return
-            delay = self.policy.next_delay()
+            delay = self.policy.next_delay(self.owner.session_resumable(self.id))
+            when = f"in {delay:g} s" if delay else "now, resuming its session"
             self.owner.reporter.problem(
-                f"shard {self.id} exited ({self.exit_summary(code)}); restarting in {delay:g} s",
+                f"shard {self.id} exited ({self.exit_summary(code)}); restarting {when}",
                 shard=self.id,
                 event="shard_exited",
             )
