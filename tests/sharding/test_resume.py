@@ -17,7 +17,16 @@ from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.manager import ShardManager
 
-from .conftest import FAST, HERE, WINDOW, CapturingReporter, identifies, text_channel, wait_until
+from .conftest import (
+    FAST,
+    HERE,
+    WINDOW,
+    CapturingReporter,
+    identifies,
+    record_statuses,
+    text_channel,
+    wait_until,
+)
 
 COUNTER = HERE / "bots" / "counter.ez"
 pytestmark = pytest.mark.timeout(90)
@@ -75,11 +84,12 @@ async def test_a_killed_shard_resumes_and_every_message_is_handled_exactly_once(
     starts = sandbox.state()["session_start_limit"]["remaining"]
     stream = Stream(sandbox, text_channel(sandbox, 1, 2), "k", rate=100)
     await wait_until(lambda: len(handled(reporter.lines, "k")) >= 20, 10, "the stream flowing")
+    seen = record_statuses(manager)
     os.kill(old_pid, signal.SIGKILL)
-    await wait_until(lambda: victim.status != "ready", 2, "the dead shard not ready")
     await wait_until(
         lambda: victim.status == "ready" and victim.pid != old_pid, 30, "the replacement ready"
     )
+    assert seen[0] == "1:dead" and seen[-1] == "1:ready"  # never "ready" while down
     await asyncio.sleep(0.3)  # a little traffic after the resume too
     sent = await stream.stop()
     await wait_until(lambda: len(handled(reporter.lines, "k")) == sent, 15, "every message handled")
@@ -110,15 +120,17 @@ async def test_an_ended_session_falls_back_to_identify_through_the_queue(
     await manager.spawn()
     victim = manager.shards[0]
     old_pid, session = victim.pid, session_of(sandbox, 0, 2)
-    os.kill(old_pid, signal.SIGKILL)
-    await wait_until(lambda: victim.status != "ready", 2, "the dead shard not ready")
-    # Discord forgets the session meanwhile: the RESUME gets op 9 d:false.
+    # Discord forgets the session (before the kill: the replacement starts at once), so the
+    # replacement's RESUME gets op 9 d:false.
     for s in list(sandbox.gateway.sessions.values()):
         if s.session_id in session:
             sandbox.gateway.end_session(s)
+    seen = record_statuses(manager)
+    os.kill(old_pid, signal.SIGKILL)
     await wait_until(
         lambda: victim.status == "ready" and victim.pid != old_pid, 30, "the replacement ready"
     )
+    assert seen[0] == "0:dead" and "0:identifying" in seen and seen[-1] == "0:ready"
     assert len(identifies(sandbox, 0)) == 2  # the fallback IDENTIFY went through the queue
     assert session_of(sandbox, 0, 2) != session
     assert sandbox.state()["identify_violations"] == 0
