@@ -153,3 +153,13 @@ def test_each_declared_builtin_is_registered_by_its_module() -> None:
         assert lazy == [], module
     for name in ("register_command", "register_user_context_menu", "run_checks"):
         assert name in BUILTINS
+
+
+def test_the_sandbox_names_each_bit_as_the_bot_side_does() -> None:
+    """The sandbox keeps its own table, from Discord's documentation (it shares no code with
+    the bot side, so a mistake can not hide by being made on both); the two must agree."""
+    from ezlang.sandbox import permissions as sandbox
+
+    for name, bit in sandbox.FLAGS.items():
+        assert perms.NAMES.get(bit) == name, (name, bit)
+    assert sandbox.names(1 << 10 | 1 << 18) == perms.names_of(1 << 10 | 1 << 18)
