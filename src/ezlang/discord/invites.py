@@ -17,6 +17,7 @@ from typing import Any
 import discord
 
 from ezlang.discord import convert
+from ezlang.discord.channels import check_options
 from ezlang.discord.messages import discord_error
 from ezlang.discord.runtime import runtime
 from ezlang.lang.errors import EzError
@@ -79,16 +80,7 @@ async def create_invite(channel: Any, options: Any = None) -> dict[str, Any]:
     what = "create_invite()"
     client = _client(what)
     cid = convert.channel_id_of(channel, what=f"{what} channel")
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise EzError("TypeError", f"{what} options must be an object, not {to_repr(options)}")
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise EzError(
-            "ValueError",
-            f"{what}: unknown option(s) {', '.join(unknown)}; the options are max_age, max_uses, temporary and unique",
-        )
+    options = check_options(options, _OPTIONS, what)
     max_age = _whole(options, "max_age", MAX_AGE, what)
     max_uses = _whole(options, "max_uses", MAX_USES, what)
     for key in ("temporary", "unique"):

@@ -12,7 +12,6 @@ Unknown Guild, 10007 Unknown Member, 10008 Unknown Message, 10013 Unknown User.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -28,6 +27,10 @@ from .channel_state import (
     channel_model,
 )
 from .rest import error, json_response
+from .rest import invalid_form as _invalid
+from .rest import json_body as _body
+from .rest import missing_permissions as _missing
+from .rest import snowflake_id as _id
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -45,43 +48,12 @@ _CHANNEL_FIELDS = ("name", "topic", "nsfw", "rate_limit_per_user", "position", "
                    "user_limit", "rtc_region", "parent_id")  # fmt: skip
 
 
-def _missing() -> web.Response:
-    return error(403, "Missing Permissions", 50013)
-
-
 def _no_access() -> web.Response:
     return error(403, "Missing Access", 50001)
 
 
 def _archived() -> web.Response:
     return error(400, "Thread is archived", 50083)
-
-
-def _invalid(field: str, code: str, message: str) -> web.Response:
-    return error(
-        400,
-        "Invalid Form Body",
-        50035,
-        errors={field: {"_errors": [{"code": code, "message": message}]}},
-    )
-
-
-def _id(value: Any) -> int | None:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return None
-    return n if 0 < n < 1 << 64 else None
-
-
-async def _body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 def admit_message(sb: Sandbox, channel_id: int) -> web.Response | None:

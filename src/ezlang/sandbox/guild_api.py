@@ -12,7 +12,6 @@ which dispatches the gateway event. Refusals are Discord's: 403 50013 Missing Pe
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,10 @@ from aiohttp import web
 from . import audit_log as audit
 from . import permissions as perms
 from .guild_state import GuildState, Role
-from .rest import error, json_response
+from .rest import error, invalid_form, json_response
+from .rest import json_body as _body
+from .rest import missing_permissions as _missing
+from .rest import snowflake_id as _id
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -30,25 +32,8 @@ if TYPE_CHECKING:
 MAX_TIMEOUT_SECONDS = 28 * 24 * 3600  # Discord: a timeout ends at most 28 days ahead
 
 
-def _missing() -> web.Response:
-    return error(403, "Missing Permissions", 50013)
-
-
 def _invalid(field: str, message: str) -> web.Response:
-    return error(
-        400,
-        "Invalid Form Body",
-        50035,
-        errors={field: {"_errors": [{"code": "INVALID", "message": message}]}},
-    )
-
-
-def _id(value: str) -> int | None:
-    try:
-        n = int(value)
-    except ValueError:
-        return None
-    return n if 0 <= n < 1 << 64 else None
+    return invalid_form(field, "INVALID", message)
 
 
 def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -56,16 +41,6 @@ def _diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[d
     keys = ("name", "permissions", "color", "hoist", "mentionable", "position", "icon")
     old, new = before or {}, after or {}
     return [audit.change(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
-
-
-async def _body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 class GuildRoutes:

@@ -22,6 +22,8 @@ from aiohttp import web
 
 from .gateway import INTENT_GUILD_MESSAGE_REACTIONS, INTENT_GUILD_MESSAGES, INTENT_GUILDS
 from .rest import error, json_response
+from .rest import invalid_form as _invalid
+from .rest import snowflake_id as _id
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -54,14 +56,6 @@ def store_of(sb: Sandbox) -> MessageStore:
     return store
 
 
-def _id(value: str) -> int | None:
-    try:
-        n = int(value)
-    except ValueError:
-        return None
-    return n if 0 < n < 1 << 64 else None
-
-
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
 
@@ -79,15 +73,6 @@ def _emoji_json(emoji: str) -> dict[str, Any]:
         parts = [p for p in emoji.strip("<>").split(":") if p]
         return {"id": parts[-1], "name": parts[-2] if len(parts) >= 2 else None}
     return {"id": None, "name": emoji}
-
-
-def _invalid(field_name: str, code: str, message: str) -> web.Response:
-    return error(
-        400,
-        "Invalid Form Body",
-        50035,
-        errors={field_name: {"_errors": [{"code": code, "message": message}]}},
-    )
 
 
 class MessageRoutes:

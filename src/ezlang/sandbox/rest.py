@@ -43,6 +43,42 @@ def error(status: int, message: str, code: int = 0, **extra: Any) -> web.Respons
     return json_response({"message": message, "code": code, **extra}, status)
 
 
+def missing_permissions() -> web.Response:
+    """Discord's 403 ``50013 Missing Permissions`` (it never says which one)."""
+    return error(403, "Missing Permissions", 50013)
+
+
+def invalid_form(field: str, code: str, message: str) -> web.Response:
+    """Discord's 400 ``50035 Invalid Form Body`` for one field."""
+    return error(
+        400,
+        "Invalid Form Body",
+        50035,
+        errors={field: {"_errors": [{"code": code, "message": message}]}},
+    )
+
+
+def snowflake_id(value: Any) -> int | None:
+    """An id from a route or a body (a string or a number), or None: not a positive 64-bit
+    integer."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return None
+    return n if 0 < n < 1 << 64 else None
+
+
+async def json_body(request: web.Request) -> Any:
+    """A request's JSON body: ``{}`` when empty, None when it is not JSON."""
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 def _snowflake(value: str) -> int | None:
     try:
         n = int(value)
