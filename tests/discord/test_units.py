@@ -149,3 +149,16 @@ def test_discord_objects_compare_by_content_like_every_object() -> None:
     assert equals(a, {"id": "1", "name": "ann"}) and equals({"id": "1", "name": "ann"}, a)
     assert not equals(a, convert.UserObject({"id": "2", "name": "ann"}))
     assert not equals(a, ["id", "name"])
+
+
+def test_role_and_audit_log_options_name_the_closest_on_a_typo() -> None:
+    """create_role/edit_role and fetch_audit_logs check options like every builtin does."""
+    from ezlang.discord import members
+
+    assert members._options({"colour": 1, "hoist": True}, "t") == {"colour": 1, "hoist": True}
+    with pytest.raises(
+        EzError, match=r"create_role\(\) has no option 'colr' \(did you mean 'color'\?\)"
+    ):
+        members._options({"colr": "#fff"}, "create_role()")
+    with pytest.raises(EzError, match="options must be an object"):
+        members._options(["color"], "edit_role()")

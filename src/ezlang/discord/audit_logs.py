@@ -16,6 +16,7 @@ from typing import Any
 import discord
 
 from ezlang.discord import convert
+from ezlang.discord.channels import check_options
 from ezlang.discord.members import guild_id_of
 from ezlang.discord.refusals import refusal
 from ezlang.discord.runtime import runtime
@@ -83,17 +84,7 @@ def _entry(data: dict[str, Any]) -> dict[str, Any]:
 async def _fetch(what: str, guild: Any, options: Any) -> list[dict[str, Any]]:
     client = runtime().require_client(what)
     gid = guild_id_of(guild, what)
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise EzError("TypeError", f"{what} options must be an object, not {to_repr(options)}")
-    known = {"limit", "user", "action", "before", "after"}
-    unknown = [k for k in options if k not in known]
-    if unknown:
-        raise EzError(
-            "ValueError",
-            f"{what} has no option '{unknown[0]}'; options are: limit, user, action, before, after",
-        )
+    options = check_options(options, ("limit", "user", "action", "before", "after"), what)
     limit = options.get("limit", 50)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
         raise EzError("ValueError", f"{what} limit must be a whole number from 1 to 100")

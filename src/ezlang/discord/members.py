@@ -20,6 +20,7 @@ from typing import Any
 import discord
 
 from ezlang.discord import convert
+from ezlang.discord.channels import check_options
 from ezlang.discord.messages import MemberObject, RoleObject, _user_from_payload
 from ezlang.discord.permission_names import bits_of, names_of
 from ezlang.discord.refusals import refusal
@@ -101,12 +102,12 @@ def reason_arg(reason: Any, what: str) -> str | None:
     return reason[:512]  # Discord keeps at most 512 characters of an audit-log reason
 
 
+_ROLE_OPTIONS = ("name", "color", "colour", "permissions", "hoist", "mentionable", "reason")
+
+
 def _options(options: Any, what: str) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise EzError("TypeError", f"{what} options must be an object, not {to_repr(options)}")
-    return options
+    """A role's options, known keys only (a typo names the closest one)."""
+    return check_options(options, _ROLE_OPTIONS, what)
 
 
 def _color(value: Any, what: str) -> int:
@@ -122,14 +123,6 @@ def _color(value: Any, what: str) -> int:
 
 def _role_fields(options: dict[str, Any], what: str, name: Any = None) -> dict[str, Any]:
     """Discord's role fields from ``{name, color, permissions, hoist, mentionable}``."""
-    known = {"name", "color", "colour", "permissions", "hoist", "mentionable", "reason"}
-    unknown = [k for k in options if k not in known]
-    if unknown:
-        raise EzError(
-            "ValueError",
-            f"{what} has no option '{unknown[0]}'; options are: name, color, permissions, "
-            "hoist, mentionable, reason",
-        )
     fields: dict[str, Any] = {}
     name = options.get("name", name)
     if name is not None:
