@@ -110,7 +110,12 @@ async def test_a_killed_shard_resumes_and_every_message_is_handled_exactly_once(
     assert stats["ready"] is True and stats["restarts"] == 1
     # The resumed process filled its guild cache and ran on_ready.
     assert stats["guild_count"] == len(sandbox.guilds_for_shard(1, 2)) > 0
-    assert sum("counter shard 1 ready with" in line for line in reporter.lines) == 2
+    # (on_ready's print reaches the manager a moment after the status says ready)
+    await wait_until(
+        lambda: sum("counter shard 1 ready with" in line for line in reporter.lines) == 2,
+        5,
+        "the new process's on_ready",
+    )
 
 
 async def test_an_ended_session_falls_back_to_identify_through_the_queue(
@@ -134,7 +139,12 @@ async def test_an_ended_session_falls_back_to_identify_through_the_queue(
     assert len(identifies(sandbox, 0)) == 2  # the fallback IDENTIFY went through the queue
     assert session_of(sandbox, 0, 2) != session
     assert sandbox.state()["identify_violations"] == 0
-    assert sum("counter shard 0 ready with" in line for line in reporter.lines) == 2
+    # (on_ready's print reaches the manager a moment after the status says ready)
+    await wait_until(
+        lambda: sum("counter shard 0 ready with" in line for line in reporter.lines) == 2,
+        5,
+        "the new process's on_ready",
+    )
 
 
 async def test_outside_the_resume_window_a_replacement_identifies(
