@@ -19,7 +19,10 @@ BOT = """on_ready(func(client) { print("ready") })
 slash_command("rename", "Renames a member", {options: [
     {name: "user", type: "user", description: "who", required: true}]}, func(i) {
     print("option " + json_stringify(i.options.user))
-    if i.member != null { print("member " + json_stringify(i.member)) }
+    if i.member != null {
+        print("member " + json_stringify(i.member))
+        print("admin " + has_permission(i.options.user, "administrator") + " " + has_permission(i.member, "Administrator"))
+    }
     try {
         let m = set_nickname(i.options.user, "Renamed")
         interaction_reply(i, "nick " + m.nick)
@@ -35,8 +38,14 @@ bot_start()
 """
 
 
-def _printed(bot: Any, prefix: str) -> dict[str, Any]:
-    line = next(x for x in reversed(bot.out) if x.startswith(prefix + " "))
+async def _printed(bot: Any, prefix: str, nth: int = 1) -> Any:
+    """The ``nth`` line the bot printed starting with ``prefix``, its JSON read."""
+
+    def lines() -> list[str] | None:
+        found = [x for x in bot.out if x.startswith(prefix + " ")]
+        return found if len(found) >= nth else None
+
+    line = (await wait_until(lines, what=f"{prefix} line {nth}"))[nth - 1]
     return json.loads(line[len(prefix) + 1 :])
 
 
@@ -55,15 +64,17 @@ async def test_interaction_users_are_members_moderation_takes(
     )
     assert answer["response"]["data"]["content"] == "nick Renamed", answer
     assert (await member_state(control, guild, alice))["nick"] == "Renamed"
-    option = _printed(bot, "option")
+    option = await _printed(bot, "option")
     assert option["id"] == alice and option["guild_id"] == guild
     assert option["roles"] == (await member_state(control, guild, alice))["roles"]
     assert option["nick"] is None  # as Discord resolved it, before the rename
     assert set(option) >= {"username", "joined_at", "timed_out_until", "permissions"}
     # i.member: the moderator, in the same shape.
-    me = _printed(bot, "member")
+    me = await _printed(bot, "member")
     assert me["id"] == owner and me["guild_id"] == guild and "roles" in me
     assert int(me["permissions"]) & 8  # the owner: administrator, as Discord computed it
+    # has_permission reads a user option's own value, as it reads i.member's.
+    await bot.wait_line("^admin false true$")
 
     # A user command's target: kicked without fetch_member().
     assert bob in {m["user_id"] for m in (await guild_state(control, guild))["members"]}
@@ -82,5 +93,5 @@ async def test_interaction_users_are_members_moderation_takes(
     said = dm["response"]["data"]["content"]
     assert said.startswith("TypeError: set_nickname() needs a member of a server"), said
     assert "fetch_member(guild_id, user.id)" in said
-    assert "guild_id" not in _printed(bot, "option")
+    assert "guild_id" not in await _printed(bot, "option", 2)
     assert "Traceback" not in bot.stderr
