@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 #: Discord's audit log event numbers for what the sandbox records.
+GUILD_UPDATE = 1
 CHANNEL_OVERWRITE_CREATE = 13
 CHANNEL_OVERWRITE_UPDATE = 14
 CHANNEL_OVERWRITE_DELETE = 15

@@ -326,6 +326,7 @@ class ChannelModel:
         state.overwrites.pop(channel_id, None)
         for tid in [t.id for t in self.threads.values() if t.parent_id == channel_id]:
             del self.threads[tid]  # Discord sends no THREAD_DELETE: clients drop them
+        self.sb.server.voice.drop_channel(state, channel_id)  # its users are disconnected
         self.sb.server.emit(gid, "CHANNEL_DELETE", data, INTENT_GUILDS)
         for cid, child in box.items():
             if child.get("parent_id") == str(channel_id):

@@ -66,8 +66,6 @@ class ControlApi:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
-        #: Who is in which voice channel: (guild id, user id) → VOICE_STATE_UPDATE payload.
-        self.voice_states: dict[tuple[int, int], dict[str, Any]] = {}
 
     def add_routes(self, app: web.Application, prefix: str) -> None:
         """Register the control routes under ``prefix``."""
@@ -184,7 +182,8 @@ class ControlApi:
 
     async def voice(self, request: web.Request) -> web.Response:
         """A member joins (``channel_id``), moves or leaves (``channel_id: null``) a voice
-        channel: VOICE_STATE_UPDATE to the guild's shard (GUILD_VOICE_STATES)."""
+        channel: VOICE_STATE_UPDATE to the guild's shard (GUILD_VOICE_STATES). The server
+        model keeps it (guild_voice.py): GUILD_CREATE carries it later."""
         body = await _body(request)
         gid = _int(body.get("guild_id"), "guild_id")
         index = self.sb.world.guild_index(gid)
@@ -195,26 +194,15 @@ class ControlApi:
         if member is None:
             return _bad(f"user {uid} is not a member of guild {gid}", 404)
         channel_id = body.get("channel_id")
-        if channel_id is not None:
-            channel = self.sb.world.channel_object(_int(channel_id, "channel_id"))
+        cid = None if channel_id is None else _int(channel_id, "channel_id")
+        if cid is not None:
+            channel = self.sb.world.channel_object(cid)
             if channel is None or channel.get("guild_id") != str(gid) or channel["type"] != 2:
                 raise _BadRequest(f"{channel_id} is not a voice channel of guild {gid}")
-        state = self.voice_states.get((gid, uid))
-        if state is None and channel_id is None:
-            raise _BadRequest(f"user {uid} is in no voice channel of guild {gid}")
-        payload = {"guild_id": str(gid), "channel_id": None if channel_id is None else str(channel_id),
-                   "user_id": str(uid), "member": member,
-                   "session_id": state["session_id"] if state else f"voice-{gid}-{uid}",
-                   "deaf": False, "mute": False, "self_deaf": False, "self_mute": False,
-                   "self_video": False, "suppress": False,
-                   "request_to_speak_timestamp": None}  # fmt: skip
-        if channel_id is None:
-            self.voice_states.pop((gid, uid), None)
-        else:
-            self.voice_states[(gid, uid)] = payload
-        return json_response(
-            self.sb.gateway.dispatch_guild_event(gid, "VOICE_STATE_UPDATE", payload, 1 << 7)
-        )
+        try:
+            return json_response(self.sb.server.voice.set(gid, uid, cid))
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
 
     async def channel_messages(self, request: web.Request) -> web.Response:
         return json_response(self.sb.bot_messages(request.match_info["channel_id"]))

@@ -23,6 +23,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -103,6 +104,7 @@ SESSION_ENDING_CLOSES = frozenset(
 # MESSAGE_CONTENT).
 INTENT_GUILDS = 1 << 0
 INTENT_GUILD_MEMBERS = 1 << 1
+INTENT_GUILD_VOICE_STATES = 1 << 7
 INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_MESSAGE_CONTENT = 1 << 15
@@ -589,9 +591,9 @@ class Gateway:
             )
             conn.enqueue(_INVALID_FALSE)
             return
-        session = Session(
-            secrets.token_hex(16), shard, intents, self.replay_buffer, self.world.guild_json
-        )
+        # GUILD_CREATE carries the guild's voice states only with GUILD_VOICE_STATES.
+        render = partial(self.world.guild_json, voice=bool(intents & INTENT_GUILD_VOICE_STATES))
+        session = Session(secrets.token_hex(16), shard, intents, self.replay_buffer, render)
         self.sessions[session.session_id] = session
         self.by_shard.setdefault(shard, []).append(session)
         self._attach(conn, session)
@@ -644,7 +646,7 @@ class Gateway:
             if guild_id in self.unavailable_guilds:
                 session.push("GUILD_DELETE", f'{{"id":"{guild_id}","unavailable":true}}')
             else:
-                session.push("GUILD_CREATE", i, world.guild_json(i))
+                session.push("GUILD_CREATE", i, session.render_guild(i))
             if delay > 0:
                 await asyncio.sleep(delay)
             elif n % 100 == 0:

@@ -114,7 +114,10 @@ def control_routes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
         gid = guild_id(request.match_info["guild_id"])
         return json_response(model.state_json(gid))
 
+    from .guild_edit import control_route  # noqa: PLC0415 - it imports guild_api
+
     return [
+        control_route(sandbox),
         ("POST", "/members", join),
         ("DELETE", "/members/{guild_id}/{user_id}", leave),
         ("PUT", "/guilds/{guild_id}/bot_permissions", bot_permissions),

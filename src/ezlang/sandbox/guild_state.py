@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import permissions as perms
 from .audit_log import AuditLog
+from .guild_voice import VoiceStates
 from .world import BOT_ROLE_LOW, MEMBER_ROLE_LOW, dumps
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class GuildState:
     #: Guild features (``ROLE_ICONS`` lets roles have icons; the owner boosts through the
     #: control API).
     features: list[str] = field(default_factory=list)
+    #: Who is in voice: user id -> voice state as GUILD_CREATE carries it (guild_voice.py).
+    voice: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     # ---- permissions and hierarchy ---------------------------------------------------
 
@@ -194,6 +197,8 @@ class ServerModel:
         self.state_sections: dict[str, Callable[[int], Any]] = {}
         #: What the bot did, per guild (``GET /guilds/{id}/audit-logs``).
         self.audit = AuditLog(sandbox.gateway.next_snowflake)
+        #: Who is in voice (``POST {control}/voice``), per guild.
+        self.voice = VoiceStates(self)
 
     # ---- reading and creating --------------------------------------------------------
 
@@ -291,7 +296,9 @@ class ServerModel:
         self.emit(gid, "CHANNEL_UPDATE", channel, INTENT_GUILDS)
         return True
 
-    def _guild_json(self, index: int) -> str | None:
+    def _guild_json(self, index: int, voice: bool) -> str | None:
+        # ``voice``: the session asked for GUILD_VOICE_STATES (Discord sends the guild's
+        # voice states only then).
         state = self.changed.get(self.world.guild_id(index))
         if state is None:
             return None
@@ -300,6 +307,8 @@ class ServerModel:
         guild["members"] = self.members_json(state)
         guild["member_count"] = len(state.members)
         guild["features"] = list(state.features)
+        if voice:
+            guild["voice_states"] = self.voice.of_guild(state)
         return dumps(guild)
 
     def members_json(self, state: GuildState) -> list[dict[str, Any]]:
@@ -365,6 +374,7 @@ class ServerModel:
         state = self.edit(guild_id)
         if state.members.pop(user_id, None) is None:
             return False
+        self.voice.drop_member(state, user_id)
         user = self.world.user(user_id)
         self.emit(
             guild_id,
@@ -465,12 +475,30 @@ class ServerModel:
         """Set the guild's features (the owner boosting: ``ROLE_ICONS``): GUILD_UPDATE."""
         state = self.edit(guild_id)
         state.features = list(dict.fromkeys(features))
+        self._guild_update(state)
+
+    def update_guild(self, guild_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """Change the guild's own fields (``name``, ``description``, ``icon``, ...: checked by
+        the caller), as the bot's ``PATCH /guilds/{id}`` or the owner: GUILD_UPDATE. Every
+        view of the guild (GET, GUILD_CREATE, the control state) shows them from now on."""
+        state = self.edit(guild_id)
+        self.world.guild_fields.setdefault(state.index, {}).update(fields)
+        return self._guild_update(state)
+
+    def _guild_update(self, state: GuildState) -> dict[str, Any]:
+        guild = self.guild_object(state)
+        self.emit(state.guild_id, "GUILD_UPDATE", guild, INTENT_GUILDS)
+        return guild
+
+    def guild_object(self, state: GuildState) -> dict[str, Any]:
+        """The guild as GUILD_UPDATE and ``GET /guilds/{id}`` carry it: without the lists
+        only GUILD_CREATE sends."""
         guild = self.world.guild(state.index)
         for key in ("channels", "members", "presences", "voice_states", "threads"):
-            guild.pop(key, None)  # GUILD_UPDATE carries the guild without its lists
+            guild.pop(key, None)
         guild["roles"] = [r.to_json() for r in state.sorted_roles()]
         guild["features"] = list(state.features)
-        self.emit(guild_id, "GUILD_UPDATE", guild, INTENT_GUILDS)
+        return guild
 
     def may_post(
         self, guild_id: int, user_id: int, channel_id: int, *, react: bool = False
@@ -504,6 +532,8 @@ class ServerModel:
         return {
             "guild_id": str(guild_id),
             "owner_id": str(state.owner_id),
+            "name": self.world.guild_name(state.index),
+            "description": self.world.guild_fields.get(state.index, {}).get("description"),
             "changed": guild_id in self.changed,
             "features": list(state.features),
             "roles": [r.to_json() for r in state.sorted_roles()],
@@ -518,6 +548,7 @@ class ServerModel:
                 for m in state.members.values()
             ],
             "bans": [{"user_id": str(u), "reason": r} for u, r in state.bans.items()],
+            "voice_states": self.voice.of_guild(state),
             "overwrites": {
                 str(c): list(box.values()) for c, box in state.overwrites.items() if box
             },

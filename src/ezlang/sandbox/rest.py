@@ -133,6 +133,9 @@ class RestApi:
         from .audit_api import AuditLogRoutes  # noqa: PLC0415 - it imports this module
 
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in AuditLogRoutes(self.sb).routes()]
+        from .guild_edit import GuildEditRoutes  # noqa: PLC0415 - it imports this module
+
+        routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in GuildEditRoutes(self.sb).routes()]
         from .channel_api import ChannelRoutes  # noqa: PLC0415 - it imports this module
 
         routes += [(m, p, h, DEFAULT_LIMIT) for m, p, h in ChannelRoutes(self.sb).routes()]

@@ -125,8 +125,13 @@ class World:
         self._cache_size = cache_size
         self.cache_size = cache_size
         self._users_json: dict[int, str] = {}
-        #: Set by the server model (guild_state.py): the JSON of a guild it changed, or None.
-        self.guild_override: Callable[[int], str | None] | None = None
+        #: Set by the server model (guild_state.py): the JSON of a guild it changed (with
+        #: its voice states if the flag says so), or None.
+        self.guild_override: Callable[[int, bool], str | None] | None = None
+        #: The guild's own fields the bot or the owner edited (``name``, ``description``,
+        #: ``icon``, ...), by guild index; they override the seed's. Only a guild the server
+        #: model changed has any, so the fast renderer never needs them.
+        self.guild_fields: dict[int, dict[str, Any]] = {}
         #: Indices of the guilds the server model changed, and its answers for them.
         self.changed_indices: set[int] = set()
         self.member_override: Callable[[int, int], dict[str, Any] | None] | None = None
@@ -318,7 +323,10 @@ class World:
     # ---- guild objects ---------------------------------------------------------------
 
     def guild_name(self, index: int) -> str:
-        """A friendly, deterministic guild name."""
+        """A friendly, deterministic guild name (or the one it was renamed to)."""
+        edited = self.guild_fields.get(index)
+        if edited is not None and "name" in edited:
+            return str(edited["name"])
         h = mix(self.seed, index + 1_000_003)
         return f"{_ADJECTIVES[h % 16]} {_NOUNS[(h >> 8) % 16]} #{index}"
 
@@ -449,7 +457,7 @@ class World:
         gid = self.guild_id(index)
         members = [self.member(index, self.bot_id)]
         members += [self.member(index, uid) for uid in self.member_ids(index)]
-        return {
+        guild = {
             "id": str(gid),
             "name": self.guild_name(index),
             "icon": None,
@@ -493,14 +501,19 @@ class World:
             "stage_instances": [],
             "guild_scheduled_events": [],
         }
+        edited = self.guild_fields.get(index)
+        if edited:
+            guild.update(edited)
+        return guild
 
-    def guild_json(self, index: int) -> str:
+    def guild_json(self, index: int, voice: bool = True) -> str:
         """The JSON of :meth:`guild`, cached (bounded LRU) because GUILD_CREATE bursts are hot.
 
-        A guild the server model changed (``guild_override``) is rendered from that model.
+        A guild the server model changed (``guild_override``) is rendered from that model;
+        ``voice``: with its voice states (the session has GUILD_VOICE_STATES).
         """
         if index in self.changed_indices and self.guild_override is not None:
-            changed = self.guild_override(index)
+            changed = self.guild_override(index, voice)
             if changed is not None:
                 return changed
         cached = self._cache.get(index)
@@ -605,7 +618,7 @@ class World:
         return {
             "id": str(self.guild_id(index)),
             "name": self.guild_name(index),
-            "icon": None,
+            "icon": self.guild_fields.get(index, {}).get("icon"),
             "banner": None,
             "owner": False,
             "permissions": "1071698660929",
