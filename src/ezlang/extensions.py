@@ -165,6 +165,9 @@ LOOKUP_BUILTINS = (
     "list_guilds",
 )
 
+#: Editing the server itself (``ezlang.discord.guild_edit``).
+GUILD_EDIT_BUILTINS = ("edit_guild",)
+
 #: Roles and members (``ezlang.discord.members``).
 MEMBER_BUILTINS = (
     "create_role",
@@ -288,6 +291,7 @@ def install() -> None:
     register_lazy(MESSAGE_BUILTINS, "ezlang.discord.messages")
     register_lazy(LOOKUP_BUILTINS, "ezlang.discord.lookups")
     register_lazy(MEMBER_BUILTINS, "ezlang.discord.members")
+    register_lazy(GUILD_EDIT_BUILTINS, "ezlang.discord.guild_edit")
     register_lazy(MODERATION_BUILTINS, "ezlang.discord.moderation")
     register_lazy(PERMISSION_BUILTINS, "ezlang.discord.permissions")
     register_lazy(CHECK_BUILTINS, "ezlang.discord.checks")

@@ -1,0 +1,77 @@
+"""EasyLang builtin ``edit_guild(guild, options)`` (``GUILD_EDIT_BUILTINS``): rename a server
+or change its description, as discord.js's ``guild.edit``.
+
+The older EasyLang had no builtin for it, so the name follows ``edit_role`` and
+``edit_channel``. Discord asks for Manage Server; its refusal becomes a DiscordError that
+names the permission (:mod:`ezlang.discord.refusals`). The change reaches every shard's
+``guildUpdate`` handler with the old and the new server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import discord
+
+from ezlang.discord import convert
+from ezlang.discord.channels import check_options
+from ezlang.discord.members import guild_id_of, reason_arg
+from ezlang.discord.refusals import refusal
+from ezlang.discord.runtime import runtime
+from ezlang.lang.errors import EzError
+from ezlang.lang.registry import register
+from ezlang.lang.values import to_repr
+
+__all__ = ["BUILTINS"]
+
+_OPTIONS = ("name", "description", "reason")
+
+
+async def edit_guild(guild: Any, options: Any) -> dict[str, Any]:
+    """Change a server (``{name, description, reason}``; a name has 2 to 100 characters,
+    a null description removes it). Needs Manage Server. Returns the changed server."""
+    what = "edit_guild()"
+    client = runtime().require_client(what)
+    gid = guild_id_of(guild, what)
+    opts = check_options(options, _OPTIONS, what)
+    fields: dict[str, Any] = {}
+    if "name" in opts:
+        name = opts["name"]
+        if not isinstance(name, str) or not 2 <= len(name) <= 100:
+            raise EzError(
+                "TypeError" if not isinstance(name, str) else "ValueError",
+                f"{what} name must have 2 to 100 characters, not {to_repr(name)}",
+            )
+        fields["name"] = name
+    if "description" in opts:
+        text = opts["description"]
+        if text is not None and not isinstance(text, str):
+            raise EzError(
+                "TypeError", f"{what} description must be a string or null, not {to_repr(text)}"
+            )
+        fields["description"] = text
+    if not fields:
+        raise EzError(
+            "ValueError", f"{what} needs at least one option to change: name, description"
+        )
+    try:
+        data = await client.http.edit_guild(
+            gid, reason=reason_arg(opts.get("reason"), what), **fields
+        )
+    except discord.HTTPException as exc:
+        raise await refusal(what, exc, client, gid, ("manage_guild",)) from None
+    cached = client.get_guild(gid)
+    return convert.GuildObject(
+        id=str(data["id"]),
+        name=data["name"],
+        member_count=None if cached is None else cached.member_count,
+        shard_id=None if cached is None else cached.shard_id,
+        owner_id=data.get("owner_id"),
+    )
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {"edit_guild": edit_guild}
+
+for _name, _fn in BUILTINS.items():
+    register(_name, _fn)
