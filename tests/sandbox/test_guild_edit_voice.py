@@ -32,6 +32,12 @@ async def call(http, method, url, body=None, headers=None):
         return r.status, await r.json(content_type=None)
 
 
+async def voice(http, sb, guild_id, user_id, channel_id):
+    """``POST {control}/voice``: the user joins ``channel_id`` or leaves voice (None)."""
+    body = {"guild_id": str(guild_id), "user_id": str(user_id), "channel_id": channel_id}
+    return await call(http, "POST", sb.control_url + "/voice", body)
+
+
 def voice_intents(voice: bool) -> discord.Intents:
     intents = discord.Intents.default()
     intents.members = True
@@ -100,12 +106,7 @@ async def test_voice_states_kept_for_later_clients(sandbox, clients, http):
     voice_id = next(c["id"] for c in world.channels(0) if c["type"] == 2)
     alice, bob = world.member_ids(0)[1:3]
     for uid in (alice, bob):
-        status, body = await call(
-            http,
-            "POST",
-            sandbox.control_url + "/voice",
-            {"guild_id": str(gid), "user_id": str(uid), "channel_id": voice_id},
-        )
+        status, body = await voice(http, sandbox, gid, uid, voice_id)
         assert status == 200, body
     state = sandbox.server.state_json(gid)
     assert {v["user_id"] for v in state["voice_states"]} == {str(alice), str(bob)}
@@ -129,29 +130,14 @@ async def test_voice_states_kept_for_later_clients(sandbox, clients, http):
         what="bob out of voice",
     )
     # Alice leaves voice (null channel); then leaving again is a clear 400.
-    status, _ = await call(
-        http,
-        "POST",
-        sandbox.control_url + "/voice",
-        {"guild_id": str(gid), "user_id": str(alice), "channel_id": None},
-    )
+    status, _ = await voice(http, sandbox, gid, alice, None)
     assert status == 200
     await wait_for(lambda: guild.get_member(alice).voice is None, what="alice out of voice")
-    status, body = await call(
-        http,
-        "POST",
-        sandbox.control_url + "/voice",
-        {"guild_id": str(gid), "user_id": str(alice), "channel_id": None},
-    )
+    status, body = await voice(http, sandbox, gid, alice, None)
     assert status == 400 and "no voice channel" in body["error"]
 
     # Alice joins again; the voice channel is deleted: she is disconnected.
-    status, _ = await call(
-        http,
-        "POST",
-        sandbox.control_url + "/voice",
-        {"guild_id": str(gid), "user_id": str(alice), "channel_id": voice_id},
-    )
+    status, _ = await voice(http, sandbox, gid, alice, voice_id)
     assert status == 200
     await wait_for(lambda: guild.get_member(alice).voice is not None, what="alice back in voice")
     await guild.get_channel(int(voice_id)).delete()
