@@ -4,6 +4,9 @@ a DiscordError naming Manage Server until the bot's role has it, then renames th
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from .conftest import Control
@@ -20,6 +23,8 @@ on_message(func(message) {
             print("edited " + g.name)
         } else if w[0] == "!short" {
             edit_guild(message.guild_id, {name: "x"})
+        } else if w[0] == "!icon" {
+            print("icon set " + edit_guild(message.guild_id, {icon: w[1]}).name)
         } else if w[0] == "!typo" {
             edit_guild(message.guild_id, {nmae: "Bot Bakery"})
         }
@@ -32,7 +37,7 @@ bot_start()
 
 
 async def test_rename_reaches_guild_update_and_edit_guild_needs_manage_server(
-    sandbox: Any, control: Control, ezlang_run: Any
+    sandbox: Any, control: Control, ezlang_run: Any, tmp_path: Path
 ) -> None:
     bot, channel, guild = await start_bot(BOT, sandbox, control, ezlang_run)
     old = sandbox.world.guild_name(0)
@@ -52,6 +57,9 @@ async def test_rename_reaches_guild_update_and_edit_guild_needs_manage_server(
     assert line == 'caught ValueError: edit_guild() name must have 2 to 100 characters, not "x"'
     await control.inject(channel, "!typo")
     assert "did you mean 'name'?" in await bot.wait_line(r"^caught .*nmae")
+    await control.inject(channel, "!icon ⭐")
+    line = await bot.wait_line(r"^caught .*icon must")
+    assert line.startswith("caught TypeError: edit_guild() icon must be the path of a PNG")
 
     await as_owner(
         control,
@@ -63,4 +71,13 @@ async def test_rename_reaches_guild_update_and_edit_guild_needs_manage_server(
     assert await bot.wait_line("^edited ") == "edited Bot Bakery"
     assert await bot.wait_line("^renamed .*Bot Bakery") == "renamed Owner's Corner -> Bot Bakery"
     assert (await guild_state(control, guild))["name"] == "Bot Bakery"
+
+    # An icon is an image file; Discord keeps its hash.
+    png = tmp_path / "logo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n not really pixels")
+    assert sandbox.world.partial_guild(0)["icon"] is None
+    await control.inject(channel, f"!icon {png}")
+    assert await bot.wait_line("^icon set ") == "icon set Bot Bakery"
+    uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+    assert sandbox.world.partial_guild(0)["icon"] == hashlib.md5(uri.encode()).hexdigest()
     assert "Traceback" not in bot.stderr

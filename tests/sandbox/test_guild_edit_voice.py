@@ -104,12 +104,12 @@ async def test_voice_states_kept_for_later_clients(sandbox, clients, http):
     world = sandbox.world
     gid = world.guild_id(0)
     voice_id = next(c["id"] for c in world.channels(0) if c["type"] == 2)
-    alice, bob = world.member_ids(0)[1:3]
-    for uid in (alice, bob):
+    alice, bob, carol = world.member_ids(0)[1:4]
+    for uid in (alice, bob, carol):
         status, body = await voice(http, sandbox, gid, uid, voice_id)
         assert status == 200, body
     state = sandbox.server.state_json(gid)
-    assert {v["user_id"] for v in state["voice_states"]} == {str(alice), str(bob)}
+    assert {v["user_id"] for v in state["voice_states"]} == {str(alice), str(bob), str(carol)}
 
     seer = clients(TOKEN, intents=voice_intents(True))
     blind = clients(TOKEN, intents=voice_intents(False))
@@ -119,15 +119,16 @@ async def test_voice_states_kept_for_later_clients(sandbox, clients, http):
     member = guild.get_member(alice)
     assert member is not None and member.voice is not None
     assert member.voice.channel is not None and member.voice.channel.id == int(voice_id)
-    assert {m.id for m in member.voice.channel.members} == {alice, bob}
+    assert {m.id for m in member.voice.channel.members} == {alice, bob, carol}
     other = await wait_for(lambda: blind.client.get_guild(gid), what="guild 0 cached (blind)")
     assert other.get_member(alice).voice is None  # no GUILD_VOICE_STATES: no voice states
 
-    # Bob is kicked: Discord disconnects him from voice too.
+    # Bob is kicked, Carol banned: Discord disconnects them from voice too.
     await guild.kick(discord.Object(bob))
+    await guild.ban(discord.Object(carol))
     await wait_for(
         lambda: {m.id for m in guild.get_channel(int(voice_id)).members} == {alice},
-        what="bob out of voice",
+        what="bob and carol out of voice",
     )
     # Alice leaves voice (null channel); then leaving again is a clear 400.
     status, _ = await voice(http, sandbox, gid, alice, None)

@@ -16,7 +16,7 @@ import discord
 
 from ezlang.discord import convert
 from ezlang.discord.channels import check_options
-from ezlang.discord.members import guild_id_of, reason_arg
+from ezlang.discord.members import guild_id_of, image_uri, reason_arg
 from ezlang.discord.refusals import refusal
 from ezlang.discord.runtime import runtime
 from ezlang.lang.errors import EzError
@@ -25,12 +25,13 @@ from ezlang.lang.values import to_repr
 
 __all__ = ["BUILTINS"]
 
-_OPTIONS = ("name", "description", "reason")
+_OPTIONS = ("name", "description", "icon", "reason")
 
 
 async def edit_guild(guild: Any, options: Any) -> dict[str, Any]:
-    """Change a server (``{name, description, reason}``; a name has 2 to 100 characters,
-    a null description removes it). Needs Manage Server. Returns the changed server."""
+    """Change a server (``{name, description, icon, reason}``; a name has 2 to 100
+    characters, ``icon`` is the path of an image, null removes the description or the icon).
+    Needs Manage Server. Returns the changed server."""
     what = "edit_guild()"
     client = runtime().require_client(what)
     gid = guild_id_of(guild, what)
@@ -51,9 +52,11 @@ async def edit_guild(guild: Any, options: Any) -> dict[str, Any]:
                 "TypeError", f"{what} description must be a string or null, not {to_repr(text)}"
             )
         fields["description"] = text
+    if "icon" in opts:
+        fields["icon"] = _icon(opts["icon"], what)
     if not fields:
         raise EzError(
-            "ValueError", f"{what} needs at least one option to change: name, description"
+            "ValueError", f"{what} needs at least one option to change: name, description, icon"
         )
     try:
         data = await client.http.edit_guild(
@@ -69,6 +72,19 @@ async def edit_guild(guild: Any, options: Any) -> dict[str, Any]:
         shard_id=None if cached is None else cached.shard_id,
         owner_id=data.get("owner_id"),
     )
+
+
+def _icon(icon: Any, what: str) -> str | None:
+    if icon is None:
+        return None
+    uri = image_uri(icon, what) if isinstance(icon, str) else None
+    if uri is None:
+        raise EzError(
+            "TypeError",
+            f"{what} icon must be the path of a PNG, JPEG, WebP or GIF image (or null), "
+            f"not {to_repr(icon)}",
+        )
+    return uri
 
 
 BUILTINS: dict[str, Callable[..., Any]] = {"edit_guild": edit_guild}

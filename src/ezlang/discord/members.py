@@ -29,7 +29,14 @@ from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
 from ezlang.lang.values import to_repr
 
-__all__ = ["BUILTINS", "guild_id_of", "member_from_payload", "member_ids", "reason_arg"]
+__all__ = [
+    "BUILTINS",
+    "guild_id_of",
+    "image_uri",
+    "member_from_payload",
+    "member_ids",
+    "reason_arg",
+]
 
 NICK_MAX = 32
 ROLE_NAME_MAX = 100
@@ -203,14 +210,21 @@ def _icon_fields(icon: Any, what: str) -> dict[str, Any]:
             f'{what} icon must be an emoji such as "⭐" or the path of a PNG/JPEG image, '
             f"not {to_repr(icon)}",
         )
-    path = Path(icon)
+    uri = image_uri(icon, what)
+    return {"unicode_emoji": icon} if uri is None else {"icon": uri}
+
+
+def image_uri(path_text: str, what: str) -> str | None:
+    """The ``data:`` URI Discord takes for an image file (role or server icon), or None if
+    ``path_text`` does not name an image (by its extension)."""
+    path = Path(path_text)
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".gif"):
-        return {"unicode_emoji": icon}
+        return None
     if not path.is_file():
-        raise EzError("ValueError", f"{what}: no image file at {icon}")
+        raise EzError("ValueError", f"{what}: no image file at {path_text}")
     mime = mimetypes.guess_type(path.name)[0] or "image/png"
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return {"icon": f"data:{mime};base64,{data}"}
+    return f"data:{mime};base64,{data}"
 
 
 async def create_role_with_icon(
