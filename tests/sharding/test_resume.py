@@ -9,7 +9,9 @@ import collections
 import os
 import re
 import signal
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,7 @@ from .conftest import (
     HERE,
     WINDOW,
     CapturingReporter,
+    client_closes,
     identifies,
     record_statuses,
     text_channel,
@@ -302,3 +305,49 @@ async def test_a_new_process_that_fails_to_load_leaves_the_old_one_running(
     with pytest.raises(EzError) as info:
         await manager.restart_shards({"bach": 1})
     assert info.value.kind == "ValueError" and "known: batch, shards" in info.value.message
+
+
+async def run_manager_script(sb: Sandbox, script: Path) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ezlang", "run", str(script), "--api", sb.api_url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "DISCORD_TOKEN": sb.token},
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_restart_shards_and_keep_sessions_from_an_easylang_manager(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "bot.ez").write_text(COUNTER.read_text())
+    script = tmp_path / "manager.ez"
+    script.write_text(
+        'create_shard_manager("bot.ez", {total_shards: 2})\n'
+        "spawn_shards()\n"
+        "for r in restart_shards({batch: 2}) {\n"
+        '    print("restart " + r.shard_id + " " + r.ok + " " + r.handed_over)\n'
+        "}\n"
+        'print("stopped: " + stop_shards({keep_sessions: true}))\n'
+    )
+    code, out = await run_manager_script(sandbox, script)
+    assert code == 0, out
+    assert "restart 0 true true" in out and "restart 1 true true" in out
+    assert "stopped: true" in out
+    assert len(identifies(sandbox)) == 2  # the spawn's only
+    # The hand-over and the stop each dropped a connection without ending the session.
+    assert client_closes(sandbox) == {0: [4000, 4000], 1: [4000, 4000]}
+    assert (tmp_path / ".bot.ez.sessions.json").exists()
+    # A wrong option is an EasyLang error with its position, and nothing is restarted.
+    script.write_text(
+        'create_shard_manager("bot.ez", {total_shards: 2})\n'
+        "spawn_shards()\n"
+        'restart_shards({batch: "2"})\n'
+    )
+    code, out = await run_manager_script(sandbox, script)
+    assert code == 1
+    assert "TypeError" in out and "batch" in out and "manager.ez:3" in out
+    assert "Traceback" not in out
+    assert len(identifies(sandbox)) == 2  # the second manager resumed both sessions
