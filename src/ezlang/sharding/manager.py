@@ -150,6 +150,8 @@ class ShardManager:
             scope=self._api,
         )
         self._save_timer: asyncio.TimerHandle | None = None
+        self._redis_sessions: Any = None  # ezlang.sharding.redis.sessions.RedisSessions
+        self._redis_save_error: str | None = None
         self.restarter = Restarter(self)
         #: Grants every shard's REST requests (made at the first one: rest_limits.route).
         self.rest_grants: rest_limits.RestGrants | None = None
@@ -228,15 +230,31 @@ class ShardManager:
         """Whether a new process of shard ``shard_id`` would RESUME its saved session."""
         return self.sessions.resumable(shard_id, self.total_shards)
 
+    async def _save_redis_sessions(self) -> None:
+        """Write this manager's sessions to Redis (the ``redis`` option's session file)."""
+        if self._redis_sessions is None:
+            return
+        try:
+            await self._redis_sessions.write(self.sessions, list(self._ids))
+            self._redis_save_error = None
+        except Exception as exc:  # Redis down: say it once per kind of failure, keep going
+            why = f"could not save the shard sessions in Redis: {exc}"
+            if why != self._redis_save_error:
+                self._redis_save_error = why
+                self.reporter.problem(why)
+
     def session_reported(self, shard_id: int, data: Any) -> None:
         """Keep shard ``shard_id``'s session; write the session file soon (coalesced)."""
         self.sessions.report(shard_id, self.total_shards, data)
-        if self.sessions.path is not None and self._save_timer is None and not self._stopping:
+        stored = self.sessions.path is not None or self._redis_sessions is not None
+        if stored and self._save_timer is None and not self._stopping:
             loop = asyncio.get_running_loop()
             self._save_timer = loop.call_later(SESSION_SAVE_DELAY, self._save_sessions)
 
     def _save_sessions(self) -> None:
         self._save_timer = None
+        if self._redis_sessions is not None and not self._stopping:
+            self._spawn_bg(self._save_redis_sessions())
         try:
             self.sessions.save()
         except OSError as exc:  # a read-only directory: resuming after a restart is lost
@@ -396,6 +414,13 @@ class ShardManager:
         await self.directory.claim(ids)
         # Sessions a previous manager left resumable (stopped with SIGTERM, or crashed).
         self.sessions.load()
+        storage = getattr(self.directory, "session_storage", None)
+        if callable(storage):  # Redis: the sessions of this manager's shards live there
+            self._redis_sessions = storage()
+            try:
+                await self._redis_sessions.read(self.sessions, ids)
+            except Exception as exc:  # Redis trouble costs IDENTIFYs, never the start
+                self.reporter.problem(f"could not read the shard sessions from Redis: {exc}")
         if self.remote is not None:
             await self.remote.start(self.call_shard)
         self._ids = ids
@@ -736,6 +761,7 @@ class ShardManager:
                 self.sessions.forget()
             if self._spawned:
                 self._save_sessions()
+                await self._save_redis_sessions()
             if count:
                 self.reporter.stopped(count, time.monotonic() - started)
             background = list(self._background)

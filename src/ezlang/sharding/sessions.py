@@ -143,6 +143,15 @@ class SessionStore:
             }
         )
 
+    def dump_one(self, shard_id: int) -> str | None:
+        """Shard ``shard_id``'s session alone, in the same form (``None``: it has none)."""
+        saved = self.sessions.get(shard_id)
+        if saved is None:
+            return None
+        return json.dumps(
+            {"version": 1, "scope": self.scope, "sessions": {str(shard_id): asdict(saved)}}
+        )
+
     def load_text(self, text: str | None) -> int:
         """Add the sessions of ``text`` (from :meth:`dump`); returns how many were read.
 

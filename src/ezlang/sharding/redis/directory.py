@@ -34,6 +34,7 @@ from ezlang.sharding.redis.connection import (
     stderr_warn,
 )
 from ezlang.sharding.redis.keys import RedisKeys, default_host_name
+from ezlang.sharding.redis.sessions import RedisSessions
 from ezlang.sharding.redis.settings import RedisSettingsStore, SharedSettings
 
 __all__ = ["RedisShardDirectory"]
@@ -166,6 +167,10 @@ class RedisShardDirectory:
         self._started_at = time.time()
         #: Called with the shard ids another host took over while this one was cut off.
         self.on_lost: Callable[[list[int]], Awaitable[None] | None] | None = None
+
+    def session_storage(self) -> RedisSessions:
+        """Where the manager keeps its shards' resumable sessions (on this directory's client)."""
+        return RedisSessions(self._redis, self.keys)
 
     # -- shared decisions ------------------------------------------------------------------
 
