@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from tests.sharding.conftest import CapturingReporter as Lines
 
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.manager import ShardManager
@@ -14,15 +15,6 @@ from ezlang.sharding.progress import Reporter
 
 BOT = Path(__file__).parent.parent / "sharding" / "bots" / "counter.ez"
 pytestmark = pytest.mark.timeout(90)
-
-
-class Lines(Reporter):
-    def __init__(self) -> None:
-        super().__init__(progress=False)
-        self.lines: list[str] = []
-
-    def _emit(self, text: str, out: object) -> None:
-        self.lines.append(text)
 
 
 def manager(sb: Sandbox, url: str, reporter: Reporter) -> ShardManager:
