@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import socket
@@ -77,6 +78,10 @@ def current() -> ShardAgent | None:
     return _agent
 
 
+#: The names a ``broadcast_eval`` code string sees: the shard's client view, and the plain
+#: values the caller passed as ``{context: ...}`` (null without it), as in discord.js.
+EVAL_PARAMS = ("client", "context")
+
 #: Deepest nesting of lists and objects a result may have: JSON encoders and decoders recurse,
 #: and real data is never this deep.
 MAX_DEPTH = 100
@@ -104,6 +109,17 @@ def to_plain(value: Any) -> Any:
     if value is None or t is str or t is bool or (t is int and value.bit_length() <= _MAX_INT_BITS):
         return value  # the common answers, without the walk
     return _plain(value, 0, set())
+
+
+def plain_arg(what: str, name: str, value: Any) -> Any:
+    """``value`` made plain to travel to another shard (:func:`to_plain`), or the caller's
+    ``TypeError`` saying why it cannot (``what``: the builtin, ``name``: the argument)."""
+    try:
+        return to_plain(value)
+    except Unsendable as exc:
+        raise EzError(
+            "TypeError", f"{what}: {name} cannot be sent to another shard: {exc}"
+        ) from None
 
 
 def _plain(value: Any, depth: int, path: set[int]) -> Any:
@@ -195,6 +211,8 @@ class ShardAgent:
         channel.start()
         config = await channel.request("hello", {"pid": os.getpid()}, timeout=30)
         agent = cls(channel, config)
+        if isinstance(config.get("max_eval_bytes"), int):
+            channel.max_payload = config["max_eval_bytes"]  # the manager's limit, both ways
         channel._on_request = agent._on_request
         agent._start_background()
         _agent = agent
@@ -393,7 +411,7 @@ class ShardAgent:
     def _on_request(self, op: str, data: Any) -> Any:
         # Answered inline where possible (see Channel._dispatch_request): no task per call.
         if op == "eval":
-            return self.eval_now(data["code"], data.get("timeout"))
+            return self.eval_now(data["code"], data.get("timeout"), data.get("context"))
         if op == "fetch":
             return self.fetch(data["path"])
         if op == "stats":
@@ -431,7 +449,7 @@ class ShardAgent:
 
             install()
             try:
-                fn = compile_snippet(code, params=["client"], filename="<broadcast_eval>")
+                fn = compile_snippet(code, params=EVAL_PARAMS, filename="<broadcast_eval>")
             except EzError as exc:
                 raise _with_pos(exc) from None
             if len(self._snippets) > 256:  # a bot generating code strings must not leak memory
@@ -439,8 +457,9 @@ class ShardAgent:
             self._snippets[code] = fn
         return fn
 
-    def eval_now(self, code: str, timeout: float | None = None) -> Any:
-        """Run EasyLang ``code`` with ``client`` bound to this shard's client view.
+    def eval_now(self, code: str, timeout: float | None = None, context: Any = None) -> Any:
+        """Run EasyLang ``code`` with ``client`` bound to this shard's client view and
+        ``context`` to the caller's plain values (``broadcast_eval``'s ``context`` option).
 
         Returns the value when the code finishes without pausing (most evals), else an
         awaitable that finishes it within ``timeout`` seconds. Like ``call_async``, but the
@@ -449,7 +468,7 @@ class ShardAgent:
         """
         view = self._require_client()
         fn = self._compiled(code)
-        out = self._runner.run(fn, view)
+        out = self._runner.run(functools.partial(fn, view), context)
         if type(out) is Done:
             if out.ok:
                 try:
@@ -779,4 +798,12 @@ async def ez_setup(ctx: Any) -> AsyncIterator[ShardAgent]:
     yield agent
 
 
-__all__ = ["ShardAgent", "Unsendable", "current", "in_shard", "resolve_path", "to_plain"]
+__all__ = [
+    "ShardAgent",
+    "Unsendable",
+    "current",
+    "in_shard",
+    "plain_arg",
+    "resolve_path",
+    "to_plain",
+]

@@ -101,36 +101,41 @@ async def spawn_shards() -> list[dict[str, Any]]:
     return result
 
 
-def _eval_options(options: Any) -> tuple[Any, Any]:
+def _eval_options(options: Any) -> tuple[Any, Any, Any]:
     if options is None:
-        return None, None
+        return None, None, None
     if not isinstance(options, Mapping):
         raise EzError(
-            "TypeError", "broadcast_eval: options must be an object like {shard: 0, timeout: 5}"
+            "TypeError",
+            "broadcast_eval: options must be an object like {shard: 0, timeout: 5, context: {}}",
         )
     for key in options:
-        if key not in ("shard", "timeout"):
+        if key not in ("shard", "timeout", "context"):
             raise EzError(
-                "ValueError", f"broadcast_eval: unknown option '{key}' (known: shard, timeout)"
+                "ValueError",
+                f"broadcast_eval: unknown option '{key}' (known: shard, timeout, context)",
             )
-    return options.get("shard"), options.get("timeout")
+    context = options.get("context")
+    if context is not None:  # checked here, so a bad one is an error at the caller's line
+        context = agent_mod.plain_arg("broadcast_eval", "the context", context)
+    return options.get("shard"), options.get("timeout"), context
 
 
 async def broadcast_eval(code: Any = None, options: Any = None) -> Any:
-    """Run EasyLang ``code`` in every shard with ``client`` bound; results by shard id."""
+    """Run EasyLang ``code`` in every shard with ``client`` bound (and ``context``, the
+    ``{context: ...}`` option's plain values); results by shard id."""
     if code is None:
         raise EzError("ArgumentError", "broadcast_eval(code, options?) needs the code string")
-    shard, timeout = _eval_options(options)
+    shard, timeout, context = _eval_options(options)
     agent = _in_shard_agent()
     if agent is not None:
         if not isinstance(code, str):
             raise EzError("TypeError", f"broadcast_eval: code must be a string, got {code!r}")
         limit = timeout_arg(timeout, float(agent.config.get("eval_timeout", 5)))
-        return await agent.route(
-            "broadcast_eval", {"code": code, "shard": shard, "timeout": limit}, limit + 2
-        )
+        args = {"code": code, "shard": shard, "timeout": limit, "context": context}
+        return await agent.route("broadcast_eval", args, limit + 2)
     manager = _current_manager("broadcast_eval()")
-    return await manager.broadcast_eval(code, shard=shard, timeout=timeout)
+    return await manager.broadcast_eval(code, shard=shard, timeout=timeout, context=context)
 
 
 async def fetch_client_values(path: Any = None) -> list[Any]:

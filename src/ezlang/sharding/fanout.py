@@ -102,6 +102,7 @@ async def fan_out(
     local: Mapping[int, ShardProcess],
     remote: RemoteCaller | None,
     fail_fast: bool,
+    max_bytes: int = ipc.DEFAULT_MAX_PAYLOAD,
 ) -> FanOut:
     """Ask every shard in ``ids`` for ``op`` at once and collect the replies.
 
@@ -110,11 +111,14 @@ async def fan_out(
     after every shard answered, or — with ``fail_fast`` — after the first error, or after
     ``timeout`` seconds; shards still silent then are the ones not ``answered``. Nothing started
     here outlives the call: replies still on their way are forgotten, tasks cancelled and
-    awaited.
+    awaited. A payload over ``max_bytes`` of JSON is the caller's ``ValueError``: no shard
+    is asked.
     """
     loop = asyncio.get_running_loop()
-    fan = FanOut(ids, loop.create_future(), fail_fast)
     data_json = ipc.dumps(payload)
+    if len(data_json) > max_bytes:
+        raise ipc.too_large(f"{what}: the request", len(data_json), max_bytes, ipc.REQUEST_FIX)
+    fan = FanOut(ids, loop.create_future(), fail_fast)
     sent: list[tuple[ipc.Channel, int]] = []
     tasks: list[asyncio.Task[Any]] = []
     try:

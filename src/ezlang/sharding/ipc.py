@@ -34,7 +34,15 @@ from typing import Any
 from ezlang.lang.errors import KINDS, EzError
 
 _HEADER = struct.Struct(">I")
-MAX_FRAME = 64 * 1024 * 1024
+#: The default largest payload (``d``) of one message, in bytes of JSON: the manager option
+#: ``max_eval_bytes`` (both ends of a link get the same value; see :attr:`Channel.max_payload`).
+DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
+#: Room for a frame's envelope (kind, id, op, an error message) beyond its payload. A reader
+#: treats a frame larger than ``max_payload + FRAME_SLACK`` as a corrupt stream; a writer never
+#: sends one, because it checks the payload first (:func:`too_large`) and cuts error messages.
+FRAME_SLACK = 64 * 1024
+#: Longest error message a failed reply carries (a message quoting a huge value is cut).
+_MAX_ERROR_TEXT = 8 * 1024
 #: Size of a channel's receive buffer; it grows only for a frame that does not fit.
 _BUFFER = 64 * 1024
 
@@ -47,6 +55,27 @@ ReplyCallback = Callable[[bool, Any], None]
 
 class ChannelClosed(ConnectionError):
     """The other end went away (process exit or manager death)."""
+
+
+def _mib(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def too_large(what: str, size: int, limit: int, fix: str) -> EzError:
+    """The ``ValueError`` for a payload of ``size`` bytes over ``limit`` (``max_eval_bytes``)."""
+    return EzError(
+        "ValueError",
+        f"{what} is {_mib(size)} ({size} bytes of JSON), more than the limit of {_mib(limit)} "
+        f"({limit} bytes, the shard manager option max_eval_bytes); {fix}",
+    )
+
+
+#: What to do about a result over the limit.
+RESULT_FIX = "return less (counts or ids rather than whole objects) or raise max_eval_bytes"
+#: What to do about a request (code, context, data) over the limit.
+REQUEST_FIX = "send less (pass ids, not whole objects) or raise max_eval_bytes"
 
 
 def _fallback(value: Any) -> Any:
@@ -111,11 +140,9 @@ def request_frame(rid: int, op: str, data_json: str) -> bytes:
     )
 
 
-def reply_frame(rid: Any, value: Any) -> bytes:
-    """The frame of a successful reply (``TypeError``/``ValueError`` if JSON cannot carry it)."""
-    return _frame(
-        b'{"k":"r","i":%s,"ok":true,"d":%s}' % (dumps(rid).encode(), dumps(value).encode())
-    )
+def reply_frame(rid: Any, value_json: str) -> bytes:
+    """The frame of a successful reply whose value is already JSON text."""
+    return _frame(b'{"k":"r","i":%s,"ok":true,"d":%s}' % (dumps(rid).encode(), value_json.encode()))
 
 
 #: ``code`` of a failed reply to a call the answering side cancelled (it is shutting down).
@@ -231,7 +258,9 @@ class _FrameProtocol(LinkProtocol, asyncio.BufferedProtocol):
         while end - start >= 4:
             size = _HEADER.unpack_from(buf, start)[0]
             stop = start + 4 + size
-            if size > MAX_FRAME:
+            if size > channel.max_payload + FRAME_SLACK:
+                # The other end checks what it sends (see Channel._reply): only a broken or
+                # foreign writer gets here, and the stream cannot be trusted any more.
                 self._corrupt(f"IPC frame of {size} bytes is too large")
                 return
             if stop > end:
@@ -278,6 +307,10 @@ class Channel:
         self._transport: asyncio.Transport | None = None
         self.closed = asyncio.Event()
         self.close_reason = "channel closed"
+        #: Largest payload sent or accepted, in bytes of JSON (``max_eval_bytes``): a request
+        #: over it is refused with a ``ValueError`` before it is sent, a reply over it becomes
+        #: a failed reply with that ``ValueError`` — never a frame the other end must refuse.
+        self.max_payload = DEFAULT_MAX_PAYLOAD
 
     @classmethod
     async def from_socket(
@@ -330,6 +363,8 @@ class Channel:
         caller bounds the wait and calls :meth:`forget` for a reply it no longer wants.
         Raises ``ChannelClosed`` if the channel is already closed.
         """
+        if len(data_json) > self.max_payload:
+            raise too_large(f"the {op} request", len(data_json), self.max_payload, REQUEST_FIX)
         rid = next(self._ids)
         self._write_frame(request_frame(rid, op, data_json))
         self._pending[rid] = on_reply
@@ -390,16 +425,28 @@ class Channel:
 
     def _reply(self, rid: Any, value: Any) -> None:
         try:
-            frame = reply_frame(rid, value)
+            body = dumps(value)  # (ASCII: its length is its size in bytes)
         except Exception as exc:  # a value JSON cannot carry (or nested too deep)
             self._reply_error(rid, error_payload(exc))
             return
+        if len(body) > self.max_payload:
+            # Sent as it is, the frame would be refused by the other end's reader, which would
+            # close the link (and the shard would exit): answer with what went wrong instead.
+            limit = self.max_payload
+            self._reply_error(
+                rid, error_payload(too_large("the result", len(body), limit, RESULT_FIX))
+            )
+            return
+        frame = reply_frame(rid, body)
         try:
             self._write_frame(frame)
         except (ChannelClosed, ConnectionError, RuntimeError):
             pass
 
     def _reply_error(self, rid: Any, payload: dict[str, str]) -> None:
+        message = payload.get("message", "")
+        if len(message) > _MAX_ERROR_TEXT:  # (a message quoting a huge value must still fit)
+            payload = {**payload, "message": message[:_MAX_ERROR_TEXT] + "…"}
         try:
             self._write({"k": "r", "i": rid, "ok": False, "e": payload})
         except (ChannelClosed, ConnectionError, RuntimeError):

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding import messaging, rest_limits
+from ezlang.sharding.agent import plain_arg
 from ezlang.sharding.backends import (
     Backends,
     GatewayFacts,
@@ -217,6 +218,7 @@ class ShardManager:
             # With the gateway URL, the shard needs no GET /gateway/bot of its own.
             "heartbeat_interval": self.options.heartbeat_interval,
             "eval_timeout": self.options.eval_timeout,
+            "max_eval_bytes": self.options.max_eval_bytes,
             # A session the previous process of this shard left resumable: RESUME it.
             "resume": None if handover else self.sessions.offer(shard_id, self.total_shards),
             "handover": handover,
@@ -282,6 +284,7 @@ class ShardManager:
                 args.get("code"),  # type: ignore[arg-type]
                 shard=args.get("shard"),
                 timeout=args.get("timeout"),
+                context=args.get("context"),
             )
         if op == "fetch_client_values":
             if args.get("shard") is not None:  # one shard's value (discord.js's fetchClientValues)
@@ -540,6 +543,7 @@ class ShardManager:
             local=self.shards,
             remote=self.remote,
             fail_fast=fail_fast,
+            max_bytes=self.options.max_eval_bytes,
         )
 
     async def _shard_failure(
@@ -570,13 +574,19 @@ class ShardManager:
         raise name_shard(what, fan.ids[index], error)
 
     async def broadcast_eval(
-        self, code: str, shard: int | None = None, timeout: float | None = None
+        self,
+        code: str,
+        shard: int | None = None,
+        timeout: float | None = None,
+        context: Any = None,
     ) -> Any:
         """Run EasyLang ``code`` in every shard (or one) with ``client`` bound; results by id.
 
-        ``code`` is a body with ``return`` or a bare expression. Never hangs: each shard gets
-        ``timeout`` seconds (default ``eval_timeout``) and a shard that fails or dies raises an
-        error naming it.
+        ``code`` is a body with ``return`` or a bare expression; ``context`` (plain values) is
+        bound as ``context`` inside it. Never hangs: each shard gets ``timeout`` seconds
+        (default ``eval_timeout``) and a shard that fails or dies raises an error naming it.
+        Code and context, and each shard's result, are limited to ``max_eval_bytes`` of JSON
+        (a ``ValueError`` over it).
         """
         if not isinstance(code, str):
             raise EzError("TypeError", f"broadcast_eval: code must be a string, got {code!r}")
@@ -584,7 +594,9 @@ class ShardManager:
             raise EzError("ValueError", "broadcast_eval: code must not be empty")
         limit = timeout_arg(timeout, self.options.eval_timeout)
         self._require_spawned("broadcast_eval")
-        payload = {"code": code, "timeout": limit}
+        payload: dict[str, Any] = {"code": code, "timeout": limit}
+        if context is not None:
+            payload["context"] = plain_arg("broadcast_eval", "the context", context)
         # The child enforces the limit itself; the manager's own limit is a little longer so
         # the child's clearer message wins, while a frozen child still cannot hang the call.
         call_limit = limit + 0.25

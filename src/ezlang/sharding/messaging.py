@@ -94,13 +94,7 @@ async def _run(fn: Callable[..., Any], data: Any, from_shard: Any) -> None:
 
 
 def _message(what: str, data: Any, from_shard: int | None) -> dict[str, Any]:
-    try:
-        plain = agent_mod.to_plain(data)
-    except agent_mod.Unsendable as exc:
-        raise EzError(
-            "TypeError", f"{what}: the data cannot be sent to another shard: {exc}"
-        ) from None
-    return {"data": plain, "from": from_shard}
+    return {"data": agent_mod.plain_arg(what, "the data", data), "from": from_shard}
 
 
 async def manager_send(

@@ -26,6 +26,8 @@ OPTION_HELP: dict[str, str] = {
     "respawn": "restart shards that exit (boolean)",
     "spawn_timeout": "seconds a shard may take to become READY",
     "eval_timeout": "seconds broadcast_eval waits for each shard",
+    "max_eval_bytes": "largest broadcast_eval code+context or result, in bytes of JSON "
+    "(default 16 MiB)",
     "heartbeat_interval": "seconds between IPC heartbeats",
     "heartbeat_timeout": "seconds without a heartbeat before a shard is killed and respawned",
     "max_restarts": "crashes allowed within restart_window before a shard is marked failed",
@@ -68,6 +70,7 @@ class ShardOptions:
     respawn: bool = True
     spawn_timeout: float = 30.0
     eval_timeout: float = 5.0
+    max_eval_bytes: int = 16 * 1024 * 1024  # ezlang.sharding.ipc.DEFAULT_MAX_PAYLOAD
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 30.0
     max_restarts: int = 5
@@ -365,6 +368,9 @@ def parse_options(
     for name in ("rest_global_rate", "rest_invalid_limit"):
         if o.get(name) is not None:
             kw[name] = _int(name, o[name], minimum=1)
+    if o.get("max_eval_bytes") is not None:
+        # 1 KiB at least: below that not even stats or an error message would fit.
+        kw["max_eval_bytes"] = _int("max_eval_bytes", o["max_eval_bytes"], minimum=1024)
     return ShardOptions(bot_file=path, **kw)
 
 

@@ -325,6 +325,7 @@ class ShardProcess:
         self.pid = proc.pid
         self.started_at = self.attempt_started = time.monotonic()
         self.channel = await self._open_channel(parent_sock)
+        self.channel.max_payload = self.owner.options.max_eval_bytes  # the child gets it too
         self.channel.start()
         assert proc.stdout is not None and proc.stderr is not None
         self._io_tasks = [

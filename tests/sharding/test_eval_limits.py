@@ -1,0 +1,203 @@
+"""broadcast_eval's ``context`` option (values passed, not pasted into the code) and the
+``max_eval_bytes`` limit: code, context and results of any size are clear ``ValueError``s
+above it, travel intact below it, and never cut the IPC link (the shard stays the same process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ezlang.lang.errors import EzError
+from ezlang.sandbox import Sandbox
+from ezlang.sharding import ipc
+
+from .conftest import HERE
+
+pytestmark = pytest.mark.timeout(120)
+
+EZBOT = HERE / "bots" / "bot.ez"
+LIMIT = 2 * 1024 * 1024
+
+#: A string of ``context.n`` characters (a JSON string of n + 2 bytes: the quotes).
+STRING_OF_N = (
+    'let s = "x"\nwhile length(s) < context.n {\n    s = s + s\n}\nreturn substr(s, 0, context.n)'
+)
+
+
+async def test_context_is_bound_in_the_code_and_hostile_text_stays_data(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(EZBOT, total_shards=2)
+    await manager.spawn()
+    # What pasting this into the code string would have run, passed as data it is only text.
+    hostile = '"); stop_shards(); print("'
+    results = await manager.broadcast_eval(
+        "return {echo: context.text, twice: context.n * 2, guilds: client.guilds.cache.size > 0}",
+        context={"text": hostile, "n": 21},
+    )
+    assert results == [{"echo": hostile, "twice": 42, "guilds": True}] * 2
+    # Without the option, context is null; one shard gets its own context only.
+    assert await manager.broadcast_eval("return context == null") == [True, True]
+    assert await manager.broadcast_eval("return context", shard=1, context=[1, "a"]) == [1, "a"]
+    # From inside a shard (routed through the manager), with a context of its own.
+    nested = 'return broadcast_eval("return context.n + 1", {context: {n: 41}})'
+    assert await manager.broadcast_eval(nested, shard=0) == [42, 42]
+    assert all(s.status == "ready" for s in manager.shards.values())
+
+
+async def test_a_context_that_cannot_travel_is_the_callers_type_error(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(EZBOT, total_shards=1)
+    await manager.spawn()
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval("return 1", context={"loop": cyclic})
+    assert info.value.kind == "TypeError"
+    assert info.value.message == (
+        "broadcast_eval: the context cannot be sent to another shard: a list that contains itself"
+    )
+    # The same from a shard's code: its error names the context, the shard is unharmed.
+    inner = 'func f() {\n    return 1\n}\nreturn broadcast_eval("return 1", {context: {f: f}})'
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval(inner)
+    assert info.value.kind == "TypeError"
+    assert "the context cannot be sent to another shard: a function" in info.value.message
+
+
+async def test_results_up_to_the_limit_travel_and_above_it_are_a_value_error(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(EZBOT, total_shards=1, max_eval_bytes=LIMIT)
+    await manager.spawn()
+    pid = manager.shards[0].pid
+    # Exactly the limit (n characters + 2 quotes): arrives intact.
+    (text,) = await manager.broadcast_eval(STRING_OF_N, context={"n": LIMIT - 2})
+    assert text == "x" * (LIMIT - 2)
+    # One byte more: the shard answers with the error instead of sending it.
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval(STRING_OF_N, context={"n": LIMIT - 1})
+    assert info.value.kind == "ValueError"
+    message = info.value.message
+    assert message.startswith("broadcast_eval failed on shard 0: the result is 2.0 MiB"), message
+    assert f"({LIMIT + 1} bytes of JSON), more than the limit of 2.0 MiB ({LIMIT} bytes" in message
+    assert "max_eval_bytes" in message
+    # The same after the code paused (the other way an eval ends in the shard).
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval("wait(0.01)\n" + STRING_OF_N, context={"n": LIMIT})
+    assert info.value.kind == "ValueError" and f"({LIMIT + 2} bytes" in info.value.message
+    # The link and the shard survived: the same process answers the next call.
+    assert await manager.broadcast_eval("return 1") == [1]
+    assert manager.shards[0].pid == pid and manager.shards[0].restarts == 0
+    assert "Traceback" not in reporter.text()
+
+
+async def test_code_and_context_over_the_limit_are_refused_before_sending(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, reporter = make_manager(EZBOT, total_shards=2, max_eval_bytes=LIMIT)
+    await manager.spawn()
+    pid = manager.shards[0].pid
+    for kwargs in ({"code": "return " + "1" * LIMIT}, {"code": "1", "context": "y" * LIMIT}):
+        with pytest.raises(EzError) as info:
+            await manager.broadcast_eval(**kwargs)  # type: ignore[arg-type]
+        assert info.value.kind == "ValueError"
+        assert info.value.message.startswith("broadcast_eval: the request is 2.0 MiB")
+        assert f"more than the limit of 2.0 MiB ({LIMIT} bytes" in info.value.message
+    # From inside a shard: refused in the shard, before it reaches the manager.
+    inner = 'return broadcast_eval("return 1", {context: context + context})'
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval(inner, context="z" * (LIMIT // 2 + 10))
+    assert info.value.kind == "ValueError"
+    assert "the route request is 2.0 MiB" in info.value.message
+    # The results of all shards together, routed back to a shard, are bounded the same way
+    # (each 1.5 MB, 3 MB in all): the calling shard's code gets the ValueError.
+    inner = "return length(broadcast_eval(context.code, {context: {n: context.n}}))"
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval(inner, shard=0, context={"code": STRING_OF_N, "n": 1_500_000})
+    assert info.value.kind == "ValueError"
+    assert "the result is 2.9 MiB (3000007 bytes of JSON)" in info.value.message
+    assert await manager.broadcast_eval("return 2") == [2, 2]
+    assert manager.shards[0].pid == pid and manager.shards[0].restarts == 0
+    assert "Traceback" not in reporter.text()
+
+
+async def test_a_result_above_the_old_64_mib_breakage_no_longer_kills_the_shard(
+    sandbox: Sandbox, make_manager
+) -> None:
+    # Before max_eval_bytes, a reply frame over 64 MiB made the manager close the link and the
+    # shard exited ("exit code 0"). With the default limit (16 MiB) the shard answers instead.
+    manager, reporter = make_manager(EZBOT, total_shards=1)
+    await manager.spawn()
+    pid = manager.shards[0].pid
+    n = 70 * 1024 * 1024
+    started = time.monotonic()
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval(STRING_OF_N, context={"n": n}, timeout=30)
+    assert info.value.kind == "ValueError"
+    assert f"the result is 70.0 MiB ({n + 2} bytes of JSON)" in info.value.message
+    assert "(16777216 bytes, the shard manager option max_eval_bytes)" in info.value.message
+    assert time.monotonic() - started < 30
+    assert await manager.broadcast_eval("return 1") == [1]
+    assert manager.shards[0].pid == pid and manager.shards[0].restarts == 0
+    assert "Traceback" not in reporter.text()
+
+
+async def test_an_ez_manager_script_gets_the_context_error_at_its_line(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    script = tmp_path / "manager.ez"
+    script.write_text(
+        f"create_shard_manager({str(EZBOT)!r}, {{total_shards: 1}})\n"
+        "spawn_shards()\n"
+        'print(broadcast_eval("return context.name", {context: {name: "Ann"}}))\n'
+        "func f() {\n    return 1\n}\n"
+        'broadcast_eval("return 1", {context: {f: f}})\n'
+        'print("not reached")\n'
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ezlang", "run", str(script), "--api", sandbox.api_url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DISCORD_TOKEN": sandbox.token},
+    )  # fmt: skip
+    out_bytes, err_bytes = await asyncio.wait_for(proc.communicate(), 90)
+    out, err = out_bytes.decode(), err_bytes.decode()
+    assert proc.returncode != 0, out + err
+    assert '["Ann"]' in out and "not reached" not in out, out
+    assert "TypeError: broadcast_eval: the context cannot be sent to another shard" in err, err
+    assert "manager.ez:7" in err, err
+    assert "Traceback" not in err
+
+
+async def test_the_ipc_framing_carries_frames_above_64_mib_when_the_limit_allows() -> None:
+    # The link itself has no fixed frame size any more: what decides is max_payload (the
+    # manager's max_eval_bytes), the same on both ends.
+    left_sock, right_sock = socket.socketpair()
+    big = "y" * (70 * 1024 * 1024)
+    left = await ipc.Channel.from_socket(left_sock)
+    right = await ipc.Channel.from_socket(right_sock, on_request=lambda op, data: big[:data])
+    try:
+        for channel in (left, right):
+            channel.max_payload = 80 * 1024 * 1024
+            channel.start()
+        assert await left.request("give", len(big), timeout=30) == big
+        right.max_payload = 1024  # now the answering side refuses, and says why
+        with pytest.raises(EzError) as info:
+            await left.request("give", 2000, timeout=30)
+        assert info.value.kind == "ValueError"
+        assert info.value.message.startswith("the result is 2.0 KiB (2002 bytes of JSON)")
+        assert await left.request("give", 3, timeout=5) == "yyy"  # the link is still up
+        with pytest.raises(EzError) as info:
+            right.send_request("x", ipc.dumps("z" * 2000), lambda ok, value: None)
+        assert info.value.message.startswith("the x request is 2.0 KiB (2002 bytes of JSON)")
+    finally:
+        await left.close()
+        await right.close()
