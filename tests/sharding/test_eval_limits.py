@@ -18,7 +18,7 @@ from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 from ezlang.sharding import ipc
 
-from .conftest import HERE
+from .conftest import HERE, text_channel, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -201,3 +201,36 @@ async def test_the_ipc_framing_carries_frames_above_64_mib_when_the_limit_allows
     finally:
         await left.close()
         await right.close()
+
+
+async def test_js_shards_bind_context_and_answer_a_result_over_the_limit(
+    sandbox: Sandbox, make_manager, discordjs_dir: Path
+) -> None:
+    manager, reporter = make_manager(discordjs_dir / "bot.js", total_shards=2, max_eval_bytes=LIMIT)
+    await manager.spawn()
+    pids = [manager.shards[i].pid for i in (0, 1)]
+    # A code string sees `context`; a function gets it as its second argument (discord.js).
+    assert await manager.broadcast_eval("context.n + 1", context={"n": 41}) == [42, 42]
+    fn = "(c, ctx) => ctx.n * 2 + c.shard.ids[0]"
+    assert await manager.broadcast_eval(fn, context={"n": 21}) == [42, 43]
+    code = "'x'.repeat(context.n)"
+    assert await manager.broadcast_eval(code, shard=1, context={"n": LIMIT - 2}) == "x" * (
+        LIMIT - 2
+    )
+    with pytest.raises(EzError) as info:
+        await manager.broadcast_eval(code, shard=1, context={"n": LIMIT - 1})
+    assert info.value.kind == "ValueError"
+    assert info.value.message.startswith(
+        f"broadcast_eval failed on shard 1: the result is 2.0 MiB ({LIMIT + 1} bytes of JSON), "
+        f"more than the limit of 2.0 MiB ({LIMIT} bytes, the shard manager option max_eval_bytes)"
+    )
+    # The bot's own client.shard.broadcastEval with a context: bound, and refused when too big.
+    channel = text_channel(sandbox, 0, 2)
+    await sandbox.inject_message(channel, "!context")
+    rows = await wait_until(lambda: sandbox.bot_messages(channel), 20, "the bot's reply")
+    assert rows[0]["content"].startswith(
+        "w0,w1; ValueError: the broadcastEval request is 3.0 MiB"
+    ), rows[0]["content"]
+    assert await manager.broadcast_eval("1 + 1") == [2, 2]
+    assert [manager.shards[i].pid for i in (0, 1)] == pids
+    assert "Traceback" not in reporter.text()

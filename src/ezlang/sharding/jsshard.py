@@ -38,7 +38,16 @@ from typing import Any
 
 from ezlang.lang.errors import EzError
 from ezlang.sharding.agent import ENV_FD, LOGIN_REJECTED
-from ezlang.sharding.ipc import Channel, ChannelClosed, LinkProtocol, loads
+from ezlang.sharding.ipc import (
+    FRAME_SLACK,
+    RESULT_FIX,
+    Channel,
+    ChannelClosed,
+    LinkProtocol,
+    dumps,
+    loads,
+    too_large,
+)
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
 from ezlang.sharding.process import ShardProcess
 
@@ -49,7 +58,6 @@ ENV_NODE = "EZLANG_NODE"
 #: discord.js 14 needs this Node major version or newer.
 MIN_NODE = 18
 INSTALL_NODE = "apt-get install nodejs npm (Debian/Ubuntu), or see https://nodejs.org"
-_MAX_LINE = 64 * 1024 * 1024
 
 
 # --- finding Node and discord.js -------------------------------------------------------------
@@ -149,12 +157,13 @@ class _LineProtocol(LinkProtocol, asyncio.Protocol):
     def __init__(self, channel: NodeChannel) -> None:
         self.channel: NodeChannel = channel
         self.buffer = bytearray()
+        self.scanned = 0  # bytes of the buffer known to hold no newline (a long line's start)
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
         buf += data
         start = 0
-        while (end := buf.find(b"\n", start)) >= 0:
+        while (end := buf.find(b"\n", max(start, self.scanned))) >= 0:
             line = bytes(buf[start:end])
             start = end + 1
             try:
@@ -170,7 +179,10 @@ class _LineProtocol(LinkProtocol, asyncio.Protocol):
                         {"message": "error handling a Node IPC message", "exception": exc}
                     )
         del buf[:start]
-        if len(buf) > _MAX_LINE:
+        self.scanned = len(buf)
+        # The preload checks what it sends against max_eval_bytes (see its reply()): a longer
+        # line comes from a broken writer, and the stream cannot be trusted any more.
+        if len(buf) > self.channel.max_payload + FRAME_SLACK:
             self.fail("Node IPC message too large")
 
 
@@ -339,6 +351,9 @@ class JsShardProcess(ShardProcess):
         async def run() -> None:
             try:
                 result = await self.owner.route(self.id, call)
+                size, limit = len(dumps(result)), self.owner.options.max_eval_bytes
+                if size > limit:  # (the results of every shard together)
+                    raise too_large("the result", size, limit, RESULT_FIX)
                 reply = {"_result": result}
             except Exception as exc:  # every failure goes back to the bot's promise
                 kind = exc.kind if isinstance(exc, EzError) else type(exc).__name__

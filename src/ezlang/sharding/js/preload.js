@@ -49,6 +49,27 @@ function send(message) {
   if (process.connected) process.send(message, () => {});
 }
 
+// The bot's own client.shard.broadcastEval(fn, {context}) sends discord.js's `_sEval` (the
+// function's text with the context pasted in as JSON) straight through process.send: one over
+// max_eval_bytes is answered here, as the manager answers a failed call (discord.js rejects
+// the bot's promise with it), instead of reaching the manager as a line it must refuse.
+const processSend = process.send.bind(process);
+process.send = function ezlangSend(message, ...rest) {
+  if (message && typeof message === 'object' && typeof message._sEval === 'string') {
+    const size = jsonSize(message);
+    if (size > config.max_eval_bytes) {
+      const fix = 'pass less context (ids, not whole objects) or raise max_eval_bytes';
+      const answer = { _sEval: message._sEval, _error: { name: 'ValueError', message: tooLarge('the broadcastEval request', size, fix) } };
+      if ('_sEvalShard' in message) answer._sEvalShard = message._sEvalShard;
+      setImmediate(() => process.emit('message', answer));
+      const callback = rest.find((arg) => typeof arg === 'function');
+      if (callback) setImmediate(callback, null);
+      return true;
+    }
+  }
+  return processSend(message, ...rest);
+};
+
 function event(op, data) {
   send({ k: 'e', op, d: data ?? null });
 }
@@ -61,7 +82,39 @@ function request(op, data) {
   });
 }
 
+function mib(size) {
+  return size < 1024 * 1024 ? `${(size / 1024).toFixed(1)} KiB` : `${(size / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** The error for a payload over the manager's max_eval_bytes (the words of ezlang.sharding.ipc). */
+function tooLarge(what, size, fix) {
+  const limit = config.max_eval_bytes;
+  const amount = Number.isFinite(size) ? `${mib(size)} (${size} bytes of JSON)` : 'over 512 MiB of JSON';
+  return (
+    `${what} is ${amount}, more than the limit of ${mib(limit)} (${limit} bytes, the shard ` +
+    `manager option max_eval_bytes); ${fix}`
+  );
+}
+
+/** The size of `value` as JSON, in bytes (Infinity: longer than V8 can make a string). */
+function jsonSize(value) {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? 'null');
+  } catch (error) {
+    if (error instanceof RangeError) return Infinity;
+    throw error;
+  }
+}
+
 function reply(id, value) {
+  // Measured before sending: a line over the limit would make the manager close the channel
+  // (and this shard exit), so such a result is answered with the ValueError instead.
+  const size = jsonSize(value);
+  if (size > config.max_eval_bytes) {
+    const fix = 'return less (counts or ids rather than whole objects) or raise max_eval_bytes';
+    replyError(id, 'ValueError', tooLarge('the result', size, fix));
+    return;
+  }
   send({ k: 'r', i: id, ok: true, d: value });
 }
 
@@ -203,16 +256,18 @@ async function stopFatal(reason) {
 const AsyncFunction = (async () => {}).constructor;
 const compiled = new Map();
 
-/** `code` as a function of `client`: an expression (`client.guilds.cache.size`, or a function
- * such as `c => c.ws.ping`, which is then called with the client) or a body with `return`. */
+/** `code` as a function of `client` and `context`: an expression (`client.guilds.cache.size`,
+ * or a function such as `(c, ctx) => c.guilds.cache.get(ctx.id)`, which is then called with the
+ * client and the context, as discord.js's broadcastEval(fn, {context}) does) or a body with
+ * `return`. */
 function compile(code) {
   let fn = compiled.get(code);
   if (fn) return fn;
   try {
-    fn = new Function('client', `return (\n${code}\n);`);
+    fn = new Function('client', 'context', `return (\n${code}\n);`);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    fn = new AsyncFunction('client', code); // a SyntaxError here is the code's own
+    fn = new AsyncFunction('client', 'context', code); // a SyntaxError here is the code's own
   }
   if (compiled.size > 256) compiled.clear(); // generated code strings must not leak memory
   compiled.set(code, fn);
@@ -289,8 +344,9 @@ function errorReply(id, error) {
 
 function answerEval(id, data) {
   const bot = requireClient();
-  let value = compile(data.code).call(bot, bot);
-  if (typeof value === 'function') value = value.call(bot, bot);
+  const context = data.context ?? null; // broadcast_eval's {context: ...}: plain values
+  let value = compile(data.code).call(bot, bot, context);
+  if (typeof value === 'function') value = value.call(bot, bot, context);
   if (!value || typeof value.then !== 'function') {
     reply(id, toPlain(value)); // most evals: answered at once
     return;

@@ -26,6 +26,17 @@ client.on('messageCreate', async (message) => {
     const id = await client.shard.broadcastEval((c) => c.shard.ids[0], { shard: 2 });
     const error = await client.shard.broadcastEval(() => nope).catch((e) => `${e.name}: ${e.message}`);
     await message.reply(`one ${size} ${id}; ${error}`);
+  } else if (message.content === '!context') {
+    // discord.js's context option: the function's second argument; one over max_eval_bytes
+    // (the test's manager: 2 MiB) is refused with a ValueError, the shard unharmed.
+    const ids = await client.shard.broadcastEval((c, ctx) => `${ctx.word}${c.shard.ids[0]}`, {
+      context: { word: 'w' },
+    });
+    const big = { s: 'x'.repeat(3 * 1024 * 1024) };
+    const error = await client.shard
+      .broadcastEval((c, ctx) => ctx.s.length, { context: big })
+      .catch((e) => `${e.name}: ${e.message}`);
+    await message.reply(`${ids.join(',')}; ${error}`);
   } else if (message.content === '!respawnall') {
     await client.shard.respawnAll();
   } else if (message.content === '!block') {
