@@ -123,3 +123,38 @@ async def test_an_idle_subscription_stays_up_and_keeps_answering(redis_server) -
         await b.close()
     finally:
         bus_module._PING_INTERVAL = old
+
+
+async def big_local_call(shard_id: int, op: str, payload: Any, timeout: float | None) -> Any:
+    """A shard whose result is ``payload`` characters long."""
+    return "x" * int(payload)
+
+
+async def test_requests_and_results_over_max_bytes_are_value_errors_and_the_bus_stays_up(
+    redis_server,
+) -> None:
+    limit = 1024 * 1024
+    a = await make_bus(redis_server.url, "a", max_bytes=limit)
+    b = await make_bus(redis_server.url, "b", max_bytes=limit)
+    b.serve_with(big_local_call)
+    # Up to the limit a result travels intact (a JSON string: n characters + 2 quotes).
+    assert await a.call("b", 1, "big", limit - 2, timeout=10) == "x" * (limit - 2)
+    with pytest.raises(EzError) as err:
+        await a.call("b", 1, "big", limit - 1, timeout=10)
+    assert err.value.kind == "ValueError"
+    assert err.value.message.startswith(
+        f"the result of shard 1 on host 'b' is 1.0 MiB ({limit + 1} bytes of JSON), more than "
+        f"the limit of 1.0 MiB ({limit} bytes, the shard manager option max_eval_bytes)"
+    )
+    # A batch carries several results in one message: the batch as a whole is bounded.
+    with pytest.raises(EzError) as err:
+        await a.call_many("b", [1, 2], "big", limit // 2 + 1, timeout=10)
+    assert "the result of shards 1, 2 on host 'b' (sent as one) is 1.0 MiB" in err.value.message
+    # A request over the limit is refused before it is published.
+    with pytest.raises(EzError) as err:
+        await a.call("b", 1, "echo", "y" * limit, timeout=10)
+    assert err.value.kind == "ValueError"
+    assert err.value.message.startswith("the echo request to shard 1 is 1.0 MiB")
+    assert await a.call("b", 1, "big", 3, timeout=5) == "xxx"  # still up
+    await a.close()
+    await b.close()

@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 
 from ezlang.lang.errors import KINDS, EzError
 from ezlang.sharding.interfaces import ShardCallError
+from ezlang.sharding.ipc import DEFAULT_MAX_PAYLOAD, REQUEST_FIX, RESULT_FIX, too_large
 from ezlang.sharding.redis.connection import (
     REDIS_DOWN_ERRORS,
     RateLimitedWarning,
@@ -90,8 +91,14 @@ class RedisBus:
         client: aioredis.Redis | None = None,
         secret: str | bytes,
         max_age: float = 30.0,
+        max_bytes: int = DEFAULT_MAX_PAYLOAD,
     ) -> None:
         self.redis_url = redis_url
+        #: Largest request payload or reply result, in bytes of JSON (``max_eval_bytes``):
+        #: over it a call fails with a ``ValueError`` instead of being published. Redis drops
+        #: a subscriber whose pending output passes ``client-output-buffer-limit pubsub``
+        #: (32 MB by default), which would cut every host's replies, not just this one.
+        self.max_bytes = max_bytes
         # Every message is signed: only the bot's own managers may run code through the bus.
         self._signer = BusSigner(secret, max_age=max_age)
         self.keys = RedisKeys(str(app_id))
@@ -266,6 +273,8 @@ class RedisBus:
         except Exception as exc:  # a bug on this host must not leave the caller hanging
             reply.update(ok=False, kind="ShardingError", message=f"host '{self.host}': {exc!r}")
         channel = self.keys.replies(str(req.get("from")))
+        if reply.get("ok"):
+            reply = self._bounded(reply, req)
         try:
             data = self._signer.seal(channel, reply)
         except (TypeError, ValueError) as exc:
@@ -285,6 +294,24 @@ class RedisBus:
             # The caller's wait ends with its timeout (or at once when its reader sees the
             # outage); the outage itself is reported once by the shared warning.
             self._warnings("down", down_message(self.redis_url, exc))
+
+    def _bounded(self, reply: dict[str, Any], req: dict[str, Any]) -> dict[str, Any]:
+        """``reply``, or a failed reply when its result is over :attr:`max_bytes` (each shard's
+        result is bounded already, but a batch carries several in one message)."""
+        try:
+            size = len(json.dumps(reply.get("result")))
+        except (TypeError, ValueError):
+            return reply  # said by the caller of this method, which seals it
+        if size <= self.max_bytes:
+            return reply
+        shards = req.get("shard_ids", [req.get("shard_id")])
+        what = f"the result of shards {_id_list(shards)} on host '{self.host}' (sent as one)"
+        if "shard_ids" not in req:
+            what = f"the result of shard {req.get('shard_id')} on host '{self.host}'"
+        return {
+            "id": reply.get("id"),
+            **_failure(too_large(what, size, self.max_bytes, RESULT_FIX)),
+        }
 
     async def call_many(
         self,
@@ -342,6 +369,9 @@ class RedisBus:
         *,
         what: str,
     ) -> Any:
+        size = len(json.dumps(payload))
+        if size > self.max_bytes:
+            raise too_large(f"the {op} request to {what}", size, self.max_bytes, REQUEST_FIX)
         deadline = None if timeout is None else time.monotonic() + timeout + _REPLY_SLACK
         req_id = f"{self.host}|{self._nonce}|{next(self._ids)}"
         data = self._signer.seal(

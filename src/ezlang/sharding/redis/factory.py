@@ -64,6 +64,7 @@ async def make_backends(options: Any, gateway: Any) -> Backends:
         identify_window=gateway.identify_window,
         secret=options.token,
     )
+    multi.bus.max_bytes = options.max_eval_bytes
     try:
         return await _join(multi, options, gateway)
     except BaseException:
