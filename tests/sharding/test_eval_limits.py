@@ -52,6 +52,31 @@ async def test_context_is_bound_in_the_code_and_hostile_text_stays_data(
     assert all(s.status == "ready" for s in manager.shards.values())
 
 
+#: The docs' example (docs/SHARDING.md, "Passing values into the code"): the pasted form and the
+#: safe one.
+COUNT_PASTED = (
+    'let n = 0\nfor g in list_guilds() {\n    if g.name == "NAME" {\n        n += 1\n    }\n}\n'
+    "return n"
+)
+COUNT_SAFE = COUNT_PASTED.replace('"NAME"', "context.name")
+
+
+async def test_pasting_input_into_code_runs_it_and_context_does_not(
+    sandbox: Sandbox, make_manager
+) -> None:
+    manager, _ = make_manager(EZBOT, total_shards=1)
+    await manager.spawn()
+    hostile = 'x" {\n}\nreturn "the member\'s own code ran"\nif "" == "'
+    assert await manager.broadcast_eval(COUNT_PASTED.replace("NAME", hostile)) == [
+        "the member's own code ran"
+    ]
+    assert await manager.broadcast_eval(COUNT_SAFE, context={"name": hostile}) == [0]
+    (guilds,) = await manager.broadcast_eval("return list_guilds()")
+    name = guilds[0]["name"]
+    counted = await manager.broadcast_eval(COUNT_SAFE, context={"name": name})
+    assert counted == [sum(1 for g in guilds if g["name"] == name)] and counted[0] >= 1
+
+
 async def test_a_context_that_cannot_travel_is_the_callers_type_error(
     sandbox: Sandbox, make_manager
 ) -> None:
