@@ -25,6 +25,7 @@ def options(url: str, **kw: Any) -> Any:
         "total_shards": 8,
         "shard_list": (0, 1, 2, 3),
         "heartbeat_interval": 0.5,
+        "max_eval_bytes": 2 * 1024 * 1024,
     }
     return types.SimpleNamespace(**{**base, **kw})
 
@@ -65,6 +66,7 @@ async def test_the_application_id_falls_back_to_a_digest_never_the_token() -> No
 
 async def test_make_backends_agrees_and_returns_redis_parts(redis_server) -> None:
     first = await make_backends(options(redis_server.url), gateway())
+    assert first.remote.multi.bus.max_bytes == 2 * 1024 * 1024  # the option reaches the bus
     assert first.total_shards == 8 and first.max_concurrency == 1
     assert type(first.identify_queue).__name__ == "RedisIdentifyQueue"
     assert first.remote is not None
