@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -69,6 +70,17 @@ def shard_processes() -> list[psutil.Process]:
         except psutil.Error:
             pass
     return out
+
+
+async def run_ez_script(script: Path, sb: Sandbox) -> tuple[int | None, str, str]:
+    """Run an EasyLang manager script against sandbox ``sb``: ``(exit code, stdout, stderr)``."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ezlang", "run", str(script), "--api", sb.api_url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DISCORD_TOKEN": sb.token},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    return proc.returncode, out.decode(), err.decode()
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

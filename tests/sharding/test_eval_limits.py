@@ -5,10 +5,7 @@ above it, travel intact below it, and never cut the IPC link (the shard stays th
 
 from __future__ import annotations
 
-import asyncio
-import os
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 from ezlang.sharding import ipc
 
-from .conftest import HERE, text_channel, wait_until
+from .conftest import HERE, run_ez_script, text_channel, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -188,14 +185,8 @@ async def test_an_ez_manager_script_gets_the_context_error_at_its_line(
         'broadcast_eval("return 1", {context: {f: f}})\n'
         'print("not reached")\n'
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ezlang", "run", str(script), "--api", sandbox.api_url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "DISCORD_TOKEN": sandbox.token},
-    )  # fmt: skip
-    out_bytes, err_bytes = await asyncio.wait_for(proc.communicate(), 90)
-    out, err = out_bytes.decode(), err_bytes.decode()
-    assert proc.returncode != 0, out + err
+    returncode, out, err = await run_ez_script(script, sandbox)
+    assert returncode != 0, out + err
     assert '["Ann"]' in out and "not reached" not in out, out
     assert "TypeError: broadcast_eval: the context cannot be sent to another shard" in err, err
     assert "manager.ez:7" in err, err

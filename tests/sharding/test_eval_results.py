@@ -3,9 +3,6 @@ Python RecursionError or a Python repr, and the shard keeps answering afterwards
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ from ezlang.lang.errors import EzError
 from ezlang.sandbox import Sandbox
 from ezlang.sharding.agent import MAX_DEPTH
 
-from .conftest import HERE
+from .conftest import HERE, run_ez_script
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -92,14 +89,8 @@ async def test_an_ez_manager_script_shows_the_error_at_its_broadcast_eval_line(
         'let results = broadcast_eval("let a = []\\npush(a, a)\\nreturn a")\n'
         'print("not reached")\n'
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ezlang", "run", str(script), "--api", sandbox.api_url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "DISCORD_TOKEN": sandbox.token},
-    )  # fmt: skip
-    out_bytes, err_bytes = await asyncio.wait_for(proc.communicate(), 90)
-    out, err = out_bytes.decode(), err_bytes.decode()
-    assert proc.returncode != 0, out + err
+    returncode, out, err = await run_ez_script(script, sandbox)
+    assert returncode != 0, out + err
     assert "spawned" in out and "not reached" not in out
     assert f"ShardingError: {PREFIX}a list that contains itself" in err, err
     assert "manager.ez:4" in err, err  # the broadcast_eval line of the script
