@@ -44,3 +44,19 @@ def test_grammar_md_has_the_parser_grammar() -> None:
     rules = _grammar_rules(in_parser.group(0))
     assert len(rules) > 20
     assert _grammar_rules(block.group(1)) == rules
+
+
+def test_every_builtin_is_documented() -> None:
+    # Every name a program can call (the language's and every lazily registered layer's, as
+    # ezlang.extensions lists them) appears in the docs; "$…" names are the compiler's own.
+    import ezlang.extensions
+    import ezlang.lang.builtins  # noqa: F401
+    from ezlang.lang import registry
+
+    ezlang.extensions.install()
+    names = sorted(n for n in registry.BUILTINS if not n.startswith("$"))
+    layers = [n for k, v in vars(ezlang.extensions).items() if k.endswith("_BUILTINS") for n in v]
+    assert set(layers) <= set(names) and len(layers) > 150
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    undocumented = [n for n in names if not re.search(rf"(?<![\w.]){re.escape(n)}\b", text)]
+    assert undocumented == []
