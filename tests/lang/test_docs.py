@@ -60,3 +60,36 @@ def test_every_builtin_is_documented() -> None:
     text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
     undocumented = [n for n in names if not re.search(rf"(?<![\w.]){re.escape(n)}\b", text)]
     assert undocumented == []
+
+
+def _anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a document's headings (a repeated one gets ``-1``, ``-2``…)."""
+    seen: dict[str, int] = {}
+    anchors = set()
+    in_fence = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        heading = None if in_fence else re.match(r"#{1,6} +(.*?) *#*$", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).lower()).replace(" ", "-")
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            anchors.add(slug if n == 0 else f"{slug}-{n}")
+    return anchors
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_docs_links_lead_somewhere(doc: Path) -> None:
+    # A link to a file of the repository names one that exists, and its #anchor a heading there.
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s)://, mailto:
+        path, _, anchor = target.partition("#")
+        file = (doc.parent / path).resolve() if path else doc
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md" and anchor not in _anchors(file.read_text("utf-8")):
+            broken.append(target)
+    assert broken == []
