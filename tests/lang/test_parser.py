@@ -300,6 +300,8 @@ def test_include_and_use_stay_ordinary_names_elsewhere() -> None:
         ("ban user spammer", "ban_member(fetch_member(guild_id, user_id)"),
         ("timeout user x 60", "timeout_member(member, milliseconds, reason)"),
         ("add role helper to user x", "add_role_to_member(member, role)"),
+        ('create thread "Help"', 'create_thread(channel, "name")'),
+        ("join voice channel x", "has no builtin for this one yet"),
         ("use python math", "expected a module name in quotes after 'use python'"),
     ],
 )

@@ -86,9 +86,11 @@ _NATURAL_STATEMENTS = {
     "timeout": "timeout_member(member, milliseconds, reason)",
     "add": "add_role_to_member(member, role)  (for `add role … to user …`)",
     "remove": "remove_role_from_member(member, role)  (for `remove role … from user …`)",
+    "create": 'create_thread(channel, "name"), create_channel(guild, "name") or '
+    'create_role(guild, "name")  (for `create thread …`, `create channel …`, `create role …`)',
 }
-#: Natural-language statements whose action ezlang has no builtin for yet.
-_NATURAL_WITHOUT_BUILTIN = frozenset({"create", "join", "play"})
+#: Natural-language statements whose action ezlang has no builtin for yet (voice).
+_NATURAL_WITHOUT_BUILTIN = frozenset({"join", "play"})
 
 #: Bodies whose missing braces get the hint "EasyLang needs braces".
 _BRACED = tuple(f"the body of the {w}" for w in ("if", "else", "while", "for"))
