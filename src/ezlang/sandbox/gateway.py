@@ -1,13 +1,10 @@
-"""The sandbox gateway: Discord's v10 websocket protocol on aiohttp.
+"""The sandbox gateway server: Discord's v10 websocket protocol on aiohttp.
 
-One :class:`Connection` per websocket, one :class:`Session` per successful IDENTIFY.
-A session outlives its connection (that is what RESUME is for): every dispatch gets
-the session's next ``seq`` and is kept in a bounded replay buffer, and goes out on the
-connection only while one is attached and healthy.
-
-Outgoing frames are queued per connection and written by a single writer task, so the
-stream compressor (``zlib-stream``/``zstd-stream``: one compressor per connection,
-flushed per message) always sees frames in ``seq`` order.
+:class:`Gateway` accepts websockets, answers HELLO/heartbeats, handles IDENTIFY, RESUME,
+presence updates and member requests, and fans dispatches out to the sessions owning a
+guild. The pieces it is built from live next to it: protocol constants in
+:mod:`.gateway_protocol`, compression, framing and the per-connection writer in
+:mod:`.gateway_wire`, sessions with their replay buffers in :mod:`.gateway_session`.
 """
 
 from __future__ import annotations
@@ -17,150 +14,83 @@ import json
 import logging
 import re
 import secrets
-import struct
 import time
-import zlib
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .log import SandboxLog, close_text, intents_text, shard_text
+from .gateway_protocol import (
+    CLOSE_ALREADY_AUTHENTICATED,
+    CLOSE_AUTHENTICATION_FAILED,
+    CLOSE_DECODE_ERROR,
+    CLOSE_DISALLOWED_INTENTS,
+    CLOSE_INVALID_API_VERSION,
+    CLOSE_INVALID_INTENTS,
+    CLOSE_INVALID_SHARD,
+    CLOSE_NOT_AUTHENTICATED,
+    CLOSE_RATE_LIMITED,
+    CLOSE_SESSION_TIMED_OUT,
+    CLOSE_SHARDING_REQUIRED,
+    CLOSE_UNKNOWN_ERROR,
+    CLOSE_UNKNOWN_OPCODE,
+    HEARTBEAT_ACK,
+    HEARTBEAT_REQUEST,
+    HELLO_TEMPLATE,
+    INTENT_GUILD_MESSAGE_REACTIONS,
+    INTENT_GUILD_MESSAGES,
+    INTENT_GUILD_VOICE_STATES,
+    INTENT_GUILDS,
+    INTENT_MESSAGE_CONTENT,
+    INVALID_SESSION,
+    INVALID_SESSION_RESUMABLE,
+    MAX_GUILDS_PER_SHARD,
+    MAX_PAYLOAD,
+    OP_HEARTBEAT,
+    OP_IDENTIFY,
+    OP_PRESENCE_UPDATE,
+    OP_REQUEST_GUILD_MEMBERS,
+    OP_REQUEST_SOUNDBOARD_SOUNDS,
+    OP_RESUME,
+    OP_VOICE_STATE_UPDATE,
+    PRIVILEGED_INTENTS,
+    RECONNECT,
+    SEND_LIMIT,
+    SEND_LIMIT_WINDOW,
+    VALID_INTENTS,
+    frame,
+)
+from .gateway_session import Session, SessionTable
+from .gateway_wire import Connection, stream_encoder, supported_compressions
+from .log import intents_text, shard_text
 from .ratelimit import IdentifyLimiter
 from .world import World, dumps
 
-try:  # zstd-stream is offered only when zstandard is importable (as discord.py does)
-    import zstandard
-except ImportError:  # pragma: no cover - exercised only without zstandard
-    zstandard = None  # type: ignore[assignment]
+# What other modules import from here (the gateway's public face, wherever it lives).
+__all__ = [
+    "CLOSE_UNKNOWN_ERROR",
+    "INTENT_GUILDS",
+    "INTENT_GUILD_MESSAGES",
+    "INTENT_GUILD_MESSAGE_REACTIONS",
+    "INTENT_MESSAGE_CONTENT",
+    "INVALID_SESSION",
+    "INVALID_SESSION_RESUMABLE",
+    "MAX_GUILDS_PER_SHARD",
+    "RECONNECT",
+    "Connection",
+    "Gateway",
+    "Presence",
+    "Session",
+    "frame",
+    "supported_compressions",
+]
 
 log = logging.getLogger("ezlang.sandbox.gateway")
 
-# Opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes)
-OP_DISPATCH = 0
-OP_HEARTBEAT = 1
-OP_IDENTIFY = 2
-OP_PRESENCE_UPDATE = 3
-OP_VOICE_STATE_UPDATE = 4
-OP_RESUME = 6
-OP_RECONNECT = 7
-OP_REQUEST_GUILD_MEMBERS = 8
-OP_INVALID_SESSION = 9
-OP_HELLO = 10
-OP_HEARTBEAT_ACK = 11
-OP_REQUEST_SOUNDBOARD_SOUNDS = 31
-
-# Close codes
-CLOSE_UNKNOWN_ERROR = 4000
-CLOSE_UNKNOWN_OPCODE = 4001
-CLOSE_DECODE_ERROR = 4002
-CLOSE_NOT_AUTHENTICATED = 4003
-CLOSE_AUTHENTICATION_FAILED = 4004
-CLOSE_ALREADY_AUTHENTICATED = 4005
-CLOSE_INVALID_SEQ = 4007
-CLOSE_RATE_LIMITED = 4008
-CLOSE_SESSION_TIMED_OUT = 4009
-CLOSE_INVALID_SHARD = 4010
-CLOSE_SHARDING_REQUIRED = 4011
-CLOSE_INVALID_API_VERSION = 4012
-CLOSE_INVALID_INTENTS = 4013
-CLOSE_DISALLOWED_INTENTS = 4014
-
-CLOSE_REASONS = {
-    CLOSE_UNKNOWN_ERROR: "Unknown error.",
-    CLOSE_UNKNOWN_OPCODE: "Unknown opcode.",
-    CLOSE_DECODE_ERROR: "Error while decoding payload.",
-    CLOSE_NOT_AUTHENTICATED: "Not authenticated.",
-    CLOSE_AUTHENTICATION_FAILED: "Authentication failed.",
-    CLOSE_ALREADY_AUTHENTICATED: "Already authenticated.",
-    CLOSE_INVALID_SEQ: "Invalid seq.",
-    CLOSE_RATE_LIMITED: "Rate limited.",
-    CLOSE_SESSION_TIMED_OUT: "Session timed out.",
-    CLOSE_INVALID_SHARD: "Invalid shard.",
-    CLOSE_SHARDING_REQUIRED: "Sharding required.",
-    CLOSE_INVALID_API_VERSION: "Invalid API version.",
-    CLOSE_INVALID_INTENTS: "Invalid intent(s).",
-    CLOSE_DISALLOWED_INTENTS: "Disallowed intent(s).",
-}
-
-# Closing with one of these ends the session: it can not be resumed afterwards.
-SESSION_ENDING_CLOSES = frozenset(
-    {
-        CLOSE_AUTHENTICATION_FAILED,
-        CLOSE_INVALID_SEQ,
-        CLOSE_SESSION_TIMED_OUT,
-        CLOSE_INVALID_SHARD,
-        CLOSE_SHARDING_REQUIRED,
-        CLOSE_INVALID_API_VERSION,
-        CLOSE_INVALID_INTENTS,
-        CLOSE_DISALLOWED_INTENTS,
-    }
-)
-
-# Intents: every defined bit, and the privileged ones (GUILD_MEMBERS, GUILD_PRESENCES,
-# MESSAGE_CONTENT).
-INTENT_GUILDS = 1 << 0
-INTENT_GUILD_MEMBERS = 1 << 1
-INTENT_GUILD_VOICE_STATES = 1 << 7
-INTENT_GUILD_PRESENCES = 1 << 8
-INTENT_GUILD_MESSAGES = 1 << 9
-INTENT_MESSAGE_CONTENT = 1 << 15
-INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
-VALID_INTENTS = sum(1 << b for b in (*range(0, 17), 20, 21, 24, 25))
-PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
-
-MAX_GUILDS_PER_SHARD = 2500
-# Discord refuses client payloads over 4096 bytes (close 4002).
-MAX_PAYLOAD = 4096
-# Discord closes a connection that sends more than 120 payloads per 60 s.
-SEND_LIMIT = 120
-SEND_LIMIT_WINDOW = 60.0
-
-_HELLO_TEMPLATE = '{"op":10,"s":null,"t":null,"d":{"heartbeat_interval":%d,"_trace":["sandbox"]}}'
-_ACK = '{"op":11,"s":null,"t":null,"d":null}'
-_RECONNECT = '{"op":7,"s":null,"t":null,"d":null}'
-_INVALID_FALSE = '{"op":9,"s":null,"t":null,"d":false}'
-_INVALID_TRUE = '{"op":9,"s":null,"t":null,"d":true}'
-_HEARTBEAT_REQUEST = '{"op":1,"s":null,"t":null,"d":null}'
 
 _MENTION = re.compile(r"<@!?(\d+)>")
-
-
-def frame(seq: int, event: str, data_json: str) -> str:
-    """A dispatch frame; ``data_json`` is already JSON (so cached payloads are not re-encoded)."""
-    return f'{{"op":0,"s":{seq},"t":"{event}","d":{data_json}}}'
-
-
-class _ZlibStream:
-    """``zlib-stream``: one deflate stream per connection, each message ends in Z_SYNC_FLUSH."""
-
-    def __init__(self) -> None:
-        self._c = zlib.compressobj()
-
-    def __call__(self, text: str) -> bytes:
-        c = self._c
-        return c.compress(text.encode()) + c.flush(zlib.Z_SYNC_FLUSH)
-
-
-class _ZstdStream:
-    """``zstd-stream``: one zstd frame per connection, each message ends a flushed block."""
-
-    def __init__(self) -> None:
-        assert zstandard is not None
-        self._c = zstandard.ZstdCompressor().compressobj()
-        self._flush = zstandard.COMPRESSOBJ_FLUSH_BLOCK
-
-    def __call__(self, text: str) -> bytes:
-        c = self._c
-        return c.compress(text.encode()) + c.flush(self._flush)
-
-
-def supported_compressions() -> list[str]:
-    """The transport compressions this sandbox speaks."""
-    return ["zlib-stream"] + (["zstd-stream"] if zstandard is not None else [])
 
 
 @dataclass
@@ -172,195 +102,7 @@ class Presence:
     at: float
 
 
-# What a replay buffer keeps per dispatch: the payload JSON itself, or something much
-# smaller that renders it again — a guild index (GUILD_CREATE, re-rendered from the world's
-# cache) or the (head, id, tail) pieces of a load-generator message. A 100,000-guild world
-# with every shard connected would otherwise hold every GUILD_CREATE twice.
-BufferedData = str | int | tuple[str, str, str]
-
-
-@dataclass(eq=False)
-class Session:
-    """A gateway session: what RESUME continues."""
-
-    session_id: str
-    shard: tuple[int, int]
-    intents: int
-    buffer_size: int
-    render_guild: Callable[[int], str]
-    seq: int = 0
-    conn: Connection | None = None
-    ended: bool = False
-    buffer: deque[tuple[int, str, BufferedData]] = field(default_factory=deque)
-    expiry: asyncio.TimerHandle | None = None
-    #: Counters for the control API, so tests can prove "0 lost": dispatches replayed by
-    #: RESUMEs, how many RESUMEs, and the highest seq a client heartbeat acknowledged.
-    replayed: int = 0
-    resumes: int = 0
-    acked_seq: int = 0
-
-    @property
-    def status(self) -> str:
-        """``connected``, ``zombie`` (connected but deaf) or ``disconnected`` (resumable)."""
-        if self.conn is None or self.conn.closed:
-            return "disconnected"
-        return "zombie" if self.conn.zombie else "connected"
-
-    def push(self, event: str, data: BufferedData, data_json: str | None = None) -> bool:
-        """Give a dispatch the next seq, buffer it, send it if connected. True if sent.
-
-        ``data`` is what the buffer keeps; ``data_json`` its JSON when ``data`` is not
-        already the JSON string.
-        """
-        self.seq += 1
-        buf = self.buffer
-        buf.append((self.seq, event, data))
-        if len(buf) > self.buffer_size:
-            buf.popleft()
-        conn = self.conn
-        if conn is not None and not conn.closed and not conn.zombie:
-            if data_json is None:
-                data_json = self._render(data)
-            conn.enqueue(frame(self.seq, event, data_json))
-            return True
-        return False
-
-    def _render(self, data: BufferedData) -> str:
-        if isinstance(data, str):
-            return data
-        if isinstance(data, int):
-            return self.render_guild(data)
-        head, mid, tail = data
-        return f"{head}{mid}{tail}"
-
-    def replay_from(self, seq: int) -> list[str] | None:
-        """Frames after ``seq``, or None if ``seq`` is not resumable (lost or from the future)."""
-        if seq > self.seq or seq < 0:
-            return None
-        if seq == self.seq:
-            return []
-        if not self.buffer or self.buffer[0][0] > seq + 1:
-            return None
-        return [frame(s, event, self._render(d)) for s, event, d in self.buffer if s > seq]
-
-
-def _ws_header(length: int, opcode: int) -> bytes:
-    """An unmasked server-to-client websocket frame header (RFC 6455 section 5.2), FIN set."""
-    if length < 126:
-        return bytes((0x80 | opcode, length))
-    if length < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, length)
-    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
-
-
-_OP_TEXT = 0x1
-_OP_BINARY = 0x2
-# Write-buffer bounds for the fast path: pause above HIGH, resume below LOW.
-_HIGH_WATER = 4 * 1024 * 1024
-_LOW_WATER = 512 * 1024
-
-
-class Connection:
-    """One websocket; owns the outbound queue and its writer task."""
-
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        encoder: Callable[[str], bytes] | None,
-        transport: asyncio.Transport | None = None,
-    ) -> None:
-        self.ws = ws
-        self.encoder = encoder
-        self.transport = transport
-        self.outbox: deque[str] = deque()
-        self.wake = asyncio.Event()
-        self.closed = False
-        self.zombie = False
-        self.session: Session | None = None
-        self.last_heartbeat = time.monotonic()
-        self.sent_in_window = 0
-        self.window_start = time.monotonic()
-        self.close_code: int | None = None  # what the sandbox closed with
-        self.peer_close_code: int | None = None  # what the client closed with
-        self.number = 0  # for the activity log (numbered only while logging)
-        self.drained = asyncio.Event()
-        self.drained.set()
-
-    def enqueue(self, text: str) -> None:
-        """Queue a frame for the writer (keeps order; never blocks the caller)."""
-        self.outbox.append(text)
-        self.drained.clear()
-        self.wake.set()
-
-    async def writer(self) -> None:
-        """Write queued frames in order until the connection closes.
-
-        Fast path: frames are framed here (RFC 6455: FIN + opcode + length, unmasked
-        from a server) and written in batches with one ``transport.write``; aiohttp
-        still owns the handshake, reading, pings and the close handshake. Sending each
-        frame through ``send_str`` costs a syscall per message and caps a connection
-        well below the 20,000 MESSAGE_CREATE/s the sandbox promises.
-        """
-        outbox = self.outbox
-        encoder = self.encoder
-        transport = self.transport
-        opcode = _OP_TEXT if encoder is None else _OP_BINARY
-        try:
-            while not self.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                while outbox and not self.closed:
-                    if transport is None:  # no raw transport: the plain aiohttp way
-                        text = outbox.popleft()
-                        if encoder is None:
-                            await self.ws.send_str(text)
-                        else:
-                            await self.ws.send_bytes(encoder(text))
-                        continue
-                    if transport.is_closing():
-                        return
-                    parts: list[bytes] = []
-                    for _ in range(min(len(outbox), 512)):
-                        text = outbox.popleft()
-                        data = text.encode() if encoder is None else encoder(text)
-                        parts.append(_ws_header(len(data), opcode))
-                        parts.append(data)
-                    transport.write(b"".join(parts))
-                    if transport.get_write_buffer_size() > _HIGH_WATER:
-                        while (
-                            transport.get_write_buffer_size() > _LOW_WATER
-                            and not transport.is_closing()
-                            and not self.closed
-                        ):
-                            await asyncio.sleep(0.002)
-                    elif outbox:
-                        await asyncio.sleep(0)  # let readers and other writers run
-                self.drained.set()
-        except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
-            pass
-        finally:
-            self.drained.set()
-
-    async def close(self, code: int, reason: str | None = None) -> None:
-        """Flush what is queued, then close with ``code``."""
-        if self.closed:
-            return
-        self.close_code = code
-        try:
-            if self.outbox:
-                await asyncio.wait_for(self.drained.wait(), 2.0)
-        except TimeoutError:
-            pass
-        self.closed = True
-        self.wake.set()
-        msg = (reason or CLOSE_REASONS.get(code, "")).encode()
-        try:
-            await self.ws.close(code=code, message=msg)
-        except Exception:  # the peer may already be gone
-            pass
-
-
-class Gateway:
+class Gateway(SessionTable):
     """All gateway state: sessions, connections, identify accounting, presences."""
 
     def __init__(
@@ -376,6 +118,7 @@ class Gateway:
         url_getter: Callable[[], str],
         guild_create_delay: float = 0.0,
     ) -> None:
+        super().__init__(resume_timeout)
         self.world = world
         #: Seconds between the GUILD_CREATEs after READY (0: all at once).
         self.guild_create_delay = guild_create_delay
@@ -386,17 +129,11 @@ class Gateway:
         self.privileged_intents = privileged_intents
         self.heartbeat_interval = heartbeat_interval
         self.replay_buffer = replay_buffer
-        self.resume_timeout = resume_timeout
         self._url = url_getter
-        self.sessions: dict[str, Session] = {}
-        self.by_shard: dict[tuple[int, int], list[Session]] = {}
         self.connections: set[Connection] = set()
         self.presences: dict[tuple[int, int], Presence] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._msg_id_last = 0
-        self.close_log: list[dict[str, Any]] = []
-        #: The activity log (``--log``); silent unless given a stream.
-        self.log = SandboxLog()
         self._conn_numbers = 0
 
     # ---- snowflakes --------------------------------------------------------------------
@@ -413,14 +150,9 @@ class Gateway:
         """The websocket endpoint: ``/gateway?v=10&encoding=json&compress=…``."""
         q = request.query
         compress = q.get("compress")
-        encoder: Callable[[str], bytes] | None
-        if compress is None or compress == "":
-            encoder = None
-        elif compress == "zlib-stream":
-            encoder = _ZlibStream()
-        elif compress == "zstd-stream" and zstandard is not None:
-            encoder = _ZstdStream()
-        else:
+        try:
+            encoder = stream_encoder(compress)
+        except ValueError:
             return web.Response(
                 status=400,
                 body=dumps(
@@ -447,7 +179,7 @@ class Gateway:
         try:
             version = q.get("v")
             encoding = q.get("encoding", "json")
-            conn.enqueue(_HELLO_TEMPLATE % int(self.heartbeat_interval * 1000))
+            conn.enqueue(HELLO_TEMPLATE % int(self.heartbeat_interval * 1000))
             if version is not None and version not in ("9", "10"):
                 await conn.close(CLOSE_INVALID_API_VERSION)
             elif encoding != "json":
@@ -527,7 +259,7 @@ class Gateway:
             if session is not None and type(d) is int and d > session.acked_seq:
                 session.acked_seq = min(d, session.seq)  # what the client says it has
             if not conn.zombie:
-                conn.enqueue(_ACK)
+                conn.enqueue(HEARTBEAT_ACK)
         elif op == OP_IDENTIFY:
             await self._identify(conn, d, time.monotonic())
         elif op == OP_RESUME:
@@ -589,7 +321,7 @@ class Gateway:
                 f"{shard_text(shard)}: IDENTIFY too early for its rate-limit bucket → op 9 "
                 "invalid session (the client must wait and identify again)"
             )
-            conn.enqueue(_INVALID_FALSE)
+            conn.enqueue(INVALID_SESSION)
             return
         # GUILD_CREATE carries the guild's voice states only with GUILD_VOICE_STATES.
         render = partial(self.world.guild_json, voice=bool(intents & INTENT_GUILD_VOICE_STATES))
@@ -679,7 +411,7 @@ class Gateway:
             if self.log.enabled:
                 who = shard_text(session.shard) if session is not None else "unknown session"
                 self.log.line(f"{who}: RESUME refused (session gone) → op 9 invalid session")
-            conn.enqueue(_INVALID_FALSE)
+            conn.enqueue(INVALID_SESSION)
             if session is not None:
                 self.end_session(session)
             return
@@ -702,60 +434,6 @@ class Gateway:
             )
 
     # ---- sessions ----------------------------------------------------------------------
-
-    def _attach(self, conn: Connection, session: Session) -> None:
-        if session.expiry is not None:
-            session.expiry.cancel()
-            session.expiry = None
-        session.conn = conn
-        conn.session = session
-
-    def _detach(self, conn: Connection, code: int | None, by: str) -> None:
-        session = conn.session
-        if self.log.enabled:
-            shard = shard_text(session.shard) if session is not None else "no shard"
-            self.log.line(
-                f"gateway: connection #{conn.number} ({shard}) closed by the {by} "
-                f"with {close_text(code)}"
-            )
-        self.close_log.append(
-            {
-                "code": code,
-                "by": by,
-                "shard": list(session.shard) if session is not None else None,
-                "at": time.time(),
-            }
-        )
-        if len(self.close_log) > 1000:
-            del self.close_log[:500]
-        if session is None or session.conn is not conn:
-            return
-        session.conn = None
-        # Closing with 1000/1001 from the client, or with a session-ending code, ends it.
-        if code in SESSION_ENDING_CLOSES or (conn.close_code is None and code in (1000, 1001)):
-            self.end_session(session)
-            return
-        loop = asyncio.get_running_loop()
-        session.expiry = loop.call_later(self.resume_timeout, self.end_session, session)
-
-    def end_session(self, session: Session) -> None:
-        """Forget a session: it can not be resumed any more."""
-        if session.ended:
-            return
-        session.ended = True
-        if session.expiry is not None:
-            session.expiry.cancel()
-            session.expiry = None
-        self.sessions.pop(session.session_id, None)
-        peers = self.by_shard.get(session.shard)
-        if peers is not None:
-            try:
-                peers.remove(session)
-            except ValueError:
-                pass
-            if not peers:
-                del self.by_shard[session.shard]
-        session.buffer.clear()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -817,14 +495,6 @@ class Gateway:
             session.push("GUILD_MEMBERS_CHUNK", dumps(chunk))
 
     # ---- dispatching events ------------------------------------------------------------
-
-    def sessions_for_guild(self, guild_id: int) -> list[Session]:
-        """Every live (not ended) session whose shard owns ``guild_id``, any shard count."""
-        out: list[Session] = []
-        for (shard_id, count), peers in self.by_shard.items():
-            if (guild_id >> 22) % count == shard_id:
-                out.extend(peers)
-        return out
 
     def message_payload(
         self, message_id: int, channel_id: int, guild_id: int, content: str, author: dict[str, Any]
@@ -914,21 +584,6 @@ class Gateway:
                 delivered = session.push(event, text) or delivered
         return {"sessions": reached, "delivered": delivered}
 
-    def live_sessions(self) -> list[Session]:
-        """Sessions with a healthy connection, in shard order."""
-        return sorted(
-            (s for s in self.sessions.values() if s.status == "connected"),
-            key=lambda s: (s.shard[1], s.shard[0]),
-        )
-
-    def find_sessions(self, shard_id: int, shard_count: int | None) -> list[Session]:
-        """Sessions of shard ``shard_id`` (of ``shard_count`` if given), newest last."""
-        out: list[Session] = []
-        for (sid, count), peers in self.by_shard.items():
-            if sid == shard_id and (shard_count is None or count == shard_count):
-                out.extend(peers)
-        return out
-
     async def close_all(self) -> None:
         """Close every connection (server shutdown)."""
         await asyncio.gather(
@@ -945,15 +600,10 @@ class Gateway:
         """Ask clients for an immediate heartbeat (op 1 from the server)."""
         for s in sessions:
             if s.conn is not None and not s.conn.closed:
-                s.conn.enqueue(_HEARTBEAT_REQUEST)
+                s.conn.enqueue(HEARTBEAT_REQUEST)
 
 
 def _iso_from_snowflake(snowflake: int) -> str:
     ms = (snowflake >> 22) + 1_420_070_400_000
     t = time.gmtime(ms // 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ms % 1000:03d}000+00:00"
-
-
-INVALID_SESSION_RESUMABLE = _INVALID_TRUE
-INVALID_SESSION = _INVALID_FALSE
-RECONNECT = _RECONNECT
