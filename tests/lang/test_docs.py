@@ -93,3 +93,15 @@ def test_docs_links_lead_somewhere(doc: Path) -> None:
         elif anchor and file.suffix == ".md" and anchor not in _anchors(file.read_text("utf-8")):
             broken.append(target)
     assert broken == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_a_table_of_contents_lists_every_chapter(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    contents = re.search(r"^## Contents\n(.*?)\n## ", text, flags=re.M | re.S)
+    if contents is None:
+        assert len(text.splitlines()) < 600, "a doc this long gets a ## Contents section"
+        return
+    listed = set(re.findall(r"\]\(#([\w-]+)\)", contents.group(1)))
+    chapters = set(_anchors("\n".join(re.findall(r"^## .*$", text, flags=re.M)))) - {"contents"}
+    assert chapters - listed == set()
