@@ -105,3 +105,9 @@ def test_a_table_of_contents_lists_every_chapter(doc: Path) -> None:
     listed = set(re.findall(r"\]\(#([\w-]+)\)", contents.group(1)))
     chapters = set(_anchors("\n".join(re.findall(r"^## .*$", text, flags=re.M)))) - {"contents"}
     assert chapters - listed == set()
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_docs_name_only_examples_that_exist(doc: Path) -> None:
+    named = re.findall(r"\b(examples/[\w./-]+\.(?:ez|py|json|js|yml)\b)", doc.read_text("utf-8"))
+    assert [name for name in named if not (ROOT / name).exists()] == []
