@@ -154,12 +154,20 @@ def snowflake_arg(value: Any, *, what: str) -> int:
         raise EzError(
             "TypeError", f"{what} must be an id (a string of digits), not {to_repr(value)}"
         )
+    given = value  # for the message: 1e300 reads as itself, not as its 301 digits
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, int) and value > 0:
-        return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        value = int(value.strip())
+    if isinstance(value, int) and value > 0:
+        # Discord ids are 64-bit; a bigger number cannot name anything (and discord.py would
+        # fail on it with a Python error when it is put in a request).
+        if value >= 1 << 64:
+            raise EzError(
+                "ValueError",
+                f"{what} must be a Discord id (at most 20 digits), not {to_repr(given)}",
+            )
+        return value
     raise EzError("TypeError", f"{what} must be an id (a string of digits), not {to_repr(value)}")
 
 
