@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
+from ezlang.lang.values import to_repr
 from ezlang.sharding import agent as agent_mod
 from ezlang.sharding.options import shard_id_arg
 
@@ -190,11 +191,17 @@ async def send_to_all_shards(data: Any = None) -> int:
 
 def _guild_id(value: Any, what: str) -> int:
     if isinstance(value, str) and value.isdigit():
-        return int(value)
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if value >= 1 << 64:  # Discord ids are 64-bit
+            raise EzError(
+                "ValueError", f"{what}: {value} is not a guild id (ids have at most 20 digits)"
+            )
         return value
+    # to_repr: the value as EasyLang shows it (a Python repr would say None, <function …>).
     raise EzError(
-        "TypeError", f'{what}: the guild id must be an id string like "1234…", got {value!r}'
+        "TypeError",
+        f'{what}: the guild id must be an id string like "1234…", got {to_repr(value)}',
     )
 
 
