@@ -134,7 +134,15 @@ def _code(value: Any, what: str) -> str:
         raise EzError(
             "TypeError", f"{what} needs an invite code, URL or invite object, not {to_repr(value)}"
         )
-    return discord.utils.resolve_invite(value.strip()).code
+    try:
+        return discord.utils.resolve_invite(value.strip()).code
+    except ValueError:
+        # discord.py's own wording names neither the builtin nor what an invite code looks like.
+        raise EzError(
+            "ValueError",
+            f"{what}: {to_repr(value)} is not an invite code or URL; a code is letters, digits,"
+            " '-' and '_' (like \"abc123\"), a URL looks like https://discord.gg/abc123",
+        ) from None
 
 
 async def get_invite(code: Any) -> dict[str, Any] | None:
