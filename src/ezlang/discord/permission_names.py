@@ -102,13 +102,20 @@ def bits_of(value: Any, what: str) -> int:
         for item in value:
             bits |= bits_of(item, what)
         return bits
+    given = value  # for the message: 1e300 reads as itself, not as its 301 digits
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        value = int(value.strip())
     if isinstance(value, str):
         return permission_bit(value, what)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if value >= 1 << 64:  # Discord's bitfields are 64-bit; more bits name no permission
+            raise EzError(
+                "ValueError",
+                f"{what}: {to_repr(given)} is not a permission bitfield (at most 64 bits); "
+                'use names such as ["send_messages", "ban_members"]',
+            )
         return value
     raise EzError(
         "TypeError",
