@@ -223,6 +223,19 @@ async def create_channel(guild: Any, name: Any, type: Any = None, options: Any =
     return convert.channel_from_payload(dict(data))
 
 
+def _channel_itself(channel: Any, what: str) -> int:
+    """The id of the channel to change or delete. A message is refused, not taken as "its
+    channel" as sending does: deleting or renaming a whole channel because a message was
+    passed by mistake could not be undone."""
+    if isinstance(channel, convert.MessageObject):
+        raise EzError(
+            "TypeError",
+            f"{what} needs a channel (or its id), not a message; for the channel a message is"
+            " in, pass message.channel_id",
+        )
+    return convert.channel_id_of(channel, what=f"{what} channel")
+
+
 async def edit_channel(channel: Any, options: Any) -> Any:
     """Change a channel (needs Manage Channels; overwrites need Manage Roles too); returns
     the channel object. ``options``: ``name``, ``topic``, ``parent`` (null: out of its
@@ -230,7 +243,7 @@ async def edit_channel(channel: Any, options: Any) -> Any:
     ``permission_overwrites``, ``reason``."""
     what = "edit_channel()"
     client = _client(what)
-    cid = convert.channel_id_of(channel, what=f"{what} channel")
+    cid = _channel_itself(channel, what)
     opts = check_options(options, _EDIT_OPTIONS, what)
     if not opts:
         raise EzError(
@@ -249,7 +262,7 @@ async def delete_channel(channel: Any, reason: Any = None) -> None:
     """Delete a channel (needs Manage Channels; a thread needs Manage Threads)."""
     what = "delete_channel()"
     client = _client(what)
-    cid = convert.channel_id_of(channel, what=f"{what} channel")
+    cid = _channel_itself(channel, what)
     # A thread needs Manage Threads instead: known from its object, or from discord.py's cache.
     is_thread = isinstance(channel, convert.ThreadObject) or isinstance(
         client.get_channel(cid), discord.Thread
