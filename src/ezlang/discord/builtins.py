@@ -18,12 +18,19 @@ from ezlang.discord.runtime import BotRuntime, parse_intents, rest_error, runtim
 from ezlang.discord.view import ClientView
 from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
-from ezlang.lang.values import to_repr, to_str
+from ezlang.lang.values import EzObject, to_repr, to_str
 
 __all__ = ["BUILTINS"]
 
 
-def _to_text(value: Any) -> str:
+def _to_text(value: Any, what: str) -> str:
+    """The message text for ``value`` (as ``print`` shows it); a function is refused: sending
+    ``<function …>`` is always a forgotten call, never what the user meant."""
+    if callable(value) and not isinstance(value, EzObject):
+        raise EzError(
+            "TypeError",
+            f"{what} got a function as the message text; call it (with ()) to send what it returns",
+        )
     return to_str(value)
 
 
@@ -47,7 +54,7 @@ def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
             kwargs["view"] = components.view_of(content["components"], what)
         text = content.get("content")
         if text is not None:
-            kwargs["content"] = _to_text(text)
+            kwargs["content"] = _to_text(text, what)
         embeds = content.get("embeds") or []
         if content.get("embed") is not None:
             embeds = [*embeds, content["embed"]]
@@ -56,7 +63,7 @@ def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
         if embeds:
             kwargs["embeds"] = embeds_mod.to_discord(embeds, what)
     elif content is not None:
-        kwargs["content"] = _to_text(content)
+        kwargs["content"] = _to_text(content, what)
     if not any(kwargs.get(k) for k in ("content", "embeds", "view", "poll")):
         raise EzError("ValueError", f"{what}: cannot send an empty message")
     return kwargs
