@@ -32,6 +32,7 @@ from ezlang.lang import nodes as n
 from ezlang.lang.errors import EzError, source_line
 from ezlang.lang.modules import display_path, resolve_path
 from ezlang.lang.registry import BUILTINS, resolve
+from ezlang.lang.renamed import renamed_hint
 
 
 @dataclass(frozen=True, order=True)
@@ -291,6 +292,10 @@ class Checker:
     def report_names(self) -> None:
         for node, visible in self.pending:
             if node.name in BUILTINS:
+                continue
+            renamed = renamed_hint(node.name)
+            if renamed is not None:
+                self.problem(node, "NameError", renamed)
                 continue
             # The program's own names first: a typo of a variable is likelier than of a builtin.
             close = difflib.get_close_matches(node.name, sorted(visible), n=1, cutoff=0.75)

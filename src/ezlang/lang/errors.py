@@ -12,6 +12,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from ezlang.lang.renamed import renamed_hint
+
 KINDS = (
     "SyntaxError",
     "NameError",
@@ -293,6 +295,9 @@ def _convert(exc: BaseException, frames: list[Any]) -> tuple[str, str]:
             m = re.search(r"name '([^']+)'", msg)
             name = m.group(1) if m else "?"
         name = _demangle(name)
+        renamed = renamed_hint(name)
+        if renamed is not None:
+            return "NameError", renamed
         hint = _suggest(name, exc)
         return "NameError", f"'{name}' is not defined{hint}"
     if isinstance(exc, ZeroDivisionError):
