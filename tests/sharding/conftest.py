@@ -168,12 +168,14 @@ def text_channel(sb: Sandbox, shard_id: int, shard_count: int) -> str:
     return sb.guilds_for_shard(shard_id, shard_count)[0]["text_channel_ids"][0]
 
 
-def client_closes(sb: Sandbox) -> dict[int, list[int]]:
+def client_closes(sb: Sandbox) -> dict[int | None, list[int]]:
     """Close codes the shards' clients sent, by shard id (the sandbox's close log)."""
     out: dict[int, list[int]] = {}
     for row in sb.state()["closes"]:
         if row["by"] == "client":
-            out.setdefault(row["shard"][0], []).append(row["code"])
+            # A connection closed before it identified or resumed has no shard: key None.
+            shard = row["shard"][0] if row["shard"] else None
+            out.setdefault(shard, []).append(row["code"])
     return out
 
 

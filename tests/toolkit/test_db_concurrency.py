@@ -87,6 +87,7 @@ def test_concurrent_incr_loses_no_update(tmp_path: Path, backend: Backend) -> No
         text=True,
         timeout=60,
     )
+    assert final.returncode == 0 and "Traceback" not in final.stderr, final.stderr
     assert (
         final.stdout == f"{PROCESSES * INCREMENTS} {PROCESSES * INCREMENTS * 0.5:g} {PROCESSES}\n"
     )
