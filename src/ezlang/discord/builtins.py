@@ -7,6 +7,7 @@ values and raises ``EzError``; the state lives in :mod:`ezlang.discord.runtime`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,28 @@ def _to_text(value: Any, what: str) -> str:
             f"{what} got a function as the message text; call it (with ()) to send what it returns",
         )
     return to_str(value)
+
+
+# A custom emoji as Discord's reaction routes take it: <:name:id>, <a:name:id> or name:id.
+_CUSTOM_EMOJI = re.compile(r"<?a?:?\w+:\d+>?")
+
+
+def emoji_arg(emoji: Any, what: str) -> str:
+    """A reaction emoji argument: a Unicode emoji or a custom ``<:name:id>``."""
+    if not isinstance(emoji, str) or not emoji.strip():
+        raise EzError(
+            "TypeError", f'{what} needs an emoji string such as "👍", not {to_repr(emoji)}'
+        )
+    text = emoji.strip()
+    # Plain ASCII text is never an emoji (every Unicode emoji has a non-ASCII character);
+    # Discord would answer 10014 Unknown Emoji, which reads like "nobody reacted with it".
+    if text.isascii() and not _CUSTOM_EMOJI.fullmatch(text):
+        raise EzError(
+            "ValueError",
+            f'{what}: {to_repr(emoji)} is not an emoji; use a Unicode emoji such as "👍" or a'
+            " custom emoji as <:name:id>",
+        )
+    return text
 
 
 def _message_kwargs(content: Any, what: str) -> dict[str, Any]:
@@ -195,11 +218,10 @@ async def react(message: Any, emoji: Any) -> None:
     rt = runtime()
     client = rt.require_client("react()")
     message_id, channel_id, guild_id = _message_ids(message, "react()")
-    if not isinstance(emoji, str) or not emoji.strip():
-        raise EzError("TypeError", 'react() needs an emoji string such as "👍"')
+    text = emoji_arg(emoji, "react()")
     partial = client.get_partial_messageable(channel_id, guild_id=guild_id)
     try:
-        await partial.get_partial_message(message_id).add_reaction(emoji.strip())
+        await partial.get_partial_message(message_id).add_reaction(text)
     except discord.HTTPException as exc:
         raise rest_error("react()", exc) from None
 

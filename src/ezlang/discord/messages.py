@@ -9,7 +9,6 @@ Discord would refuse anyway (``bulk_delete`` of more than 100 or of messages old
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ import discord
 from discord.message import convert_emoji_reaction
 
 from ezlang.discord import convert
-from ezlang.discord.builtins import _message_ids, _message_kwargs
+from ezlang.discord.builtins import _message_ids, _message_kwargs, emoji_arg
 from ezlang.discord.runtime import rest_error, runtime
 from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
@@ -119,25 +118,8 @@ def _user_from_payload(data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-# A custom emoji as Discord's reaction routes take it: <:name:id>, <a:name:id> or name:id.
-_CUSTOM_EMOJI = re.compile(r"<?a?:?\w+:\d+>?")
-
-
 def _emoji(emoji: Any, what: str) -> str:
-    if not isinstance(emoji, str) or not emoji.strip():
-        raise EzError(
-            "TypeError", f'{what} needs an emoji string such as "👍", not {to_repr(emoji)}'
-        )
-    text = emoji.strip()
-    # Plain ASCII text is never an emoji (every Unicode emoji has a non-ASCII character);
-    # Discord would answer 10014 Unknown Emoji, which reads like "nobody reacted with it".
-    if text.isascii() and not _CUSTOM_EMOJI.fullmatch(text):
-        raise EzError(
-            "ValueError",
-            f'{what}: {to_repr(emoji)} is not an emoji; use a Unicode emoji such as "👍" or a'
-            " custom emoji as <:name:id>",
-        )
-    return text
+    return emoji_arg(emoji, what)
 
 
 def _limit(value: Any, default: int, top: int, what: str) -> int:
