@@ -22,7 +22,7 @@ from typing import Any
 import discord
 
 from ezlang.lang.errors import EzError
-from ezlang.lang.values import to_repr, to_str
+from ezlang.lang.values import EzObject, to_repr, to_str
 
 # Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_MAX = 256
@@ -299,7 +299,9 @@ def to_discord(embeds: list[Any], what: str) -> list[discord.Embed]:
 
 
 def _embed_arg(embed: Any, what: str) -> dict[str, Any]:
-    if not isinstance(embed, dict):
+    # A Discord object (message, channel, …) is a dict too, but never an embed: setting a
+    # "title" on a message would be a silent no-op for the user.
+    if not isinstance(embed, dict) or isinstance(embed, EzObject):
         raise EzError(
             "TypeError", f"{what} needs an embed (from create_embed) first, not {to_repr(embed)}"
         )
