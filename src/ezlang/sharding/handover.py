@@ -86,7 +86,7 @@ class Restarter:
             ids = [shard_id_arg(i, "restart_shards") for i in ids]
             for i in ids:
                 if i not in m.shards:
-                    raise m._unknown_shard(i)
+                    raise m.unknown_shard(i)
         # New code with a syntax error would fail in every new process: say it once, first.
         check_bot_syntax(m.options.bot_file)
         started = time.monotonic()
@@ -111,7 +111,7 @@ class Restarter:
 
         def on_hup() -> None:
             if m.has_live_shards:
-                m._spawn_bg(restart())
+                m.spawn_bg(restart())
 
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hup)
@@ -217,7 +217,7 @@ class Restarter:
         m.shards[shard_id] = new
         m.shard_status_changed(shard_id, new.status, new.pid)
         self.retired.add(old)
-        m._spawn_bg(self._finish(old))
+        m.spawn_bg(self._finish(old))
         return session
 
     async def _finish(self, old: ShardProcess) -> None:

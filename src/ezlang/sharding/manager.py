@@ -11,9 +11,11 @@ Python API (the EasyLang builtins are thin wrappers around it)::
     await m.stop()
 
 Structure: the aggregating operations (``broadcast_eval``, ``fetch_client_values``, ``stats``)
-all go through ONE fan-out (:func:`ezlang.sharding.fanout.fan_out`), which asks local children
+all go through ONE fan-out (:mod:`ezlang.sharding.aggregate`), which asks local children
 through their IPC channels and, with a multi-host backend, shards of other hosts through
-``remote``; :meth:`ShardManager.call_shard` is the single-shard entry other hosts use. The
+``remote``; :meth:`ShardManager.call_shard` is the single-shard entry other hosts use, and
+:meth:`ShardManager.route` (:mod:`ezlang.sharding.routing`) runs what bot code inside a shard
+asks for. :meth:`ShardManager.serve` (:mod:`ezlang.sharding.serving`) handles signals. The
 manager is the :class:`~ezlang.sharding.interfaces.ShardHost` of its
 :class:`~ezlang.sharding.process.ShardProcess` objects. The identify queue and the shard
 directory are injected objects implementing :mod:`ezlang.sharding.interfaces` (local ones by
@@ -26,68 +28,41 @@ import asyncio
 import contextlib
 import math
 import os
-import signal
 import time
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding import messaging, rest_limits
-from ezlang.sharding.agent import plain_arg
+from ezlang.sharding import aggregate, rest_limits, routing, serving, startup
+from ezlang.sharding.aggregate import STATS_TIMEOUT
 from ezlang.sharding.backends import (
-    Backends,
     GatewayFacts,
     LocalShardDirectory,
     RemoteCaller,
-    make_backends,
 )
-from ezlang.sharding.fanout import FanOut, fan_out, name_shard
-from ezlang.sharding.gateway import api_base, fetch_gateway_bot
+from ezlang.sharding.gateway import api_base
 from ezlang.sharding.handover import Restarter
-from ezlang.sharding.identify import LocalIdentifyQueue
-from ezlang.sharding.interfaces import IdentifyQueue, ShardCallError, ShardDirectory
+from ezlang.sharding.interfaces import IdentifyQueue, ShardDirectory
 from ezlang.sharding.monitor import Monitor
 from ezlang.sharding.options import (
     ShardOptions,
     check_bot_syntax,
     parse_options,
     shard_id_arg,
-    timeout_arg,
 )
 from ezlang.sharding.process import SCRUBBED_ENV, ShardProcess, process_class
 from ezlang.sharding.progress import Reporter, make_reporter
+from ezlang.sharding.routing import OP_NAMES
+from ezlang.sharding.serving import keep_sessions_on as keep_sessions_on  # (re-exported)
 from ezlang.sharding.sessions import SessionStore, session_file
 from ezlang.sharding.zygote import Zygote
 
 #: Set to 0 to start every shard as a fresh interpreter instead of forking it from a zygote.
 ZYGOTE_ENV = "EZLANG_SHARD_ZYGOTE"
 
-#: Operations a shard may ask its manager to run for it (cross-shard calls from bot code).
-ROUTABLE = (
-    "broadcast_eval",
-    "fetch_client_values",
-    "stats",
-    "respawn_all",
-    *messaging.ROUTED_OPS,
-    *rest_limits.ROUTED_OPS,
-)
-#: Seconds ``stats`` waits for a shard before reporting it unreachable.
-STATS_TIMEOUT = 2.0
 #: Seconds between writes of the session file while sessions change.
 SESSION_SAVE_DELAY = 0.5
-#: The user-facing name of each shard operation, for errors (``call_shard`` from other hosts).
-OP_NAMES = {
-    "eval": "broadcast_eval",
-    "fetch": "fetch_client_values",
-    "stats": "get_shard_stats",
-    messaging.DELIVER_OP: "send_to_shard",
-}
-
-
-def keep_sessions_on(signum: int | None) -> bool:
-    """Whether stopping on signal ``signum`` keeps the gateway sessions: only SIGTERM does."""
-    return signum == signal.SIGTERM
 
 
 def _sharding_error(message: str) -> EzError:
@@ -175,7 +150,8 @@ class ShardManager:
             out["total_shards"] = self.total_shards
         return out
 
-    def _spawn_bg(self, coro: Any) -> None:
+    def spawn_bg(self, coro: Any) -> None:
+        """Run ``coro`` in a task of the manager (the dashboard's actions, hand-over steps)."""
         # Owned by the manager: stop() cancels and awaits whatever is still running.
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
@@ -204,7 +180,7 @@ class ShardManager:
             if isinstance(self.directory, LocalShardDirectory):
                 self.directory.note(shard_id, info)  # a dict update: no task needed
             else:
-                self._spawn_bg(self._publish(shard_id, info))
+                self.spawn_bg(self._publish(shard_id, info))
 
     def shard_config(self, shard_id: int, handover: bool = False) -> dict[str, Any]:
         """What shard ``shard_id`` gets in answer to its ``hello`` (token included);
@@ -256,7 +232,7 @@ class ShardManager:
     def _save_sessions(self) -> None:
         self._save_timer = None
         if self._redis_sessions is not None and not self._stopping:
-            self._spawn_bg(self._save_redis_sessions())
+            self.spawn_bg(self._save_redis_sessions())
         try:
             self.sessions.save()
         except OSError as exc:  # a read-only directory: resuming after a restart is lost
@@ -271,56 +247,13 @@ class ShardManager:
 
     async def route(self, from_shard: int, data: Any) -> Any:
         """Run a cross-shard operation that bot code called inside shard ``from_shard``."""
-        if not isinstance(data, dict) or data.get("op") not in ROUTABLE:
-            raise _sharding_error(f"shard {from_shard} asked for an unknown operation")
-        args: dict[str, Any] = data.get("args") or {}
-        op = data["op"]
-        if op in rest_limits.ROUTED_OPS:
-            return await rest_limits.route(self, from_shard, op, args)
-        if op in messaging.ROUTED_OPS:
-            return await messaging.route(self, from_shard, op, args)
-        if op == "broadcast_eval":
-            return await self.broadcast_eval(
-                args.get("code"),  # type: ignore[arg-type]
-                shard=args.get("shard"),
-                timeout=args.get("timeout"),
-                context=args.get("context"),
-            )
-        if op == "fetch_client_values":
-            if args.get("shard") is not None:  # one shard's value (discord.js's fetchClientValues)
-                shard_id = shard_id_arg(args["shard"], "fetch_client_values")
-                limit = self.options.eval_timeout
-                return await self.call_shard(shard_id, "fetch", {"path": args.get("path")}, limit)
-            return await self.fetch_client_values(args.get("path"))  # type: ignore[arg-type]
-        if op == "respawn_all":
-            # discord.js's client.shard.respawnAll(): answered at once, done by the manager
-            # (the calling shard is replaced too), one shard after the other.
-            self._spawn_bg(self._respawn_all())
-            return True
-        return await self.stats()
+        return await routing.route(self, from_shard, data)
 
     # --- spawning ------------------------------------------------------------------------------------
 
     @property
     def _api(self) -> str:
         return api_base(self.options.api)
-
-    async def _fetch_gateway(self) -> GatewayFacts:
-        gw = await fetch_gateway_bot(self._api, self._token)
-        opts = self.options
-        total = opts.total_shards or gw.shards
-        # Never faster than the API allows, whatever the options say.
-        mc = min(opts.max_concurrency or gw.max_concurrency, gw.max_concurrency)
-        window = max(opts.identify_window or gw.identify_window, gw.identify_window)
-        return GatewayFacts(
-            url=gw.url,
-            recommended_shards=gw.shards,
-            total_shards=total,
-            max_concurrency=mc,
-            identify_window=window,
-            remaining=gw.remaining,
-            reset_after_ms=gw.reset_after_ms,
-        )
 
     def identify_bound(self, count: int | None = None) -> float:
         """``ceil(N / max_concurrency) × window``: the fastest a spawn of N shards can be."""
@@ -373,48 +306,8 @@ class ShardManager:
 
     async def _prepare(self) -> GatewayFacts:
         """Ask the API, check the budget, set up the backends: everything before any shard."""
-        gateway = await self._fetch_gateway()
-        opts = self.options
-        if opts.shard_list is not None:
-            bad = [i for i in opts.shard_list if i >= gateway.total_shards]
-            if bad:
-                raise EzError(
-                    "ValueError",
-                    f"option 'shard_list' has shard {bad[0]} outside [0, "
-                    f"{gateway.total_shards}) (total_shards is {gateway.total_shards})",
-                )
-        if self.identify_queue is None or self.directory is None:
-            backends = await make_backends(opts, gateway)
-        else:
-            backends = Backends(self.identify_queue, self.directory, self.remote)
-        if backends.total_shards or backends.max_concurrency or backends.identify_window:
-            gateway = GatewayFacts(
-                url=gateway.url,
-                recommended_shards=gateway.recommended_shards,
-                total_shards=backends.total_shards or gateway.total_shards,
-                max_concurrency=backends.max_concurrency or gateway.max_concurrency,
-                identify_window=backends.identify_window or gateway.identify_window,
-                remaining=gateway.remaining,
-                reset_after_ms=gateway.reset_after_ms,
-            )
-        self.identify_queue = self.identify_queue or backends.identify_queue
-        self.directory = self.directory or backends.directory
-        self.remote = self.remote or backends.remote
-        if isinstance(self.identify_queue, LocalIdentifyQueue):
-            self.identify_queue.configure(gateway.max_concurrency, gateway.identify_window)
-        self.gateway = gateway
-        self.total_shards = gateway.total_shards
-        ids = (
-            list(opts.shard_list) if opts.shard_list is not None else list(range(self.total_shards))
-        )
-        if gateway.remaining < len(ids):
-            hours = gateway.reset_after_ms / 3_600_000
-            raise _sharding_error(
-                f"Discord allows only {gateway.remaining} more session starts today and "
-                f"{len(ids)} shards need one each; the budget resets in {hours:.1f} h. "
-                "Starting anyway could get the bot's token reset, so no shard was started."
-            )
-        await self.directory.claim(ids)
+        gateway = await startup.gateway_facts(self._api, self._token, self.options)
+        gateway, ids = await startup.set_up_backends(self, gateway)
         # Sessions a previous manager left resumable (stopped with SIGTERM, or crashed).
         self.sessions.load()
         storage = getattr(self.directory, "session_storage", None)
@@ -498,24 +391,27 @@ class ShardManager:
         if shard is None:
             if self.remote is not None and 0 <= shard_id < self.total_shards:
                 return await self.remote.call(shard_id, op, payload, timeout)
-            raise self._unknown_shard(shard_id)
+            raise self.unknown_shard(shard_id)
         if op == "stats":
-            return (await self._stats_of([shard_id], timeout or STATS_TIMEOUT))[0]
+            return (await self.stats_of([shard_id], timeout or STATS_TIMEOUT))[0]
         if op == "respawn":
             return await self._respawn_local(shard)
         return await shard.call(OP_NAMES.get(op, op), op, payload, timeout)
 
-    def _unknown_shard(self, shard_id: Any) -> EzError:
-        ids = self._all_ids()
+    def unknown_shard(self, shard_id: Any) -> EzError:
+        """The ``ValueError`` for a shard id that is not one of :meth:`all_ids`."""
+        ids = self.all_ids()
         shown = f"0..{ids[-1]}" if ids == list(range(len(ids))) and ids else str(ids)
         return EzError("ValueError", f"unknown shard {shard_id!r}; the shards are {shown}")
 
-    def _all_ids(self) -> list[int]:
+    def all_ids(self) -> list[int]:
+        """Every shard id of the bot: all hosts' with a multi-host backend, else this one's."""
         if self.remote is not None and self.total_shards:
             return list(range(self.total_shards))
         return sorted(self.shards)
 
-    def _require_spawned(self, what: str) -> None:
+    def require_spawned(self, what: str) -> None:
+        """Raise a ``ShardingError`` for ``what`` unless the shards are spawned and running."""
         if not self._spawned:
             raise _sharding_error(f"{what}: no shards yet — call spawn_shards() first")
         if self._stopped.is_set():
@@ -523,55 +419,12 @@ class ShardManager:
 
     # --- aggregating operations: one fan-out ---------------------------------------------------------
 
-    async def _fan_out(
-        self,
-        what: str,
-        op: str,
-        payload: Any,
-        timeout: float,
-        *,
-        fail_fast: bool,
-        ids: list[int] | None = None,
-    ) -> FanOut:
-        """Ask every shard (or ``ids``), local or on another host, at once: see :func:`fan_out`."""
-        return await fan_out(
-            self._all_ids() if ids is None else ids,
-            what,
-            op,
-            payload,
-            timeout,
-            local=self.shards,
-            remote=self.remote,
-            fail_fast=fail_fast,
-            max_bytes=self.options.max_eval_bytes,
-        )
-
-    async def _shard_failure(
-        self, what: str, fan: FanOut, index: int, timeout: float
-    ) -> BaseException:
-        """Why shard ``fan.ids[index]`` has no result: a dead or silent shard says what happened."""
-        shard_id = fan.ids[index]
-        error = fan.errors.get(index)
-        shard = self.shards.get(shard_id)
-        if shard is not None:
-            return await shard.call_error(what, error or TimeoutError(), timeout)
-        if error is None:  # another host's shard, still silent at the deadline
-            return EzError(
-                "TimeoutError", f"shard {shard_id} did not answer {what} within {timeout:g} s"
-            )
-        return error
-
-    async def _call_all(
+    async def call_all(
         self, what: str, op: str, payload: Any, timeout: float, ids: list[int] | None = None
     ) -> list[Any]:
         """The results of ``op`` on every shard (or ``ids``), ordered like the ids; the first
         shard that fails or does not answer raises an error naming it."""
-        fan = await self._fan_out(what, op, payload, timeout, fail_fast=True, ids=ids)
-        index = fan.first_failure()
-        if index is None:
-            return fan.results
-        error = await self._shard_failure(what, fan, index, timeout)
-        raise name_shard(what, fan.ids[index], error)
+        return await aggregate.call_all(self, what, op, payload, timeout, ids)
 
     async def broadcast_eval(
         self,
@@ -580,63 +433,13 @@ class ShardManager:
         timeout: float | None = None,
         context: Any = None,
     ) -> Any:
-        """Run EasyLang ``code`` in every shard (or one) with ``client`` bound; results by id.
-
-        ``code`` is a body with ``return`` or a bare expression; ``context`` (plain values) is
-        bound as ``context`` inside it. Never hangs: each shard gets ``timeout`` seconds
-        (default ``eval_timeout``) and a shard that fails or dies raises an error naming it.
-        Code and context, and each shard's result, are limited to ``max_eval_bytes`` of JSON
-        (a ``ValueError`` over it).
-        """
-        if not isinstance(code, str):
-            raise EzError("TypeError", f"broadcast_eval: code must be a string, got {code!r}")
-        if not code.strip():
-            raise EzError("ValueError", "broadcast_eval: code must not be empty")
-        limit = timeout_arg(timeout, self.options.eval_timeout)
-        self._require_spawned("broadcast_eval")
-        payload: dict[str, Any] = {"code": code, "timeout": limit}
-        if context is not None:
-            payload["context"] = plain_arg("broadcast_eval", "the context", context)
-        # The child enforces the limit itself; the manager's own limit is a little longer so
-        # the child's clearer message wins, while a frozen child still cannot hang the call.
-        call_limit = limit + 0.25
-        started = time.perf_counter()
-        try:
-            if shard is None:
-                return await self._call_all("broadcast_eval", "eval", payload, call_limit)
-            shard_id = shard_id_arg(shard, "broadcast_eval")
-            if shard_id not in self._all_ids():
-                raise self._unknown_shard(shard_id)
-            ids = [shard_id]
-            return (await self._call_all("broadcast_eval", "eval", payload, call_limit, ids))[0]
-        finally:
-            self.monitor.eval_done(started)  # the latency histogram of the metrics
+        """Run EasyLang ``code`` in every shard (or one) with ``client`` bound; results by id
+        (see :func:`ezlang.sharding.aggregate.broadcast_eval`)."""
+        return await aggregate.broadcast_eval(self, code, shard, timeout, context)
 
     async def fetch_client_values(self, path: str) -> list[Any]:
         """The value of the client view's dotted ``path`` in every shard, ordered by shard id."""
-        if not isinstance(path, str):
-            raise EzError(
-                "TypeError", f"fetch_client_values: the property must be a string, got {path!r}"
-            )
-        if not path.strip():
-            raise EzError("ValueError", "fetch_client_values: the property must not be empty")
-        self._require_spawned("fetch_client_values")
-        what = "fetch_client_values"
-        limit = self.options.eval_timeout
-        fan = await self._fan_out(what, "fetch", {"path": path}, limit, fail_fast=True)
-        index = fan.first_failure()
-        if index is None:
-            return fan.results
-        error = await self._shard_failure(what, fan, index, limit)
-        if (
-            isinstance(error, EzError)
-            and error.kind == "ValueError"
-            and not isinstance(error, ShardCallError)
-        ):
-            # A shard's fetch fails with ValueError only for a bad path, and the path is the
-            # same on every shard: say it once, without a shard number.
-            raise EzError("ValueError", error.message) from None
-        raise name_shard(what, fan.ids[index], error)
+        return await aggregate.fetch_client_values(self, path)
 
     async def stats(self) -> list[dict[str, Any]]:
         """One stats object per shard, gathered in parallel; unreachable shards say so.
@@ -644,56 +447,23 @@ class ShardManager:
         The same fan-out as ``broadcast_eval`` without failing fast: a shard that fails or is
         slow gets an entry with its ``error``, the others are unaffected.
         """
-        self._require_spawned("get_shard_stats")
-        return await self._stats_of(self._all_ids())
+        self.require_spawned("get_shard_stats")
+        return await self.stats_of(self.all_ids())
 
-    async def _stats_of(
+    async def stats_of(
         self, ids: list[int], timeout: float = STATS_TIMEOUT
     ) -> list[dict[str, Any]]:
         """The stats entries of shards ``ids`` (local or not), in that order."""
-        what = "get_shard_stats"
-        fan = await self._fan_out(what, "stats", None, timeout, fail_fast=False, ids=ids)
-        failures = await asyncio.gather(
-            *(
-                self._shard_failure(what, fan, index, timeout)
-                for index in range(len(fan.ids))
-                if index in fan.errors or not fan.answered[index]
-            )
-        )
-        failed = iter(failures)
-        # Multi-host: every entry says which host runs the shard (remote errors carry `host`).
-        here = getattr(self.directory, "host", None) if self.remote is not None else None
-        out: list[dict[str, Any]] = []
-        for index, shard_id in enumerate(fan.ids):
-            ok = fan.answered[index] and index not in fan.errors
-            error = None if ok else next(failed)
-            shard = self.shards.get(shard_id)
-            if shard is not None:
-                entry = shard.stats_entry(fan.results[index] if ok else None, error)
-                if here is not None:
-                    entry["host"] = here
-            elif ok:
-                entry = fan.results[index]  # built by the manager of the shard's host
-            else:
-                message = error.message if isinstance(error, EzError) else str(error)
-                entry = {
-                    "shard_id": shard_id,
-                    "ready": False,
-                    "status": "unreachable",
-                    "error": message,
-                    "host": getattr(error, "host", None),
-                }
-            out.append(entry)
-        return out
+        return await aggregate.stats_of(self, ids, timeout)
 
     # --- respawn and stop ----------------------------------------------------------------------------
 
     async def respawn_shard(self, shard_id: int) -> bool:
         """Replace shard ``shard_id``'s process; returns True once the new one is READY."""
         shard_id = shard_id_arg(shard_id, "respawn_shard")
-        self._require_spawned("respawn_shard")
-        if shard_id not in self._all_ids():
-            raise self._unknown_shard(shard_id)
+        self.require_spawned("respawn_shard")
+        if shard_id not in self.all_ids():
+            raise self.unknown_shard(shard_id)
         limit = self.options.spawn_timeout + self.identify_bound() + 10
         return bool(await self.call_shard(shard_id, "respawn", None, limit))
 
@@ -723,19 +493,12 @@ class ShardManager:
                 )
             await self._wait_change(min(0.25, remaining))
 
-    async def _respawn_all(self) -> None:
-        for shard_id in sorted(self.shards):
-            try:
-                await self.respawn_shard(shard_id)
-            except EzError as exc:
-                self.reporter.problem(f"respawning every shard: {exc.message}")
-
     async def restart_shards(
         self, options: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """Rolling restart with session hand-over: ``options`` ``{batch, shards}``; see
         :meth:`ezlang.sharding.handover.Restarter.restart_shards`."""
-        self._require_spawned("restart_shards")
+        self.require_spawned("restart_shards")
         if self._stopping:
             raise _sharding_error("restart_shards: the manager is stopping")
         return await self.restarter.restart_shards(options)
@@ -808,38 +571,6 @@ class ShardManager:
         await self._stopped.wait()
 
     async def serve(self) -> None:
-        """Spawn, supervise until SIGINT/SIGTERM, then stop every shard (for Python scripts)."""
-        loop = asyncio.get_running_loop()
-        requested = asyncio.Event()
-        received: list[int] = []
-        installed = []
-
-        def on_signal(sig: int) -> None:
-            received.append(sig)
-            requested.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, on_signal, sig)
-                installed.append(sig)
-        hup = self.restart_on_sighup()
-        spawn = asyncio.ensure_future(self.spawn())
-        stop_wait = asyncio.ensure_future(requested.wait())
-        try:
-            await asyncio.wait({spawn, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if spawn.done():
-                spawn.result()  # a failed spawn raises here
-                await stop_wait
-        finally:
-            # Both are ours: end them before stopping. A spawn cut short by the stop request
-            # has nothing left to report.
-            spawn.cancel()
-            stop_wait.cancel()
-            await asyncio.gather(spawn, stop_wait, return_exceptions=True)
-            # SIGTERM (a deploy, systemd, docker stop) keeps the sessions for the next start;
-            # SIGINT (Ctrl-C) ends them (see docs/SHARDING.md, "Deploying without downtime").
-            await self.stop(keep_sessions=keep_sessions_on(received[0] if received else None))
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-            if hup:
-                loop.remove_signal_handler(signal.SIGHUP)
+        """Spawn, supervise until SIGINT/SIGTERM, then stop every shard (for Python scripts);
+        see :func:`ezlang.sharding.serving.serve`."""
+        await serving.serve(self)

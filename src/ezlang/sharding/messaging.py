@@ -105,9 +105,9 @@ async def manager_send(
     what = "send_to_shard"
     shard_id = shard_id_arg(target, what)
     message = _message(what, data, from_shard)
-    manager._require_spawned(what)
-    if shard_id not in manager._all_ids():
-        raise EzError("ValueError", f"{what}: {manager._unknown_shard(shard_id).message}")
+    manager.require_spawned(what)
+    if shard_id not in manager.all_ids():
+        raise EzError("ValueError", f"{what}: {manager.unknown_shard(shard_id).message}")
     await manager.call_shard(shard_id, DELIVER_OP, message, manager.options.eval_timeout)
     return True
 
@@ -119,8 +119,8 @@ async def manager_send_all(manager: ShardManager, data: Any, from_shard: int | N
     """
     what = "send_to_all_shards"
     message = _message(what, data, from_shard)
-    manager._require_spawned(what)
-    results = await manager._call_all(what, DELIVER_OP, message, manager.options.eval_timeout)
+    manager.require_spawned(what)
+    results = await manager.call_all(what, DELIVER_OP, message, manager.options.eval_timeout)
     return len(results)
 
 

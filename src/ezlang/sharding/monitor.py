@@ -128,8 +128,8 @@ class Monitor:
             return
         generations = {i: s.generation for i, s in manager.shards.items()}
         # The metrics export only this host's shards; the dashboard and the table show all.
-        ids = manager._all_ids() if self.show_all else sorted(manager.shards)
-        entries = await manager._stats_of(ids)
+        ids = manager.all_ids() if self.show_all else sorted(manager.shards)
+        entries = await manager.stats_of(ids)
         now = time.monotonic()
         for entry in entries:
             shard_id = int(entry["shard_id"])
@@ -153,7 +153,7 @@ class Monitor:
         """One row per shard for the dashboard and the live table (plain values)."""
         manager = self.manager
         rows = []
-        for shard_id in manager._all_ids():
+        for shard_id in manager.all_ids():
             entry = self.entries.get(shard_id, {})
             shard = manager.shards.get(shard_id)
             row = {

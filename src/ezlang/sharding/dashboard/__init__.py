@@ -79,13 +79,13 @@ def dashboard_app(monitor: Monitor, token: str | None) -> web.Application:
         if denied is not None:
             return denied
         raw = request.match_info["shard"]
-        if not raw.isdigit() or int(raw) not in manager._all_ids():
+        if not raw.isdigit() or int(raw) not in manager.all_ids():
             return _error(404, f"unknown shard {raw!r}")
         if not manager.has_live_shards:
             return _error(409, "the shards are not running")
         shard_id = int(raw)
         # Answered at once; the respawn runs in the manager (a closed page must not cancel it).
-        manager._spawn_bg(_action(manager, f"respawn of shard {shard_id}", shard_id))
+        manager.spawn_bg(_action(manager, f"respawn of shard {shard_id}", shard_id))
         return web.json_response({"accepted": True, "shard": shard_id}, status=202)
 
     async def restart(request: web.Request) -> web.Response:
@@ -94,7 +94,7 @@ def dashboard_app(monitor: Monitor, token: str | None) -> web.Application:
             return denied
         if not manager.has_live_shards:
             return _error(409, "the shards are not running")
-        manager._spawn_bg(_action(manager, "rolling restart", None))
+        manager.spawn_bg(_action(manager, "rolling restart", None))
         return web.json_response({"accepted": True}, status=202)
 
     app = web.Application()
