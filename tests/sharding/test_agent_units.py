@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ezlang.lang.errors import EzError
-from ezlang.sharding import agent
+from ezlang.sharding import shard_exit
 from ezlang.sharding.agent import MAX_DEPTH, Unsendable, to_plain
 
 
@@ -28,7 +28,7 @@ async def test_a_wait_on_the_way_out_gives_up_on_code_that_swallows_its_cancella
                 cancels += 1
 
     started = time.monotonic()
-    await agent._bounded(stubborn(), 0.2, "closing the gateway connection")
+    await shard_exit.bounded(stubborn(), 0.2, "closing the gateway connection")
     assert time.monotonic() - started < 2.5
     assert cancels >= 1  # it was asked to stop, and did not
     err = capsys.readouterr().err
@@ -43,7 +43,7 @@ async def test_a_failure_on_the_way_out_is_said_not_hidden(
     async def failing() -> None:
         raise EzError("ValueError", "the hook broke")
 
-    await agent._bounded(failing(), 1.0, "the shutdown hooks")
+    await shard_exit.bounded(failing(), 1.0, "the shutdown hooks")
     assert "the shutdown hooks failed: ValueError: the hook broke" in capsys.readouterr().err
 
 

@@ -16,18 +16,17 @@ It owns the child end of the IPC channel (see :mod:`ezlang.sharding.ipc`) and
   event loop that is too busy to notice).
 
 It is the :class:`ezlang.discord.plugin.ShardPlugin` of ``.ez`` bots and is attached to the
-client of ``.py`` bots by :mod:`ezlang.sharding.pybot`.
+client of ``.py`` bots by :mod:`ezlang.sharding.pybot`. Its parts: the ``eval``/``fetch``
+answers (:mod:`ezlang.sharding.shard_eval`), plain values (:mod:`ezlang.sharding.plain`), the
+way out of the process (:mod:`ezlang.sharding.shard_exit`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import math
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -37,13 +36,15 @@ import aiohttp
 
 from ezlang.discord.counters import COUNTERS, trace_config
 from ezlang.discord.latency import measured_latency
-from ezlang.lang.asyncbridge import Done, KeptRunner
+from ezlang.lang.asyncbridge import KeptRunner
 from ezlang.lang.errors import EzError
 from ezlang.sharding import rest_limits
 from ezlang.sharding.ipc import Channel, ChannelClosed
-from ezlang.sharding.pids import pid_alive
+from ezlang.sharding.plain import MAX_DEPTH, Unsendable, plain_arg, to_plain
 from ezlang.sharding.policy import FATAL_CLOSE_CODES, explain_close_code
 from ezlang.sharding.resume import KEEP_SESSION_CLOSE, SessionLink
+from ezlang.sharding.shard_eval import ShardEval, resolve_path
+from ezlang.sharding.shard_exit import bounded, flush_and_exit, manager_alive, orphan_watchdog, warn
 
 #: Environment variables the manager sets for a shard (never the token).
 ENV_FD = "EZLANG_SHARD_IPC_FD"
@@ -78,95 +79,7 @@ def current() -> ShardAgent | None:
     return _agent
 
 
-#: The names a ``broadcast_eval`` code string sees: the shard's client view, and the plain
-#: values the caller passed as ``{context: ...}`` (null without it), as in discord.js.
-EVAL_PARAMS = ("client", "context")
-
-#: Deepest nesting of lists and objects a result may have: JSON encoders and decoders recurse,
-#: and real data is never this deep.
-MAX_DEPTH = 100
-#: Host objects (the client view's sections) deeper than this become their text: their members
-#: are made afresh on every read, so only depth bounds them.
-_HOST_DEPTH = 4
-#: Python will not turn a whole number of more than ~4300 digits into text (nor back).
-_MAX_INT_BITS = 14_000
-
-
-class Unsendable(ValueError):
-    """A value that cannot travel to another process; the message says what it is."""
-
-
-def to_plain(value: Any) -> Any:
-    """Make an EasyLang value JSON-safe for the trip to the manager (the one serialiser of
-    results: the manager and the Redis bus pass on what it made).
-
-    Host objects become objects of their members, a few levels deep; NaN and infinities
-    become null (JSON has no such numbers). Raises :class:`Unsendable` for a function, a
-    list or object that contains itself, nesting deeper than :data:`MAX_DEPTH` levels and a
-    number too long to write.
-    """
-    t = type(value)
-    if value is None or t is str or t is bool or (t is int and value.bit_length() <= _MAX_INT_BITS):
-        return value  # the common answers, without the walk
-    return _plain(value, 0, set())
-
-
-def plain_arg(what: str, name: str, value: Any) -> Any:
-    """``value`` made plain to travel to another shard (:func:`to_plain`), or the caller's
-    ``TypeError`` saying why it cannot (``what``: the builtin, ``name``: the argument)."""
-    try:
-        return to_plain(value)
-    except Unsendable as exc:
-        raise EzError(
-            "TypeError", f"{what}: {name} cannot be sent to another shard: {exc}"
-        ) from None
-
-
-def _plain(value: Any, depth: int, path: set[int]) -> Any:
-    # ``path``: ids of the lists and objects between the top and here (a repeat is a cycle; the
-    # same list twice side by side is not). Dispatch on the exact type first: the hot path.
-    t = type(value)
-    if t is str or t is bool or value is None:
-        return value
-    if t is int:
-        if value.bit_length() > _MAX_INT_BITS:
-            raise Unsendable("a whole number with more than 4000 digits")
-        return value
-    if t is float:
-        return value if math.isfinite(value) else None
-    if t is list or t is dict or t is tuple or isinstance(value, list | tuple | dict):
-        is_dict = isinstance(value, dict)
-        if depth >= MAX_DEPTH:
-            raise Unsendable(f"lists and objects nested deeper than {MAX_DEPTH} levels")
-        key = id(value)
-        if key in path:
-            raise Unsendable(f"{'an object' if is_dict else 'a list'} that contains itself")
-        path.add(key)
-        depth += 1
-        if is_dict:
-            out: Any = {str(k): _plain(v, depth, path) for k, v in value.items()}
-        else:
-            out = [_plain(v, depth, path) for v in value]
-        path.discard(key)  # (after an Unsendable the walk is over: no finally needed)
-        return out
-    keys = getattr(value, "ez_keys", None)
-    if callable(keys):
-        # A host object may hand out itself or its parent: bounded by depth, not by the path.
-        if depth >= _HOST_DEPTH:
-            return str(value)  # the sections' text is their path, like "<client.ws>"
-        return {k: _plain(value.ez_get(k), depth + 1, path) for k in keys()}
-    if callable(value):
-        raise Unsendable("a function (functions stay in their shard: return what they compute)")
-    return str(value)
-
-
-def _to_ez_error(exc: BaseException) -> EzError:
-    from ezlang.lang import to_ez_error
-
-    return to_ez_error(exc)
-
-
-class ShardAgent:
+class ShardAgent(ShardEval):
     """One shard's link to its manager (the ``ShardPlugin`` of this process)."""
 
     def __init__(self, channel: Channel, config: dict[str, Any]) -> None:
@@ -224,7 +137,7 @@ class ShardAgent:
         manager_pid = int(os.environ.get(ENV_MANAGER_PID, "0") or 0)
         if manager_pid:
             threading.Thread(
-                target=_orphan_watchdog, args=(manager_pid,), daemon=True, name="ezlang-watchdog"
+                target=orphan_watchdog, args=(manager_pid,), daemon=True, name="ezlang-watchdog"
             ).start()
 
     def _spawn(self, coro: Any) -> None:
@@ -245,9 +158,9 @@ class ShardAgent:
         # The manager is gone: close the gateway politely (1000) if we can, then leave.
         self._shutting_down = True
         try:
-            await _bounded(self.close_client(), 2.0, "closing the gateway connection")
+            await bounded(self.close_client(), 2.0, "closing the gateway connection")
         finally:
-            _flush_and_exit(0)
+            flush_and_exit(0)
 
     def point_discord_py(self) -> None:
         """Send this process's discord.py REST and gateway traffic where the manager says."""
@@ -435,74 +348,6 @@ class ShardAgent:
             return messaging.deliver(self.shard_id, data)
         raise EzError("ShardingError", f"unknown request {op!r}")
 
-    def _require_client(self) -> Any:
-        if self.client is None or self.view is None:
-            raise EzError("ShardingError", f"shard {self.shard_id} has no client yet")
-        return self.view
-
-    def _compiled(self, code: str) -> Any:
-        fn = self._snippets.get(code)
-        if fn is None:
-            import ezlang.lang.builtins  # noqa: F401  (core builtins; a .py bot has not loaded them)
-            from ezlang.extensions import install
-            from ezlang.lang import compile_snippet
-
-            install()
-            try:
-                fn = compile_snippet(code, params=EVAL_PARAMS, filename="<broadcast_eval>")
-            except EzError as exc:
-                raise _with_pos(exc) from None
-            if len(self._snippets) > 256:  # a bot generating code strings must not leak memory
-                self._snippets.clear()
-            self._snippets[code] = fn
-        return fn
-
-    def eval_now(self, code: str, timeout: float | None = None, context: Any = None) -> Any:
-        """Run EasyLang ``code`` with ``client`` bound to this shard's client view and
-        ``context`` to the caller's plain values (``broadcast_eval``'s ``context`` option).
-
-        Returns the value when the code finishes without pausing (most evals), else an
-        awaitable that finishes it within ``timeout`` seconds. Like ``call_async``, but the
-        synchronous case costs no task and no extra trip through the event loop, and the
-        greenlet the code runs in is kept for the next eval (see ``KeptRunner``).
-        """
-        view = self._require_client()
-        fn = self._compiled(code)
-        out = self._runner.run(functools.partial(fn, view), context)
-        if type(out) is Done:
-            if out.ok:
-                try:
-                    return to_plain(out.value)
-                except Unsendable as exc:
-                    raise self._unsendable(exc) from None
-            raise _with_pos(_to_ez_error(out.value)) from None
-        # The code paused (wait(), a REST call, ...): drive it to its end in a task.
-        return self._finish_eval(out, timeout)
-
-    async def _finish_eval(self, finish: Any, timeout: float | None) -> Any:
-        try:
-            value = await (finish if timeout is None else asyncio.wait_for(finish, timeout))
-        except TimeoutError:
-            raise EzError("TimeoutError", f"the code did not finish within {timeout:g} s") from None
-        except EzError as exc:
-            raise _with_pos(exc) from None
-        except Exception as exc:
-            raise _with_pos(_to_ez_error(exc)) from None
-        try:
-            return to_plain(value)
-        except Unsendable as exc:
-            raise self._unsendable(exc) from None
-
-    def _unsendable(self, exc: Unsendable) -> EzError:
-        return EzError("ShardingError", f"the code returned a value that cannot be sent: {exc}")
-
-    def fetch(self, path: str) -> Any:
-        """The value at dotted ``path`` of the client view (``guilds.cache.size``)."""
-        try:
-            return to_plain(resolve_path(self._require_client(), path))
-        except Unsendable as exc:
-            raise self._unsendable(exc) from None
-
     def stats(self) -> dict[str, Any]:
         """This shard's numbers for ``get_shard_stats``."""
         import psutil
@@ -558,7 +403,7 @@ class ShardAgent:
             # can swallow the cancellation, and the reader would then never end.
             done, _ = await asyncio.wait([reader], timeout=5.0)
             if not done:
-                _warn("the gateway reader did not stop within 5 s of being cancelled")
+                warn("the gateway reader did not stop within 5 s of being cancelled")
         ws = getattr(client, "ws", None)
         current = getattr(ws, "socket", None)
         for sock in list(self._sockets):  # one still waiting to IDENTIFY, say
@@ -616,14 +461,14 @@ class ShardAgent:
         try:
             if keep_session:
                 self.close_code = KEEP_SESSION_CLOSE
-            await _bounded(self.close_client(), 5.0, "closing the gateway connection")
+            await bounded(self.close_client(), 5.0, "closing the gateway connection")
             if keep_session:
                 self.session.flush()  # the reader has stopped: this seq is final
             else:
                 self.session.ended()
-            await _bounded(context.current().run_shutdown_hooks(), 3.0, "the shutdown hooks")
+            await bounded(context.current().run_shutdown_hooks(), 3.0, "the shutdown hooks")
         finally:
-            _flush_and_exit(0)
+            flush_and_exit(0)
 
     # --- calls made by the bot itself, routed through the manager -----------------------------
 
@@ -678,106 +523,6 @@ def _report_identify_sends(agent: ShardAgent) -> None:
     DiscordWebSocket.identify = identify  # type: ignore[method-assign]
 
 
-def resolve_path(root: Any, path: str) -> Any:
-    """Walk a dotted path (``guilds.cache.size``; a leading ``client.`` is allowed) of ``root``.
-
-    An unknown name is a ``ValueError`` that lists the valid names at that point.
-    """
-    if not isinstance(path, str) or not path.strip():
-        raise EzError("ValueError", "the property path must be a non-empty string")
-    parts = path.strip().split(".")
-    if parts[0] == "client" and len(parts) > 1:
-        parts = parts[1:]
-    value = root
-    walked = "client"
-    for part in parts:
-        keys_fn = getattr(value, "ez_keys", None)
-        if callable(keys_fn):
-            keys = list(keys_fn())
-            if part not in keys:
-                raise EzError(
-                    "ValueError",
-                    f"unknown property '{part}' of {walked} in '{path}'; valid: {', '.join(keys)}",
-                )
-            value = value.ez_get(part)
-        elif isinstance(value, dict):
-            if part not in value:
-                raise EzError(
-                    "ValueError",
-                    f"unknown property '{part}' of {walked} in '{path}'; "
-                    f"valid: {', '.join(map(str, value))}",
-                )
-            value = value[part]
-        else:
-            raise EzError(
-                "ValueError", f"{walked} has no properties (it is a value), so '{path}' is invalid"
-            )
-        walked += "." + part
-    return value
-
-
-def _with_pos(err: EzError) -> EzError:
-    """The error with its line/column in the eval code folded into the message (positions do
-    not travel over IPC)."""
-    pos = err.pos
-    if pos is None and err.stack:
-        pos = err.stack[-1][1]
-    if pos is None or "line" in err.message:
-        return err
-    return EzError(err.kind, f"{err.message} (line {pos.line}, column {pos.col} of the code)")
-
-
-def _warn(message: str) -> None:
-    # The shard's stderr reaches the manager's output, prefixed with the shard id.
-    print(f"ezlang: warning: {message}", file=sys.stderr, flush=True)
-
-
-async def _bounded(coro: Any, timeout: float, what: str) -> None:
-    """Run ``coro`` for at most ``timeout`` seconds on the way out; say on stderr if it failed
-    or did not stop (never raises except when the caller itself is cancelled)."""
-    task = asyncio.ensure_future(coro)
-    try:
-        # asyncio.wait, not wait_for: on Python 3.11 a wait_for() inside ``coro`` can swallow
-        # the cancellation, and wait_for would then wait for it for ever.
-        done, _ = await asyncio.wait([task], timeout=timeout)
-        if not done:
-            task.cancel()
-            done, _ = await asyncio.wait([task], timeout=1.0)
-            _warn(f"{what} did not finish within {timeout:g} s" + ("" if done else "; left behind"))
-            return
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
-        why = f"{exc.kind}: {exc.message}" if isinstance(exc, EzError) else f"{exc!r}"
-        _warn(f"{what} failed: {why}")
-
-
-def _flush_and_exit(code: int) -> None:
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass  # a closed or broken pipe: there is nowhere left to say anything
-    os._exit(code)
-
-
-def manager_alive(pid: int) -> bool:
-    """True while the manager (process ``pid``) exists and is not a zombie."""
-    return pid_alive(pid)
-
-
-def _orphan_watchdog(manager_pid: int) -> None:
-    # Runs in a thread so that it works even when the event loop is blocked by user code.
-    while True:
-        time.sleep(0.5)
-        if not manager_alive(manager_pid):
-            # Give the event loop a moment to notice end-of-file and close politely.
-            time.sleep(3.0)
-            _flush_and_exit(0)
-
-
 @contextlib.asynccontextmanager
 async def ez_setup(ctx: Any) -> AsyncIterator[ShardAgent]:
     """The ``setup`` of ``run_file`` for a ``.ez`` shard: connect, install the plugin."""
@@ -798,11 +543,14 @@ async def ez_setup(ctx: Any) -> AsyncIterator[ShardAgent]:
     yield agent
 
 
+# Moved to their own modules; still imported from here by the rest of ezlang and the tests.
 __all__ = [
+    "MAX_DEPTH",
     "ShardAgent",
     "Unsendable",
     "current",
     "in_shard",
+    "manager_alive",
     "plain_arg",
     "resolve_path",
     "to_plain",

@@ -6,7 +6,7 @@ the ``on_shard_message(func(data, from_shard))`` handlers of other shards;
 ``eval_on_guild_shard(guild_id, code)`` runs code there.
 
 The path of a message: the sending shard turns ``data`` into plain values (the one serialiser,
-:func:`ezlang.sharding.agent.to_plain`) and asks its manager (``route`` over the IPC channel);
+:func:`ezlang.sharding.plain.to_plain`) and asks its manager (``route`` over the IPC channel);
 the manager delivers it with its ordinary shard calls (op ``message``): a local shard through
 its channel, a shard of another host through the signed Redis bus (the manager's ``remote``).
 The receiving agent answers once its handlers are started — the sender learns that the
@@ -24,6 +24,7 @@ from ezlang.lang.errors import EzError
 from ezlang.lang.registry import register
 from ezlang.lang.values import to_repr
 from ezlang.sharding import agent as agent_mod
+from ezlang.sharding import shard_exit
 from ezlang.sharding.options import shard_id_arg
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ async def _run(fn: Callable[..., Any], data: Any, from_shard: Any) -> None:
         if rt is not None:
             rt.report_handler_error(exc, "shardMessage")
         else:
-            agent_mod._warn(f"an on_shard_message handler failed: {exc!r}")
+            shard_exit.warn(f"an on_shard_message handler failed: {exc!r}")
 
 
 # --- the manager's side -----------------------------------------------------------------------
