@@ -126,6 +126,13 @@ async def test_an_ended_session_falls_back_to_identify_through_the_queue(
 ) -> None:
     manager, reporter = make_manager(COUNTER, total_shards=2)
     await manager.spawn()
+    # The first process's on_ready line, before the kill (spawn() returns at READY, which can
+    # be before that print reaches the manager; a kill then would lose it).
+    await wait_until(
+        lambda: any("counter shard 0 ready with" in line for line in reporter.lines),
+        10,
+        "the first process's on_ready",
+    )
     victim = manager.shards[0]
     old_pid, session = victim.pid, session_of(sandbox, 0, 2)
     # Discord forgets the session (before the kill: the replacement starts at once), so the
